@@ -1,0 +1,45 @@
+# conpat — the front door. `make help` lists the targets.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PYTHON ?= /usr/bin/python3
+PROFILE ?= default
+MACHINE ?= $(shell hostname -s 2>/dev/null || hostname)
+BENCH_ARGS ?=
+OUT ?= results
+
+.PHONY: help deps configure build test test-release test-tsan test-asan bench compare report clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+deps: ## install missing Debian/Ubuntu packages (idempotent)
+	@scripts/install-deps.sh
+
+build/%/CMakeCache.txt:
+	cmake --preset $* >/dev/null
+
+build: deps build/release/CMakeCache.txt ## build the release tree (tests and benches)
+	cmake --build --preset release -j $(JOBS)
+
+test: deps ## build and run every test: release, then ThreadSanitizer
+	$(MAKE) --no-print-directory test-release
+	$(MAKE) --no-print-directory test-tsan
+	@echo "make test: all suites passed"
+
+test-release: build/release/CMakeCache.txt
+	cmake --build --preset release -j $(JOBS)
+	ctest --preset release -j $(JOBS)
+
+test-tsan: build/tsan/CMakeCache.txt
+	cmake --build --preset tsan -j $(JOBS)
+	ctest --preset tsan -j $(JOBS) -LE no_tsan
+
+test-asan: build/asan/CMakeCache.txt ## run the tests under ASan + UBSan
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS)
+
+bench: deps build ## run the benchmark profile PROFILE (quick|default|full); writes results/<machine>/
+	@echo "make bench: the benchmark harness is not built yet"
+
+clean: ## remove build trees
+	rm -rf build

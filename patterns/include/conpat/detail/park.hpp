@@ -1,0 +1,236 @@
+// conpat/detail/park.hpp — spin-then-park primitives shared by every blocking type.
+//
+// A thread that must wait first spins (cheap when the peer is running on another
+// core), then yields (cheap when the machine is oversubscribed), and only then
+// parks in the kernel. Waking a parked thread costs tens of microseconds on a
+// virtual machine, so parking early loses by orders of magnitude; spinning
+// forever collapses when there are more threads than cores.
+//
+// Parking uses the futex word of a std::atomic<std::uint32_t> on Linux — the
+// mechanism std::atomic::wait uses there — because the blocking types need
+// timed waits, which std::atomic::wait does not offer. Elsewhere it falls back
+// to std::atomic::wait and, for timed waits, short sleeps.
+//
+// Memory ordering: these helpers only sleep and wake. Every waiter re-reads
+// its atomic word after waking, and the happens-before edge is the release
+// store (or RMW) to that word paired with the waiter's acquire load.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <type_traits>
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cerrno>
+#include <ctime>
+#endif
+
+namespace conpat::detail {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#else
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+#endif
+}
+
+using Clock = std::chrono::steady_clock;
+
+// A deadline on the steady clock; `expired` means "behave like the try_ form".
+struct Deadline {
+  bool bounded = false;        // false: wait without a time limit
+  Clock::time_point at{};
+  bool expired() const noexcept { return bounded && Clock::now() >= at; }
+  const Clock::time_point* get() const noexcept { return bounded ? &at : nullptr; }
+};
+
+// A relative timeout; more than a century counts as "no limit" (it would
+// overflow the clock's representation).
+template <class Rep, class Period>
+Deadline deadline_after(std::chrono::duration<Rep, Period> timeout) noexcept {
+  if (timeout > std::chrono::hours(24 * 365 * 100)) return {};
+  if (timeout <= std::chrono::duration<Rep, Period>::zero()) return {true, Clock::time_point::min()};
+  return {true, Clock::now() + std::chrono::ceil<Clock::duration>(timeout)};
+}
+
+// An absolute deadline on any clock, carried over to the steady clock.
+template <class C, class D>
+Deadline deadline_at(std::chrono::time_point<C, D> when) noexcept {
+  if constexpr (std::is_same_v<C, Clock>) {
+    return {true, std::chrono::time_point_cast<Clock::duration>(when)};
+  } else {
+    return deadline_after(when - C::now());
+  }
+}
+
+// Tuning of the spin-then-park wait. The defaults fit a machine where a
+// futex wake costs 60–80 µs: spinning for a few microseconds catches a
+// running peer, yielding catches a peer that needs our core.
+struct SpinPolicy {
+  static constexpr int kSpinIterations = 4096;   // pause loop, ~5–40 µs
+  static constexpr int kYieldIterations = 64;    // sched_yield calls before parking
+};
+
+// Blocks while *word == expected, until woken or `deadline` passes.
+// Returns false only when the deadline passed. Spurious returns are allowed:
+// callers loop on their own condition.
+inline bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                       const Clock::time_point* deadline = nullptr) noexcept {
+#if defined(__linux__)
+  timespec ts{};
+  timespec* tsp = nullptr;
+  if (deadline != nullptr) {
+    auto now = Clock::now();
+    if (now >= *deadline) return false;  // before subtracting: a deadline may be time_point::min()
+    auto left = *deadline - now;
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    tsp = &ts;
+  }
+  static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+  long rc = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE,
+                    expected, tsp, nullptr, 0);
+  if (rc == -1 && errno == ETIMEDOUT) return false;
+  return true;
+#else
+  if (deadline == nullptr) {
+    word.wait(expected, std::memory_order_acquire);
+    return true;
+  }
+  while (word.load(std::memory_order_acquire) == expected) {
+    if (Clock::now() >= *deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  return true;
+#endif
+}
+
+inline void futex_wake(std::atomic<std::uint32_t>& word, int count) noexcept {
+#if defined(__linux__)
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, count, nullptr,
+          nullptr, 0);
+#else
+  if (count == 1) word.notify_one(); else word.notify_all();
+#endif
+}
+
+// Spins, then yields, until `ready()` holds, the budget is spent or the
+// deadline (nullptr: none) passes. Returns true if `ready()` became true.
+template <class Pred>
+inline bool spin_until(Pred&& ready, const Clock::time_point* deadline = nullptr) noexcept {
+  for (int i = 0; i < SpinPolicy::kSpinIterations; ++i) {
+    if (ready()) return true;
+    if (deadline != nullptr && (i & 63) == 63 && Clock::now() >= *deadline) return false;
+    cpu_relax();
+  }
+  for (int i = 0; i < SpinPolicy::kYieldIterations; ++i) {
+    if (ready()) return true;
+    if (deadline != nullptr && Clock::now() >= *deadline) return false;
+    std::this_thread::yield();
+  }
+  return ready();
+}
+
+// A one-shot wake-up slot for a single waiting thread.
+//
+// States are bits: kParked (the waiter is, or is about to be, asleep in the
+// kernel), kDone (a peer completed the waiter's operation) and kInterrupted
+// (a timeout source or stop callback asks the waiter to give up). The waiter
+// only parks by CAS 0 -> kParked, so a signal that arrives first is never lost;
+// a signaller wakes the kernel only when it saw kParked, so the common case
+// costs no system call.
+//
+// Memory ordering: signal() is a release RMW and the waiter's reads are
+// acquire, so everything the peer wrote before signal() (the value handed
+// over, the result status) is visible to the waiter once it sees kDone.
+class Parker {
+ public:
+  static constexpr std::uint32_t kParked = 1;
+  static constexpr std::uint32_t kDone = 2;
+  static constexpr std::uint32_t kInterrupted = 4;
+
+  Parker() = default;
+  Parker(const Parker&) = delete;             // non-copyable and non-movable
+  Parker& operator=(const Parker&) = delete;
+
+  void signal(std::uint32_t bit) noexcept {
+    std::uint32_t old = state_.fetch_or(bit, std::memory_order_acq_rel);
+    if ((old & kParked) != 0) futex_wake(state_, 1);
+  }
+
+  std::uint32_t state() const noexcept { return state_.load(std::memory_order_acquire); }
+
+  // Waits until any of `bits` is set or the deadline passes (nullptr: none).
+  // Returns the state seen last; it contains none of `bits` only on timeout.
+  std::uint32_t wait(std::uint32_t bits, const Clock::time_point* deadline = nullptr) noexcept {
+    std::uint32_t s = 0;
+    if (spin_until([&] { return ((s = state()) & bits) != 0; }, deadline)) return s;
+    if (deadline != nullptr && Clock::now() >= *deadline) return s;
+    s = state();
+    if ((s & bits) != 0) return s;
+    if ((s & kParked) == 0) {
+      state_.fetch_or(kParked, std::memory_order_acq_rel);
+    }
+    for (;;) {
+      s = state();
+      if ((s & bits) != 0) return s;
+      if (!futex_wait(state_, s, deadline)) {
+        return state();
+      }
+    }
+  }
+
+ private:
+  std::atomic<std::uint32_t> state_{0};
+};
+
+// A small lock for short critical sections: test-and-test-and-set with a
+// bounded spin, then a futex sleep (Drepper's three-state mutex), so a holder
+// preempted on an oversubscribed machine does not make the others burn CPU.
+// Satisfies Lockable, so it works with std::lock_guard / std::unique_lock.
+class SpinMutex {
+ public:
+  SpinMutex() = default;
+  SpinMutex(const SpinMutex&) = delete;       // non-copyable and non-movable
+  SpinMutex& operator=(const SpinMutex&) = delete;
+
+  bool try_lock() noexcept {
+    std::uint32_t expected = 0;
+    return state_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                          std::memory_order_relaxed);
+  }
+
+  void lock() noexcept {
+    if (try_lock()) return;
+    for (int i = 0; i < 128; ++i) {
+      if (state_.load(std::memory_order_relaxed) == 0 && try_lock()) return;
+      cpu_relax();
+    }
+    for (int i = 0; i < 4; ++i) {
+      std::this_thread::yield();
+      if (state_.load(std::memory_order_relaxed) == 0 && try_lock()) return;
+    }
+    // 2 = locked with possible sleepers.
+    while (state_.exchange(2, std::memory_order_acquire) != 0) {
+      futex_wait(state_, 2);
+    }
+  }
+
+  void unlock() noexcept {
+    if (state_.exchange(0, std::memory_order_release) == 2) futex_wake(state_, 1);
+  }
+
+ private:
+  std::atomic<std::uint32_t> state_{0};  // 0 free, 1 locked, 2 locked and contended
+};
+
+}  // namespace conpat::detail
