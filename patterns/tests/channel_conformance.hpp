@@ -110,7 +110,7 @@ TYPED_TEST_P(ChannelConformance, TryRecvOnEmptyWouldBlock) {
 }
 
 TYPED_TEST_P(ChannelConformance, UnbufferedTrySendFailsWithoutWaitingReceiver) {
-  if (!TestFixture::Traits::unbuffered) GTEST_SKIP() << "no unbuffered mode";
+  if (!TestFixture::Traits::exact_unbuffered_try) GTEST_SKIP() << "no exact try forms at capacity 0";
   typename TestFixture::IntCh ch(0);
   EXPECT_EQ(ch.try_send(1), ChanStatus::would_block);
   int v = 0;
@@ -118,7 +118,7 @@ TYPED_TEST_P(ChannelConformance, UnbufferedTrySendFailsWithoutWaitingReceiver) {
 }
 
 TYPED_TEST_P(ChannelConformance, UnbufferedTrySendSucceedsWhenReceiverWaits) {
-  if (!TestFixture::Traits::unbuffered) GTEST_SKIP() << "no unbuffered mode";
+  if (!TestFixture::Traits::exact_unbuffered_try) GTEST_SKIP() << "no exact try forms at capacity 0";
   typename TestFixture::IntCh ch(0);
   int got = -1;
   std::jthread receiver([&] { ASSERT_EQ(ch.recv(got), ChanStatus::ok); });
@@ -128,7 +128,7 @@ TYPED_TEST_P(ChannelConformance, UnbufferedTrySendSucceedsWhenReceiverWaits) {
 }
 
 TYPED_TEST_P(ChannelConformance, UnbufferedTryRecvSucceedsOnlyWhenSenderWaits) {
-  if (!TestFixture::Traits::unbuffered) GTEST_SKIP() << "no unbuffered mode";
+  if (!TestFixture::Traits::exact_unbuffered_try) GTEST_SKIP() << "no exact try forms at capacity 0";
   typename TestFixture::IntCh ch(0);
   int v = 0;
   EXPECT_EQ(ch.try_recv(v), ChanStatus::would_block);
@@ -261,7 +261,7 @@ TYPED_TEST_P(ChannelConformance, SendTimesOutOnFullChannelWithoutDelivering) {
   if constexpr (!TestFixture::kTimed) {
     GTEST_SKIP() << "no timed operations";
   } else {
-    std::size_t req = TestFixture::Traits::unbuffered ? 0 : 1;
+    std::size_t req = TestFixture::Traits::exact_unbuffered_try ? 0 : 1;
     typename TestFixture::IntCh ch(req);
     std::size_t cap = req == 0 ? 0 : TestFixture::Traits::usable_capacity(req);
     for (std::size_t i = 0; i < cap; ++i) ASSERT_EQ(ch.send(1), ChanStatus::ok);
@@ -318,7 +318,7 @@ TYPED_TEST_P(ChannelConformance, CancelWakesBlockedSendWithoutDelivering) {
   if constexpr (!TestFixture::kCancellable) {
     GTEST_SKIP() << "no stop_token support";
   } else {
-    std::size_t req = TestFixture::Traits::unbuffered ? 0 : 1;
+    std::size_t req = TestFixture::Traits::exact_unbuffered_try ? 0 : 1;
     typename TestFixture::IntCh ch(req);
     std::size_t cap = req == 0 ? 0 : TestFixture::Traits::usable_capacity(req);
     for (std::size_t i = 0; i < cap; ++i) ASSERT_EQ(ch.send(1), ChanStatus::ok);

@@ -1,10 +1,15 @@
-// conpat::Channel: the conformance suite, plus what only the Go-semantics
-// channel offers (size(), optional recv(), range-for, deadlines on any clock).
+// The conformance suite over every channel implementation TSan can follow,
+// plus what only the Go-semantics Channel offers (size(), optional recv(),
+// range-for, deadlines on any clock). Boost.Fiber: fiber_channel_test.cpp.
 #include "conpat/channel.hpp"
+#include "conpat/mpmc_ring.hpp"
+#include "conpat/spsc_ring.hpp"
+#include "conpat/tbb_channel.hpp"
 
 #include <gtest/gtest.h>
 
 #include <numeric>
+#include <stdexcept>
 #include <optional>
 #include <string>
 #include <thread>
@@ -15,7 +20,52 @@
 namespace conpat::test {
 namespace {
 
-INSTANTIATE_TYPED_TEST_SUITE_P(Channel, ChannelConformance, ::testing::Types<Impl<Channel>>);
+template <class T>
+using SpscPacked = SpscRing<T, layout::Packed>;
+template <class T>
+using SpscPadded = SpscRing<T, layout::Padded>;
+template <class T>
+using MpmcPacked = MpmcRing<T, layout::Packed>;
+template <class T>
+using MpmcPadded = MpmcRing<T, layout::Padded>;
+
+using Implementations = ::testing::Types<Impl<Channel>, Impl<SpscPacked>, Impl<SpscPadded>, Impl<MpmcPacked>,
+                                         Impl<MpmcPadded>, Impl<TbbChannel>>;
+INSTANTIATE_TYPED_TEST_SUITE_P(All, ChannelConformance, Implementations);
+
+TEST(Rings, MpmcCapacityRoundsUpToPowerOfTwo) {
+  MpmcRing<int> ring(5);
+  EXPECT_EQ(ring.capacity(), 8u);
+  for (int i = 0; i < 8; ++i) ASSERT_EQ(ring.try_send(i), ChanStatus::ok);
+  EXPECT_EQ(ring.try_send(8), ChanStatus::would_block);
+}
+
+TEST(Rings, SpscCapacityIsExact) {
+  SpscRing<int> ring(5);
+  EXPECT_EQ(ring.capacity(), 5u);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(ring.try_send(i), ChanStatus::ok);
+  EXPECT_EQ(ring.try_send(5), ChanStatus::would_block);
+  EXPECT_EQ(ring.size(), 5u);
+}
+
+TEST(Rings, ZeroCapacityIsRejectedWhereThereIsNoUnbufferedMode) {
+  EXPECT_THROW(SpscRing<int>(0), std::invalid_argument);
+  EXPECT_THROW(MpmcRing<int>(0), std::invalid_argument);
+  EXPECT_THROW(TbbChannel<int>(0), std::invalid_argument);
+}
+
+TEST(Rings, MpmcCloseWhileConsumersWaitForInFlightItems) {
+  // Items claimed before close are still delivered; then closed.
+  MpmcRing<int> ring(4);
+  ring.send(1);
+  ring.send(2);
+  ring.close();
+  EXPECT_EQ(ring.send(3), ChanStatus::closed);
+  int v = 0;
+  EXPECT_EQ(ring.recv(v), ChanStatus::ok);
+  EXPECT_EQ(ring.recv(v), ChanStatus::ok);
+  EXPECT_EQ(ring.recv(v), ChanStatus::closed);
+}
 
 TEST(Channel, SizeCountsBufferedValuesAndIsZeroWhenUnbuffered) {
   Channel<int> ch(3);

@@ -57,7 +57,9 @@ template <class C>
 struct channel_traits {
   static constexpr bool multi_producer = true;
   static constexpr bool multi_consumer = true;
-  static constexpr bool unbuffered = true;  // capacity 0 is a rendezvous
+  static constexpr bool unbuffered = true;  // capacity 0 is a rendezvous for send/recv
+  // try_ and timed forms are exact at capacity 0 (succeed only with a waiting peer)
+  static constexpr bool exact_unbuffered_try = true;
   // Capacity actually usable for a requested capacity n >= 1.
   static constexpr std::size_t usable_capacity(std::size_t n) noexcept { return n; }
 };

@@ -1,0 +1,164 @@
+// conpat/spsc_ring.hpp — conpat::SpscRing<T, Layout>: a bounded lock-free
+// ring for exactly one producer thread and one consumer thread, with
+// blocking, timed and cancellable send/recv and close(). No unbuffered mode.
+//
+// The ring holds exactly `capacity` values (one slack slot tells full from
+// empty, as in rigtorp's SPSCQueue). Each side keeps a private copy of the
+// other side's index and re-reads the shared one only when the copy says
+// full (producer) or empty (consumer), so in steady state the indices'
+// cache lines move rarely. Layout selects where the indices live:
+// layout::Padded gives the producer's and the consumer's state a cache line
+// each, away from the slots; layout::Packed puts them side by side (the
+// false-sharing baseline).
+//
+// Invariants: tail_ is written only by the producer, head_ only by the
+// consumer; slots [head_, tail_) hold constructed values.
+// Close: only the producer (or a thread that happens-after its last send)
+// may close, as Go's convention has it; then send returns closed and the
+// consumer drains what was sent before close, then gets closed.
+//
+// Memory ordering: the producer publishes a slot with a release store of
+// tail_, the consumer frees it with a release store of head_; each side
+// reads the other's index with acquire. A recv that returned ok
+// happens-after the send of its value.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <stdexcept>
+
+#include "conpat/blocking_channel.hpp"
+#include "conpat/chan_status.hpp"
+#include "conpat/detail/doorbell.hpp"
+#include "conpat/detail/ring_front.hpp"
+#include "conpat/padding.hpp"
+
+namespace conpat {
+
+template <class T, class Layout = layout::Padded>
+class SpscRing : public detail::RingFront<SpscRing<T, Layout>, T> {
+  friend class detail::RingFront<SpscRing<T, Layout>, T>;
+
+ public:
+  using value_type = T;
+  using layout_type = Layout;
+
+  // capacity >= 1; throws std::invalid_argument for 0 (no unbuffered mode).
+  explicit SpscRing(std::size_t capacity = 1) : cap_(capacity), slots_(capacity + 1) {
+    if (capacity == 0) throw std::invalid_argument("conpat::SpscRing: capacity must be >= 1");
+    buf_ = static_cast<T*>(::operator new(sizeof(T) * (slots_ + 2 * kGuard), std::align_val_t{kCacheLine}));
+  }
+
+  ~SpscRing() {
+    std::size_t h = cons_.value.head.load(std::memory_order_relaxed);
+    std::size_t t = prod_.value.tail.load(std::memory_order_relaxed);
+    for (; h != t; h = next(h)) std::destroy_at(slot(h));
+    ::operator delete(buf_, std::align_val_t{kCacheLine});
+  }
+
+  SpscRing(const SpscRing&) = delete;  // non-copyable and non-movable
+  SpscRing& operator=(const SpscRing&) = delete;
+
+  bool close() noexcept {
+    if (closed_.value.exchange(true, std::memory_order_acq_rel)) return false;
+    not_empty_.notify_all();
+    not_full_.notify_all();
+    return true;
+  }
+  bool is_closed() const noexcept { return closed_.value.load(std::memory_order_acquire); }
+  std::size_t capacity() const noexcept { return cap_; }
+  std::size_t size() const noexcept {
+    std::size_t t = prod_.value.tail.load(std::memory_order_acquire);
+    std::size_t h = cons_.value.head.load(std::memory_order_acquire);
+    return t >= h ? t - h : t + slots_ - h;
+  }
+
+ private:
+  // With padding, kGuard unused slots before and after the array keep the
+  // first and last slots off the lines of neighbouring heap objects.
+  static constexpr std::size_t kGuard = Layout::kAlign == 0 ? 0 : (kCacheLine + sizeof(T) - 1) / sizeof(T);
+
+  struct Producer {
+    std::atomic<std::size_t> tail{0};  // written by the producer only
+    std::size_t cached_head = 0;       // producer's copy of head
+  };
+  struct Consumer {
+    std::atomic<std::size_t> head{0};  // written by the consumer only
+    std::size_t cached_tail = 0;       // consumer's copy of tail
+  };
+
+  std::size_t next(std::size_t i) const noexcept { return i + 1 == slots_ ? 0 : i + 1; }
+  T* slot(std::size_t i) const noexcept { return buf_ + kGuard + i; }
+
+  ChanStatus try_push(T& v) {
+    if (closed_.value.load(std::memory_order_relaxed)) return ChanStatus::closed;
+    Producer& p = prod_.value;
+    const std::size_t t = p.tail.load(std::memory_order_relaxed);
+    const std::size_t n = next(t);
+    if (n == p.cached_head) {
+      p.cached_head = cons_.value.head.load(std::memory_order_acquire);
+      if (n == p.cached_head) return ChanStatus::would_block;
+    }
+    std::construct_at(slot(t), std::move(v));
+    p.tail.store(n, std::memory_order_release);
+    not_empty_.ring();
+    return ChanStatus::ok;
+  }
+
+  template <class Sink>
+  ChanStatus try_pop(Sink&& sink) {
+    Consumer& c = cons_.value;
+    const std::size_t h = c.head.load(std::memory_order_relaxed);
+    if (h == c.cached_tail) {
+      c.cached_tail = prod_.value.tail.load(std::memory_order_acquire);
+      if (h == c.cached_tail) {
+        if (!closed_.value.load(std::memory_order_acquire)) return ChanStatus::would_block;
+        // Closed: everything sent before close is visible now; drain it first.
+        c.cached_tail = prod_.value.tail.load(std::memory_order_acquire);
+        if (h == c.cached_tail) return ChanStatus::closed;
+      }
+    }
+    T* s = slot(h);
+    sink(std::move(*s));
+    std::destroy_at(s);
+    c.head.store(next(h), std::memory_order_release);
+    not_full_.ring();
+    return ChanStatus::ok;
+  }
+
+  bool push_ready() const noexcept {
+    return next(prod_.value.tail.load(std::memory_order_relaxed)) != cons_.value.head.load(std::memory_order_acquire) ||
+           is_closed();
+  }
+  bool pop_ready() const noexcept {
+    return cons_.value.head.load(std::memory_order_relaxed) != prod_.value.tail.load(std::memory_order_acquire) ||
+           is_closed();
+  }
+
+  const std::size_t cap_;
+  const std::size_t slots_;  // cap_ + 1
+  T* buf_ = nullptr;
+  typename Layout::template Cell<Producer> prod_;
+  typename Layout::template Cell<Consumer> cons_;
+  typename Layout::template Cell<std::atomic<bool>> closed_;
+  detail::Doorbell not_empty_;  // the consumer parks here
+  detail::Doorbell not_full_;   // the producer parks here
+
+  static_assert(Layout::kAlign == 0 || sizeof(typename Layout::template Cell<Producer>) % kCacheLine == 0,
+                "padded producer and consumer state must be a cache line apart to prevent false sharing");
+};
+
+template <class T, class L>
+struct channel_traits<SpscRing<T, L>> {
+  static constexpr bool multi_producer = false;
+  static constexpr bool multi_consumer = false;
+  static constexpr bool unbuffered = false;
+  static constexpr bool exact_unbuffered_try = false;
+  static constexpr std::size_t usable_capacity(std::size_t n) noexcept { return n; }
+};
+
+static_assert(TimedChannel<SpscRing<int>> && CancellableChannel<SpscRing<int>>);
+
+}  // namespace conpat

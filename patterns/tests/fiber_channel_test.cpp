@@ -1,0 +1,77 @@
+// conpat::FiberChannel (Boost.Fiber): the conformance suite across threads,
+// capacity rounding, and channels between fibers of one thread.
+//
+// Left out of the ThreadSanitizer run (label no_tsan): TSan cannot follow
+// Boost.Fiber's context switches (it sees one thread's stack change under
+// it) and reports false races or crashes. The release run covers it.
+#include "conpat/fiber_channel.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/fiber/all.hpp>
+
+#include <numeric>
+#include <vector>
+
+#include "channel_conformance.hpp"
+#include "channel_stress.hpp"
+
+namespace conpat::test {
+namespace {
+
+INSTANTIATE_TYPED_TEST_SUITE_P(Fiber, ChannelConformance, ::testing::Types<Impl<FiberChannel>>);
+
+TEST(FiberChannel, CapacityRoundsToPowerOfTwoAndHoldsOneLess) {
+  EXPECT_EQ(FiberChannel<int>(1).capacity(), 1u);
+  EXPECT_EQ(FiberChannel<int>(16).capacity(), 15u);
+  EXPECT_EQ(FiberChannel<int>(17).capacity(), 31u);
+  EXPECT_EQ(FiberChannel<int>(0).capacity(), 0u);
+  FiberChannel<int> ch(16);
+  for (int i = 0; i < 15; ++i) ASSERT_EQ(ch.try_send(i), ChanStatus::ok);
+  EXPECT_EQ(ch.try_send(15), ChanStatus::would_block) << "a power-of-two channel holds n - 1";
+}
+
+TEST(FiberChannel, FibersOnOneThreadHandOffThroughUnbufferedChannel) {
+  FiberChannel<int> ch(0);
+  std::vector<int> got;
+  boost::fibers::fiber producer([&] {
+    for (int i = 0; i < 1000; ++i) ASSERT_EQ(ch.send(i), ChanStatus::ok);
+    ch.close();
+  });
+  boost::fibers::fiber consumer([&] {
+    int v = 0;
+    while (ch.recv(v) == ChanStatus::ok) got.push_back(v);
+  });
+  producer.join();
+  consumer.join();
+  std::vector<int> want(1000);
+  std::iota(want.begin(), want.end(), 0);
+  EXPECT_EQ(got, want);
+}
+
+TEST(FiberChannel, TenThousandFibersFanInToOneCollector) {
+  constexpr int kFibers = 10000;
+  FiberChannel<std::uint64_t> ch(64);
+  std::vector<boost::fibers::fiber> workers;
+  workers.reserve(kFibers);
+  for (int i = 0; i < kFibers; ++i) {
+    workers.emplace_back([&ch, i] { ch.send(static_cast<std::uint64_t>(i)); });
+  }
+  std::uint64_t sum = 0, count = 0, v = 0;
+  for (int i = 0; i < kFibers; ++i) {
+    ASSERT_EQ(ch.recv(v), ChanStatus::ok);
+    sum += v;
+    ++count;
+  }
+  for (auto& f : workers) f.join();
+  EXPECT_EQ(count, static_cast<std::uint64_t>(kFibers));
+  EXPECT_EQ(sum, static_cast<std::uint64_t>(kFibers) * (kFibers - 1) / 2);
+}
+
+TEST(FiberChannel, StressAcrossThreads) {
+  run_stress<FiberChannel<std::uint64_t>>(16, 4, 4, kStressItems / 4);
+  run_stress<FiberChannel<std::uint64_t>>(0, 2, 2, kStressItems / 20);
+}
+
+}  // namespace
+}  // namespace conpat::test
