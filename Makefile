@@ -38,8 +38,8 @@ test-asan: build/asan/CMakeCache.txt ## run the tests under ASan + UBSan
 	cmake --build --preset asan -j $(JOBS)
 	ctest --preset asan -j $(JOBS)
 
-bench: deps build ## run the benchmark profile PROFILE (quick|default|full); writes results/<machine>/
-	@echo "make bench: the benchmark harness is not built yet"
+bench: deps build ## run PROFILE=quick|default|full (BENCH_ARGS=... to Google Benchmark); writes results/<machine>/
+	$(PYTHON) scripts/bench.py --profile $(PROFILE) --machine $(MACHINE) --out-dir $(OUT) -- $(BENCH_ARGS)
 
 clean: ## remove build trees
 	rm -rf build

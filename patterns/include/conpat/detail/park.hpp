@@ -32,7 +32,8 @@
 
 namespace conpat::detail {
 
-inline void cpu_relax() noexcept {
+// (Not named cpu_relax: Boost.Fiber defines that as a macro.)
+inline void spin_pause() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #elif defined(__aarch64__)
@@ -130,7 +131,7 @@ inline bool spin_until(Pred&& ready, const Clock::time_point* deadline = nullptr
   for (int i = 0; i < SpinPolicy::kSpinIterations; ++i) {
     if (ready()) return true;
     if (deadline != nullptr && (i & 63) == 63 && Clock::now() >= *deadline) return false;
-    cpu_relax();
+    spin_pause();
   }
   for (int i = 0; i < SpinPolicy::kYieldIterations; ++i) {
     if (ready()) return true;
@@ -213,7 +214,7 @@ class SpinMutex {
     if (try_lock()) return;
     for (int i = 0; i < 128; ++i) {
       if (state_.load(std::memory_order_relaxed) == 0 && try_lock()) return;
-      cpu_relax();
+      spin_pause();
     }
     for (int i = 0; i < 4; ++i) {
       std::this_thread::yield();

@@ -1,0 +1,441 @@
+// benches/channel_bench.cpp — the channel family: how fast a result moves
+// through each channel implementation.
+//
+//   channel.spsc      1 producer -> 1 consumer; capacity, payload and producer work swept
+//   channel.mpmc      P producers x C consumers
+//   channel.pingpong  round trip over two channels
+//   channel.fan_in    N workers (threads, fibers or TBB tasks) each send one result to one collector
+//
+// Each workload is written once and instantiated per implementation from
+// one type list, the reference (conpat::Channel) first. Worker threads start
+// before the timed loop and are reused; one iteration moves a batch. Every
+// benchmark checks count, checksum and per-producer order, and a watchdog
+// closes the channels of a benchmark that stops making progress.
+#include <boost/fiber/all.hpp>
+#include <oneapi/tbb/task_group.h>
+
+#include <atomic>
+#include <climits>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "conpat/channel.hpp"
+#include "conpat/detail/park.hpp"
+#include "conpat/fiber_channel.hpp"
+#include "conpat/mpmc_ring.hpp"
+#include "conpat/spsc_ring.hpp"
+#include "conpat/tbb_channel.hpp"
+#include "conpat/wait_group.hpp"
+#include "harness/harness.hpp"
+
+namespace conpat::bench {
+namespace {
+
+// ---- the implementations, reference first ----------------------------------
+
+struct RefChannel {  // The reference.
+  static constexpr const char* kName = "channel";
+  template <class T>
+  using type = Channel<T>;
+};
+template <class Layout>
+struct Spsc {
+  static constexpr const char* kName = Layout::kAlign == 0 ? "spsc_ring_packed" : "spsc_ring_padded";
+  template <class T>
+  using type = SpscRing<T, Layout>;
+};
+template <class Layout>
+struct Mpmc {
+  static constexpr const char* kName = Layout::kAlign == 0 ? "mpmc_ring_packed" : "mpmc_ring_padded";
+  template <class T>
+  using type = MpmcRing<T, Layout>;
+};
+struct Fiber {
+  static constexpr const char* kName = "fiber_channel";
+  template <class T>
+  using type = FiberChannel<T>;
+};
+struct Tbb {
+  static constexpr const char* kName = "tbb_channel";
+  template <class T>
+  using type = TbbChannel<T>;
+};
+using Implementations = std::tuple<RefChannel, Spsc<layout::Packed>, Spsc<layout::Padded>, Mpmc<layout::Packed>,
+                                   Mpmc<layout::Padded>, Fiber, Tbb>;
+
+template <class Impl>
+using Traits = channel_traits<typename Impl::template type<std::uint64_t>>;
+
+template <class F>
+void for_each_impl(F&& f) {
+  std::apply([&](auto... impl) { (f(impl), ...); }, Implementations{});
+}
+
+template <class Impl>
+bool supports_capacity(std::size_t cap) {
+  return cap > 0 || Traits<Impl>::unbuffered;
+}
+
+// Items per iteration: large enough that a round's start and end cost
+// little next to moving the batch.
+constexpr std::uint64_t kBatch = 4096;
+
+void set_item_counters(benchmark::State& state, std::uint64_t per_iteration, double threads) {
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(per_iteration));
+  state.counters["ns_per_item"] = benchmark::Counter(static_cast<double>(per_iteration) * 1e-9,
+                                                     benchmark::Counter::kIsIterationInvariantRate |
+                                                         benchmark::Counter::kInvert);
+  state.counters["threads_used"] = threads;
+}
+
+// Opens rounds for parked producer threads (spin, then futex).
+class RoundGate {
+ public:
+  void open() {
+    gen_.fetch_add(1, std::memory_order_acq_rel);
+    detail::futex_wake(gen_, INT_MAX);
+  }
+  std::uint32_t wait(std::uint32_t seen) {
+    detail::spin_until([&] { return gen_.load(std::memory_order_acquire) != seen; });
+    for (std::uint32_t g; (g = gen_.load(std::memory_order_acquire)) == seen;) detail::futex_wait(gen_, seen);
+    return gen_.load(std::memory_order_acquire);
+  }
+
+ private:
+  std::atomic<std::uint32_t> gen_{0};
+};
+
+// Waits for the round, kicking the watchdog; false if the watchdog fired.
+bool await_round(WaitGroup& round, Watchdog& wd) {
+  while (!round.wait_for(std::chrono::milliseconds(100))) {
+    if (wd.fired()) return false;
+  }
+  wd.kick();
+  return true;
+}
+
+// ---- channel.spsc ----------------------------------------------------------
+
+template <class Impl, std::size_t Bytes>
+void spsc(benchmark::State& state, const std::string& name, std::size_t cap, int work) {
+  using T = Payload<Bytes>;
+  typename Impl::template type<T> ch(cap);
+  std::vector<std::int64_t> stamps(kBatch);  // send times of sampled items, by id % kBatch
+  WaitGroup round;
+  Latency lat;
+  std::uint64_t got_count = 0, got_sum = 0;
+  bool in_order = true;
+  std::thread consumer([&] {
+    T v;
+    while (ch.recv(v) == ChanStatus::ok) {
+      if (v.id % kLatencyStride == 0) lat.record(now_ns() - stamps[v.id % kBatch]);
+      in_order &= v.id == got_count;
+      got_sum += v.id;
+      if (++got_count % kBatch == 0) round.done();
+    }
+  });
+  Watchdog wd(options().watchdog_seconds, [&] { ch.close(); });
+  std::uint64_t next = 0, sent_sum = 0;
+  bool ok = true;
+  for (auto _ : state) {
+    round.add(1);
+    for (std::uint64_t i = 0; i < kBatch && ok; ++i, ++next) {
+      if (next % kLatencyStride == 0) stamps[next % kBatch] = now_ns();
+      if (work > 0) local_work(work);
+      T item;
+      item.id = next;
+      ok = ch.send(std::move(item)) == ChanStatus::ok;
+      sent_sum += next;
+    }
+    if (!ok || !await_round(round, wd)) break;
+  }
+  ch.close();
+  consumer.join();
+  if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
+  if (!in_order) return state.SkipWithError("wrong result: items arrived out of order");
+  if (!check_transfer(state, next, sent_sum, got_count, got_sum)) return;
+  set_item_counters(state, kBatch, 2);
+  state.counters["usable_cap"] = static_cast<double>(cap == 0 ? 0 : Traits<Impl>::usable_capacity(cap));
+  lat.report(state);
+}
+
+// ---- channel.mpmc ----------------------------------------------------------
+
+template <class Impl>
+void mpmc(benchmark::State& state, const std::string& name, std::size_t cap, int producers, int consumers) {
+  using T = Payload<8>;
+  typename Impl::template type<T> ch(cap);
+  const std::uint64_t share = kBatch / static_cast<std::uint64_t>(producers);
+  const std::uint64_t batch = share * static_cast<std::uint64_t>(producers);
+  constexpr int kProducerShift = 40;  // id = producer << 40 | that producer's sequence number
+  std::vector<std::int64_t> stamps(batch);
+  RoundGate gate;
+  WaitGroup round;
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> consumed{0};
+  std::vector<Latency> lat(static_cast<std::size_t>(consumers));
+  std::vector<std::uint64_t> got_count(static_cast<std::size_t>(consumers)), got_sum(got_count),
+      sent_count(static_cast<std::size_t>(producers)), sent_sum(sent_count);
+  std::atomic<bool> in_order{true};
+
+  std::vector<std::thread> threads;
+  for (int c = 0; c < consumers; ++c) {
+    threads.emplace_back([&, c] {
+      auto ci = static_cast<std::size_t>(c);
+      std::vector<std::int64_t> last(static_cast<std::size_t>(producers), -1);
+      std::uint64_t unflushed = 0;
+      auto flush = [&] {  // publish progress in bulk, not per item
+        if (unflushed == 0) return;
+        std::uint64_t total = consumed.fetch_add(unflushed, std::memory_order_acq_rel) + unflushed;
+        unflushed = 0;
+        if (total % batch == 0) round.done();
+      };
+      T v;
+      for (;;) {
+        ChanStatus s = ch.try_recv(v);
+        if (s == ChanStatus::would_block) {
+          flush();
+          s = ch.recv(v);
+        }
+        if (s != ChanStatus::ok) break;
+        auto p = static_cast<std::size_t>(v.id >> kProducerShift);
+        auto seq = static_cast<std::int64_t>(v.id & ((std::uint64_t{1} << kProducerShift) - 1));
+        if (seq <= last[p]) in_order.store(false, std::memory_order_relaxed);
+        last[p] = seq;
+        if (seq % static_cast<std::int64_t>(kLatencyStride) == 0) {
+          lat[ci].record(now_ns() - stamps[p * share + static_cast<std::uint64_t>(seq) % share]);
+        }
+        got_sum[ci] += v.id;
+        ++got_count[ci];
+        if (++unflushed == 256) flush();
+      }
+      flush();
+    });
+  }
+  for (int p = 0; p < producers; ++p) {
+    threads.emplace_back([&, p] {
+      auto pi = static_cast<std::size_t>(p);
+      std::uint32_t seen = 0;
+      std::uint64_t seq = 0;
+      for (;;) {
+        seen = gate.wait(seen);
+        if (stop.load(std::memory_order_acquire)) return;
+        for (std::uint64_t i = 0; i < share; ++i, ++seq) {
+          if (seq % kLatencyStride == 0) stamps[pi * share + i] = now_ns();
+          T item;
+          item.id = (static_cast<std::uint64_t>(p) << kProducerShift) | seq;
+          if (ch.send(item) != ChanStatus::ok) return;
+          sent_sum[pi] += item.id;
+          ++sent_count[pi];
+        }
+      }
+    });
+  }
+  Watchdog wd(options().watchdog_seconds, [&] { ch.close(); });
+  for (auto _ : state) {
+    round.add(1);
+    gate.open();
+    if (!await_round(round, wd)) break;
+  }
+  stop.store(true, std::memory_order_release);
+  gate.open();
+  ch.close();
+  for (auto& t : threads) t.join();
+  if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
+  if (!in_order.load()) return state.SkipWithError("wrong result: a producer's items arrived out of order");
+  std::uint64_t sc = 0, ss = 0, gc = 0, gs = 0;
+  for (std::size_t i = 0; i < sent_count.size(); ++i) sc += sent_count[i], ss += sent_sum[i];
+  for (std::size_t i = 0; i < got_count.size(); ++i) gc += got_count[i], gs += got_sum[i];
+  if (!check_transfer(state, sc, ss, gc, gs)) return;
+  set_item_counters(state, batch, producers + consumers);
+  Latency all;
+  for (auto& l : lat) all.merge(l);
+  all.report(state);
+}
+
+// ---- channel.pingpong ------------------------------------------------------
+
+template <class Impl>
+void pingpong(benchmark::State& state, const std::string& name, std::size_t cap) {
+  using Ch = typename Impl::template type<std::uint64_t>;
+  Ch ping(cap), pong(cap);
+  std::thread echo([&] {
+    std::uint64_t v = 0;
+    while (ping.recv(v) == ChanStatus::ok) {
+      if (pong.send(v + 1) != ChanStatus::ok) break;
+    }
+  });
+  Watchdog wd(options().watchdog_seconds, [&] {
+    ping.close();
+    pong.close();
+  });
+  Latency lat;
+  std::uint64_t i = 0, bad = 0;
+  bool ok = true;
+  for (auto _ : state) {
+    bool sample = i % 16 == 0;
+    std::int64_t t0 = sample ? now_ns() : 0;
+    std::uint64_t back = 0;
+    ok = ping.send(i) == ChanStatus::ok && pong.recv(back) == ChanStatus::ok;
+    if (!ok) break;
+    if (sample) lat.record(now_ns() - t0);
+    bad += back != i + 1;
+    if (++i % 1024 == 0) wd.kick();
+  }
+  ping.close();
+  pong.close();
+  echo.join();
+  if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
+  if (!ok) return state.SkipWithError("wrong result: a channel closed during the run");
+  if (bad != 0) return state.SkipWithError("wrong result: echo returned wrong values");
+  set_item_counters(state, 1, 2);
+  lat.report(state);
+}
+
+// ---- channel.fan_in --------------------------------------------------------
+
+enum class Runner { thread, fiber, tbb_task };
+constexpr const char* runner_name(Runner r) {
+  return r == Runner::thread ? "thread" : r == Runner::fiber ? "fiber" : "tbb_task";
+}
+
+// Tracks how many workers are alive at once.
+struct Peak {
+  std::atomic<int> live{0}, peak{0};
+  void enter() {
+    int now = live.fetch_add(1, std::memory_order_relaxed) + 1;
+    int p = peak.load(std::memory_order_relaxed);
+    while (now > p && !peak.compare_exchange_weak(p, now, std::memory_order_relaxed)) {}
+  }
+  void leave() { live.fetch_sub(1, std::memory_order_relaxed); }
+};
+
+template <class Impl, Runner R>
+void fan_in(benchmark::State& state, const std::string& name, int workers, std::size_t cap) {
+  using Ch = typename Impl::template type<std::uint64_t>;
+  const auto n = static_cast<std::uint64_t>(workers);
+  const std::uint64_t want_sum = n * (n - 1) / 2 * 3;  // worker i returns 3 * i
+  Peak peak;
+  std::uint64_t bad_rounds = 0;
+  for (auto _ : state) {
+    Ch ch(cap);
+    auto worker = [&ch, &peak](std::uint64_t i) {
+      peak.enter();
+      ch.send(3 * i);
+      peak.leave();
+    };
+    std::uint64_t sum = 0, count = 0, v = 0;
+    auto collect = [&] {
+      for (std::uint64_t k = 0; k < n && ch.recv(v) == ChanStatus::ok; ++k) sum += v, ++count;
+    };
+    if constexpr (R == Runner::thread) {
+      std::vector<std::thread> ts;
+      ts.reserve(n);
+      for (std::uint64_t i = 0; i < n; ++i) ts.emplace_back(worker, i);
+      collect();
+      for (auto& t : ts) t.join();
+    } else if constexpr (R == Runner::fiber) {
+      std::vector<boost::fibers::fiber> fs;
+      fs.reserve(n);
+      for (std::uint64_t i = 0; i < n; ++i) fs.emplace_back(worker, i);
+      collect();
+      for (auto& f : fs) f.join();
+    } else {
+      tbb::task_group tg;
+      for (std::uint64_t i = 0; i < n; ++i) tg.run([&worker, i] { worker(i); });
+      collect();
+      tg.wait();
+    }
+    bad_rounds += (count != n || sum != want_sum);
+  }
+  if (bad_rounds != 0) {
+    return state.SkipWithError(("wrong result: " + std::to_string(bad_rounds) + " round(s) lost or corrupted results").c_str());
+  }
+  (void)name;
+  set_item_counters(state, n, R == Runner::thread ? workers + 1 : R == Runner::fiber ? 1 : hardware_threads() + 1);
+  state.counters["peak_workers"] = peak.peak.load();
+}
+
+// ---- registration ----------------------------------------------------------
+
+template <class F>
+void add(const Name& name, F fn) {
+  std::string n = name.str();
+  benchmark::RegisterBenchmark(n.c_str(), [n, fn](benchmark::State& st) { fn(st, n); })
+      ->UseRealTime()
+      ->Unit(benchmark::kNanosecond);
+}
+
+void register_channel(const Options& opt) {
+  const bool quick = opt.profile == Profile::quick;
+  const std::vector<std::size_t> caps = quick ? std::vector<std::size_t>{0, 16, 1024}
+                                              : std::vector<std::size_t>{0, 1, 16, 64, 256, 1024, 4096};
+  const std::vector<std::size_t> payloads = quick ? std::vector<std::size_t>{8} : std::vector<std::size_t>{8, 64};
+  // Producer local work, as Go's benchmarkChanProdCons (payload 8 B).
+  const std::vector<int> works = quick ? std::vector<int>{100} : std::vector<int>{100, 1000};
+  const std::vector<std::size_t> work_caps = quick ? std::vector<std::size_t>{16} : std::vector<std::size_t>{0, 1, 1024};
+
+  for_each_impl([&](auto impl) {
+    using I = decltype(impl);
+    for (std::size_t payload : payloads) {
+      for (std::size_t cap : caps) {
+        if (!supports_capacity<I>(cap)) continue;
+        auto name = Name("channel.spsc", I::kName).add("cap", cap).add("payload", payload).add("work", 0);
+        if (payload == 8) {
+          add(name, [cap](benchmark::State& st, const std::string& n) { spsc<I, 8>(st, n, cap, 0); });
+        } else {
+          add(name, [cap](benchmark::State& st, const std::string& n) { spsc<I, 64>(st, n, cap, 0); });
+        }
+      }
+    }
+    for (int work : works) {
+      for (std::size_t cap : work_caps) {
+        if (!supports_capacity<I>(cap)) continue;
+        auto name = Name("channel.spsc", I::kName).add("cap", cap).add("payload", 8).add("work", work);
+        add(name, [cap, work](benchmark::State& st, const std::string& n) { spsc<I, 8>(st, n, cap, work); });
+      }
+    }
+  });
+
+  const std::vector<std::pair<int, int>> shapes =
+      quick ? std::vector<std::pair<int, int>>{{2, 2}, {4, 1}}
+            : std::vector<std::pair<int, int>>{{2, 2}, {4, 4}, {8, 8}, {1, 4}, {4, 1}};
+  const std::vector<std::size_t> mpmc_caps = quick ? std::vector<std::size_t>{16} : std::vector<std::size_t>{16, 1024};
+  for_each_impl([&](auto impl) {
+    using I = decltype(impl);
+    for (auto [p, c] : shapes) {
+      if ((p > 1 && !Traits<I>::multi_producer) || (c > 1 && !Traits<I>::multi_consumer)) continue;
+      for (std::size_t cap : mpmc_caps) {
+        auto name = Name("channel.mpmc", I::kName).add("cap", cap).add("producers", p).add("consumers", c);
+        add(name, [cap, p = p, c = c](benchmark::State& st, const std::string& n) { mpmc<I>(st, n, cap, p, c); });
+      }
+    }
+  });
+
+  for_each_impl([&](auto impl) {
+    using I = decltype(impl);
+    for (std::size_t cap : {std::size_t{0}, std::size_t{1}}) {
+      if (!supports_capacity<I>(cap)) continue;
+      add(Name("channel.pingpong", I::kName).add("cap", cap),
+          [cap](benchmark::State& st, const std::string& n) { pingpong<I>(st, n, cap); });
+    }
+  });
+
+  const std::vector<int> fan = quick ? std::vector<int>{16, 1024} : std::vector<int>{16, 1024, 10000};
+  constexpr std::size_t kFanCap = 64;
+  for (int w : fan) {
+    add(Name("channel.fan_in", RefChannel::kName).add("runner", runner_name(Runner::thread)).add("workers", w).add("cap", kFanCap),
+        [w](benchmark::State& st, const std::string& n) { fan_in<RefChannel, Runner::thread>(st, n, w, kFanCap); });
+    add(Name("channel.fan_in", Fiber::kName).add("runner", runner_name(Runner::fiber)).add("workers", w).add("cap", kFanCap),
+        [w](benchmark::State& st, const std::string& n) { fan_in<Fiber, Runner::fiber>(st, n, w, kFanCap); });
+    add(Name("channel.fan_in", Tbb::kName).add("runner", runner_name(Runner::tbb_task)).add("workers", w).add("cap", kFanCap),
+        [w](benchmark::State& st, const std::string& n) { fan_in<Tbb, Runner::tbb_task>(st, n, w, kFanCap); });
+  }
+}
+CONPAT_BENCH_FAMILY(register_channel);
+
+}  // namespace
+}  // namespace conpat::bench

@@ -1,0 +1,181 @@
+// benches/harness/main.cpp — the conpat_bench entry point.
+//
+// Runs the registered families through Google Benchmark, then rewrites
+// Google Benchmark's JSON into conpat's results format: the same document,
+// extended with context.conpat (machine, build, libraries, profile, times,
+// warnings) and, on every benchmark, family / impl / params parsed from its
+// name. The file is written to a temporary name and renamed; an existing
+// file is never overwritten.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+#include "metadata.hpp"
+
+namespace conpat::bench {
+namespace {
+
+std::vector<FamilyRegistrar>& registrars() {
+  static std::vector<FamilyRegistrar> r;
+  return r;
+}
+
+Options g_options;
+
+constexpr const char* kUsage = R"(conpat_bench — conpat's benchmark harness (Google Benchmark inside).
+
+Usage: conpat_bench [conpat options] [Google Benchmark options]
+
+conpat options:
+  --conpat_profile=quick|default|full  sweep size (default: default)
+  --conpat_out=PATH         write the extended results JSON to PATH (must not exist)
+  --conpat_machine=LABEL    machine label stored in the results (default: hostname)
+  --conpat_git=SHA          git commit to record (default: the one configured)
+  --conpat_git_dirty=0|1    whether the tree had local changes
+  --conpat_watchdog=SECONDS a benchmark round with no progress for this long fails (default 30)
+  --conpat_help             this text
+
+Every Google Benchmark flag works (--benchmark_filter, --benchmark_min_time,
+--benchmark_repetitions, --benchmark_list_tests, ...; see --help).
+A filter that matches no benchmark is an error (exit code 2).
+Names are data: family/impl:NAME/key:value/...
+)";
+
+bool take_flag(const char* arg, const char* name, std::string& value) {
+  std::size_t n = std::strlen(name);
+  if (std::strncmp(arg, name, n) != 0 || arg[n] != '=') return false;
+  value = arg + n + 1;
+  return true;
+}
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::cerr << "conpat_bench: " << msg << " (see --conpat_help)\n";
+  std::exit(2);
+}
+
+}  // namespace
+
+const Options& options() { return g_options; }
+
+int add_family(FamilyRegistrar fn) {
+  registrars().push_back(fn);
+  return static_cast<int>(registrars().size());
+}
+
+bool check_transfer(benchmark::State& state, std::uint64_t sent_count, std::uint64_t sent_sum,
+                    std::uint64_t got_count, std::uint64_t got_sum) {
+  if (sent_count == got_count && sent_sum == got_sum) return true;
+  std::string msg = "wrong result: sent " + std::to_string(sent_count) + " items (sum " + std::to_string(sent_sum) +
+                    "), received " + std::to_string(got_count) + " (sum " + std::to_string(got_sum) + ")";
+  state.SkipWithError(msg.c_str());
+  return false;
+}
+
+unsigned hardware_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+}  // namespace conpat::bench
+
+int main(int argc, char** argv) {
+  using namespace conpat::bench;
+  RunInfo info;
+  std::string out_path, profile = "default";
+  std::vector<char*> rest{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    std::string v;
+    const char* a = argv[i];
+    if (std::strcmp(a, "--conpat_help") == 0 || std::strcmp(a, "-h") == 0) {
+      std::cout << kUsage;
+      return 0;
+    } else if (take_flag(a, "--conpat_profile", v)) {
+      profile = v;
+    } else if (take_flag(a, "--conpat_out", v)) {
+      out_path = v;
+    } else if (take_flag(a, "--conpat_machine", v)) {
+      info.machine = v;
+    } else if (take_flag(a, "--conpat_git", v)) {
+      info.git_commit = v;
+    } else if (take_flag(a, "--conpat_git_dirty", v)) {
+      if (v != "0" && v != "1") usage_error("--conpat_git_dirty takes 0 or 1, not '" + v + "'");
+      info.git_dirty = v == "1";
+    } else if (take_flag(a, "--conpat_watchdog", v)) {
+      char* end = nullptr;
+      double s = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != '\0' || !(s > 0)) usage_error("--conpat_watchdog takes seconds > 0, not '" + v + "'");
+      g_options.watchdog_seconds = s;
+    } else if (std::strncmp(a, "--conpat_", 9) == 0) {
+      usage_error(std::string("unknown option '") + a + "'");
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  if (profile == "quick") {
+    g_options.profile = Profile::quick;
+  } else if (profile == "default") {
+    g_options.profile = Profile::standard;
+  } else if (profile == "full") {
+    g_options.profile = Profile::full;
+  } else {
+    usage_error("--conpat_profile must be quick, default or full, not '" + profile + "'");
+  }
+  info.profile = profile;
+
+  for (auto fn : registrars()) fn(g_options);
+
+  // Google Benchmark writes its own JSON to a scratch file beside the
+  // output; conpat then extends it.
+  std::string gb_out;
+  std::string out_flag, fmt_flag = "--benchmark_out_format=json";
+  if (!out_path.empty()) {
+    if (std::filesystem::exists(out_path)) usage_error("output file '" + out_path + "' exists; conpat never overwrites results");
+    gb_out = out_path + ".gbench.tmp";
+    out_flag = "--benchmark_out=" + gb_out;
+    rest.push_back(out_flag.data());
+    rest.push_back(fmt_flag.data());
+  }
+  int rest_argc = static_cast<int>(rest.size());
+  rest.push_back(nullptr);
+  benchmark::Initialize(&rest_argc, rest.data());
+  if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 2;
+
+  bool listing = false;
+  for (char* a : rest) listing |= a != nullptr && std::strncmp(a, "--benchmark_list_tests", 22) == 0;
+  if (!listing) warn_about_conditions(info);
+  info.start_time = utc_now_iso();
+  std::size_t ran = benchmark::RunSpecifiedBenchmarks();
+  info.end_time = utc_now_iso();
+  benchmark::Shutdown();
+  if (ran == 0) {
+    std::cerr << "conpat_bench: no benchmark matches the filter '" << benchmark::GetBenchmarkFilter()
+              << "' (list them with --benchmark_list_tests)\n";
+    if (!gb_out.empty()) std::filesystem::remove(gb_out);
+    return 2;
+  }
+  if (out_path.empty()) return 0;
+
+  try {
+    nlohmann::json doc;
+    {
+      std::ifstream in(gb_out);
+      doc = nlohmann::json::parse(in);
+    }
+    extend_results(doc, info);
+    write_new_file(out_path, doc.dump(2) + "\n");
+    std::filesystem::remove(gb_out);
+  } catch (const std::exception& e) {
+    std::cerr << "conpat_bench: could not write " << out_path << ": " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,37 @@
+// benches/harness/metadata.hpp — what a results file records about the run:
+// the machine, the build, the libraries, and the conditions that make a
+// measurement less trustworthy (unoptimised build, governor, oversubscription).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace conpat::bench {
+
+struct RunInfo {
+  std::string machine;      // label; defaults to the hostname
+  std::string profile;      // quick | default | full
+  std::string git_commit;   // defaults to the commit CMake saw
+  int git_dirty = -1;       // -1: unknown
+  std::string start_time, end_time;  // ISO 8601 UTC
+  std::vector<std::string> warnings;
+};
+
+std::string utc_now_iso();
+
+// Prints (to stderr) and records warnings about the build and the machine.
+void warn_about_conditions(RunInfo& info);
+
+// Machine, build and library facts as the context.conpat object.
+nlohmann::json machine_context(const RunInfo& info);
+
+// Adds context.conpat and, on every benchmark, family / impl / params
+// (parsed from run_name) and `oversubscribed` (threads_used > hardware threads).
+void extend_results(nlohmann::json& doc, const RunInfo& info);
+
+// Writes `text` to `path` through a temporary file and a rename that never
+// replaces an existing file. Throws std::runtime_error on failure.
+void write_new_file(const std::string& path, const std::string& text);
+
+}  // namespace conpat::bench

@@ -1,0 +1,286 @@
+#!/usr/bin/python3
+"""Run conpat's benchmarks, one family per process, into one results file.
+
+Each family runs as its own conpat_bench process, so a crash or a hang in
+one family keeps the others; the failure is recorded in the file. During
+each family the script samples the machine's noise (steal time and other
+processes' CPU share) and records it. The merged file is written to
+<out-dir>/<machine>/<UTC stamp>-<git short sha>.json through a temporary
+name, and never over an existing file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import conpat_results as cr  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Per-benchmark minimum time, repetitions and per-family time limit, by profile.
+PROFILES = {
+    "quick": {"min_time": 0.02, "repetitions": 1, "family_timeout": 300},
+    "default": {"min_time": 0.1, "repetitions": 1, "family_timeout": 900},
+    "full": {"min_time": 0.2, "repetitions": 5, "family_timeout": 3600},
+}
+
+
+def die(msg: str, code: int = 2) -> None:
+    print(f"bench: {msg}", file=sys.stderr)
+    sys.exit(code)
+
+
+def git(*args: str) -> str | None:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def cpu_times() -> tuple[float, float, float]:
+    """(busy, steal, total) jiffies summed over all CPUs, from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [float(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return (0.0, 0.0, 0.0)
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0.0] * 8)[:8]
+    busy = user + nice + system + irq + softirq
+    return busy, steal, busy + idle + iowait + steal
+
+
+def fmt_secs(s: float) -> str:
+    s = int(s)
+    return f"{s // 60}m{s % 60:02d}s"
+
+
+def list_benchmarks(binary: Path, profile: str, user_args: list[str]) -> list[str]:
+    cmd = [str(binary), f"--conpat_profile={profile}", "--benchmark_list_tests=true", *user_args]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode == 2 and "no benchmark matches" in r.stderr:
+        flt = next((a.split("=", 1)[1] for a in user_args if a.startswith("--benchmark_filter=")), "")
+        die(f"the filter '{flt}' matches no benchmark (see: {binary} --benchmark_list_tests)")
+    if r.returncode != 0:
+        die(f"cannot list benchmarks ({binary} exited {r.returncode}): {r.stderr.strip().splitlines()[-1:]}")
+    return [line.strip() for line in r.stdout.splitlines() if line.strip()]
+
+
+def group_by_family(names: list[str]) -> dict[str, list[str]]:
+    families: dict[str, list[str]] = {}
+    for n in names:
+        families.setdefault(n.split("/", 1)[0], []).append(n)
+    return families
+
+
+def run_family(binary: Path, family: str, names: list[str], args: argparse.Namespace, passthrough: list[str],
+               out: Path, timeout: float) -> dict:
+    """Runs one family in its own process; returns its record for context.conpat.families."""
+    flt = "^(" + "|".join(re.escape(n) for n in names) + ")$"
+    cmd = [str(binary), f"--conpat_profile={args.profile}", f"--conpat_out={out}",
+           f"--conpat_machine={args.machine}", f"--conpat_watchdog={args.watchdog}",
+           f"--benchmark_filter={flt}", f"--benchmark_min_time={args.min_time}", *passthrough]
+    if args.git_sha:
+        cmd += [f"--conpat_git={args.git_sha}", f"--conpat_git_dirty={int(args.git_dirty)}"]
+    busy0, steal0, total0 = cpu_times()
+    child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    finished: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if not args.quiet:
+                sys.stdout.write("    " + line)
+            name = line.split(" ", 1)[0]
+            if name in names:
+                finished.append(name)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    status, error = "ok", ""
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = proc.wait()
+        status = "timeout"
+        pending = [n for n in names if n not in finished]
+        error = f"killed after {timeout:.0f} s" + (f"; was running {pending[0]}" if pending else "")
+    reader.join(timeout=5)
+    wall = time.monotonic() - t0
+    busy1, steal1, total1 = cpu_times()
+    child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    child_cpu = (child1.ru_utime + child1.ru_stime) - (child0.ru_utime + child0.ru_stime)
+    hz = os.sysconf("SC_CLK_TCK")
+    ncpu = os.cpu_count() or 1
+    steal_pct = other_pct = None
+    if total1 > total0:
+        steal_pct = round(100.0 * (steal1 - steal0) / (total1 - total0), 2)
+        other = max(0.0, (busy1 - busy0) / hz - child_cpu)
+        other_pct = round(100.0 * other / (wall * ncpu), 2) if wall > 0 else None
+    if status == "ok" and code != 0:
+        status, error = "failed", f"exited with code {code}" + (" (signal)" if code < 0 else "")
+    if status == "ok" and not out.exists():
+        status, error = "failed", "wrote no results"
+    rec = {"family": family, "status": status, "exit_code": code, "benchmarks": len(names),
+           "wall_s": round(wall, 3), "steal_pct": steal_pct, "other_cpu_pct": other_pct}
+    if error:
+        rec["error"] = error
+    return rec
+
+
+def add_spread(benchmarks: list[dict]) -> None:
+    """On each median aggregate, records min/median/max/CV of real_time over the repetitions."""
+    runs: dict[str, list[float]] = {}
+    for b in benchmarks:
+        if b.get("run_type") == "iteration" and not b.get("error_occurred"):
+            runs.setdefault(b["run_name"], []).append(float(b["real_time"]))
+    for b in benchmarks:
+        times = runs.get(b.get("run_name", ""), [])
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") == "median" and len(times) >= 2:
+            mean = statistics.fmean(times)
+            b["spread"] = {"n": len(times), "min": min(times), "median": statistics.median(times),
+                           "max": max(times), "cv": statistics.pstdev(times) / mean if mean else 0.0}
+
+
+def placeholder(name: str, family_rec: dict) -> dict:
+    family, impl, params = cr.parse_name(name)
+    return {"name": name, "run_name": name, "run_type": "iteration", "family": family, "impl": impl,
+            "params": params, "oversubscribed": False, "error_occurred": True,
+            "error_message": f"not run: family {family_rec['family']} {family_rec['status']}: "
+                             f"{family_rec.get('error', '')}"}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(
+        description="Run conpat's benchmark families (one process each) and write one results file.",
+        epilog="Anything after -- goes to Google Benchmark (e.g. -- --benchmark_filter=channel.spsc).")
+    p.add_argument("--profile", choices=sorted(PROFILES), default="default",
+                   help="quick: small sweep, under 3 min; default: every family, under 25 min; "
+                        "full: default sweep with 5 interleaved repetitions")
+    p.add_argument("--machine", default=os.uname().nodename.split(".")[0],
+                   help="machine label stored in the results and used as the directory name (default: hostname)")
+    p.add_argument("--out-dir", default=str(ROOT / "results"), help="results root directory (default: results/)")
+    p.add_argument("--binary", default=str(ROOT / "build" / "release" / "benches" / "conpat_bench"),
+                   help="the conpat_bench executable")
+    p.add_argument("--min-time", type=float, help="seconds per benchmark (default: from the profile)")
+    p.add_argument("--watchdog", type=float, default=30.0,
+                   help="seconds without progress before a benchmark is stopped and marked failed (default 30)")
+    p.add_argument("--family-timeout", type=float, help="seconds before a family's process is killed")
+    p.add_argument("--quiet", action="store_true", help="show progress lines only, not Google Benchmark's table")
+    p.add_argument("passthrough", nargs="*", help="Google Benchmark flags (after --)")
+    args = p.parse_args()
+
+    binary = Path(args.binary)
+    if not binary.is_file() or not os.access(binary, os.X_OK):
+        die(f"{binary}: not built (run 'make build')")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", args.machine):
+        die(f"machine label '{args.machine}' may only hold letters, digits, '.', '_' and '-'")
+    prof = PROFILES[args.profile]
+    if args.min_time is None:
+        args.min_time = prof["min_time"]
+    if args.min_time <= 0 or args.watchdog <= 0:
+        die("--min-time and --watchdog must be positive")
+    timeout = args.family_timeout or prof["family_timeout"]
+
+    user_filter = [a for a in args.passthrough if a.startswith("--benchmark_filter=")]
+    passthrough = [a for a in args.passthrough if not a.startswith("--benchmark_filter=")]
+    if prof["repetitions"] > 1 and not any(a.startswith("--benchmark_repetitions") for a in passthrough):
+        passthrough += [f"--benchmark_repetitions={prof['repetitions']}",
+                        "--benchmark_enable_random_interleaving=true"]
+
+    names = list_benchmarks(binary, args.profile, user_filter)
+    if not names:
+        die("no benchmark to run")
+    families = group_by_family(names)
+
+    args.git_sha = git("rev-parse", "--short", "HEAD") or ""
+    status = git("status", "--porcelain", "--untracked-files=no")
+    args.git_dirty = bool(status)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = Path(args.out_dir) / args.machine / f"{stamp}-{args.git_sha or 'nogit'}.json"
+    if target.exists():
+        die(f"{target}: exists; conpat never overwrites a results file")
+
+    print(f"bench: profile {args.profile}, {len(names)} benchmarks in {len(families)} families, "
+          f"min time {args.min_time} s, machine '{args.machine}'")
+    start_iso = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    t_start = time.monotonic()
+    records, benchmarks, context = [], [], None
+    done_benchmarks = 0
+    with tempfile.TemporaryDirectory(prefix="conpat-bench-") as tmp:
+        for k, (family, fnames) in enumerate(families.items(), 1):
+            elapsed = time.monotonic() - t_start
+            eta = (elapsed / done_benchmarks * (len(names) - done_benchmarks)) if done_benchmarks else None
+            print(f"bench: [{k}/{len(families)}] {family} ({len(fnames)} benchmarks) — elapsed {fmt_secs(elapsed)}"
+                  + (f", ETA {fmt_secs(eta)}" if eta is not None else ""), flush=True)
+            out = Path(tmp) / f"{family}.json"
+            rec = run_family(binary, family, fnames, args, passthrough, out, timeout)
+            records.append(rec)
+            done_benchmarks += len(fnames)
+            if rec["status"] == "ok":
+                doc = cr.load(out)
+                context = context or doc["context"]
+                benchmarks += doc["benchmarks"]
+                errors = sum(1 for b in doc["benchmarks"] if b.get("error_occurred"))
+                if errors:
+                    print(f"bench: {family}: {errors} benchmark(s) reported an error", file=sys.stderr)
+            else:
+                print(f"bench: {family} {rec['status']}: {rec.get('error', '')}; continuing", file=sys.stderr)
+                benchmarks += [placeholder(n, rec) for n in fnames]
+            noisy = [f"{rec['steal_pct']}% steal" if (rec["steal_pct"] or 0) > 5 else "",
+                     f"{rec['other_cpu_pct']}% CPU used by other processes" if (rec["other_cpu_pct"] or 0) > 10 else ""]
+            noisy = [n for n in noisy if n]
+            if noisy:
+                rec["noisy"] = True
+                print(f"bench: warning: {family} ran on a noisy machine: {', '.join(noisy)}", file=sys.stderr)
+
+    if context is None:
+        die("every family failed; no results written", code=1)
+    add_spread(benchmarks)
+    conpat = context["conpat"]
+    conpat["start_time"] = start_iso
+    conpat["end_time"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    conpat["families"] = records
+    warnings = set(conpat.get("warnings", []))
+    over = sum(1 for b in benchmarks if b.get("oversubscribed"))
+    warnings = {w for w in warnings if "oversubscribed" not in w}
+    if over:
+        warnings.add(f"{over} benchmark(s) run more threads than the {conpat['hardware_threads']} hardware threads "
+                     "(marked oversubscribed)")
+    for r in records:
+        if r.get("noisy"):
+            warnings.add(f"family {r['family']} ran with {r['steal_pct']}% steal and "
+                         f"{r['other_cpu_pct']}% CPU used by other processes")
+        if r["status"] != "ok":
+            warnings.add(f"family {r['family']} {r['status']}: {r.get('error', '')}")
+    conpat["warnings"] = sorted(warnings)
+    result = {"context": context, "benchmarks": benchmarks}
+    try:
+        cr.validate(result, target)
+        cr.write_new(target, result)
+    except cr.ResultsError as e:
+        die(str(e), code=1)
+    failed = [r["family"] for r in records if r["status"] != "ok"]
+    print(f"bench: done in {fmt_secs(time.monotonic() - t_start)}; "
+          f"{len(records) - len(failed)}/{len(records)} families ok")
+    print(f"bench: results: {target}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
