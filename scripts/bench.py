@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Per-benchmark minimum time, repetitions and per-family time limit, by profile.
 PROFILES = {
     "quick": {"min_time": 0.02, "repetitions": 1, "family_timeout": 300},
-    "default": {"min_time": 0.1, "repetitions": 1, "family_timeout": 900},
-    "full": {"min_time": 0.2, "repetitions": 5, "family_timeout": 3600},
+    "default": {"min_time": 0.3, "repetitions": 1, "family_timeout": 900},
+    "full": {"min_time": 0.5, "repetitions": 5, "family_timeout": 3600},
 }
 
 
