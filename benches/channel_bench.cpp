@@ -30,6 +30,7 @@
 #include "conpat/tbb_channel.hpp"
 #include "conpat/wait_group.hpp"
 #include "harness/harness.hpp"
+#include "harness/workers.hpp"
 
 namespace conpat::bench {
 namespace {
@@ -90,23 +91,6 @@ void set_item_counters(benchmark::State& state, std::uint64_t per_iteration, dou
                                                          benchmark::Counter::kInvert);
   state.counters["threads_used"] = threads;
 }
-
-// Opens rounds for parked producer threads (spin, then futex).
-class RoundGate {
- public:
-  void open() {
-    gen_.fetch_add(1, std::memory_order_acq_rel);
-    detail::futex_wake(gen_, INT_MAX);
-  }
-  std::uint32_t wait(std::uint32_t seen) {
-    detail::spin_until([&] { return gen_.load(std::memory_order_acquire) != seen; });
-    for (std::uint32_t g; (g = gen_.load(std::memory_order_acquire)) == seen;) detail::futex_wait(gen_, seen);
-    return gen_.load(std::memory_order_acquire);
-  }
-
- private:
-  std::atomic<std::uint32_t> gen_{0};
-};
 
 // Waits for the round, kicking the watchdog; false if the watchdog fired.
 bool await_round(WaitGroup& round, Watchdog& wd) {

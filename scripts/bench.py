@@ -157,6 +157,26 @@ def add_spread(benchmarks: list[dict]) -> None:
                            "max": max(times), "cv": statistics.pstdev(times) / mean if mean else 0.0}
 
 
+def false_sharing_distance(benchmarks: list[dict]) -> dict | None:
+    """From collect.stride: the smallest stride from which every larger stride
+    costs at most 25 % more per operation than the largest one measured."""
+    cost: dict[int, float] = {}
+    for b in benchmarks:
+        if b.get("family") == "collect.stride" and not b.get("error_occurred") and "ns_per_op" in b:
+            cost.setdefault(int(b["params"]["stride"]), float(b["ns_per_op"]))
+    if len(cost) < 2:
+        return None
+    strides = sorted(cost)
+    baseline = cost[strides[-1]]
+    distance = strides[-1]
+    for s in reversed(strides):
+        if cost[s] > 1.25 * baseline:
+            break
+        distance = s
+    return {"false_sharing_distance_bytes": distance, "stride_ns_per_op": {str(s): cost[s] for s in strides},
+            "rule": "smallest stride whose cost, and every larger stride's, is within 25 % of the largest stride's"}
+
+
 def placeholder(name: str, family_rec: dict) -> dict:
     family, impl, params = cr.parse_name(name)
     return {"name": name, "run_name": name, "run_type": "iteration", "family": family, "impl": impl,
@@ -256,6 +276,12 @@ def main() -> int:
     conpat["start_time"] = start_iso
     conpat["end_time"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     conpat["families"] = records
+    derived = {}
+    fs = false_sharing_distance(benchmarks)
+    if fs:
+        derived["false_sharing"] = {**fs, "hardware_destructive_interference_size":
+                                    conpat["hardware_destructive_interference_size"]}
+    conpat["derived"] = derived
     warnings = set(conpat.get("warnings", []))
     over = sum(1 for b in benchmarks if b.get("oversubscribed"))
     warnings = {w for w in warnings if "oversubscribed" not in w}

@@ -5,6 +5,7 @@
 // Boost.Fiber's context switches (it sees one thread's stack change under
 // it) and reports false races or crashes. The release run covers it.
 #include "conpat/fiber_channel.hpp"
+#include "conpat/waiters.hpp"
 
 #include <gtest/gtest.h>
 
@@ -71,6 +72,39 @@ TEST(FiberChannel, TenThousandFibersFanInToOneCollector) {
 TEST(FiberChannel, StressAcrossThreads) {
   run_stress<FiberChannel<std::uint64_t>>(16, 4, 4, kStressItems / 4);
   run_stress<FiberChannel<std::uint64_t>>(0, 2, 2, kStressItems / 20);
+}
+
+TEST(FiberWaitGroup, WaitsForEveryFiberOnOneThread) {
+  FiberWaitGroup wg;
+  constexpr int kFibers = 1000;
+  std::vector<int> results(kFibers, 0);
+  wg.arm(kFibers);
+  std::vector<boost::fibers::fiber> fs;
+  for (int i = 0; i < kFibers; ++i) {
+    fs.emplace_back([&, i] {
+      boost::this_fiber::yield();
+      results[static_cast<std::size_t>(i)] = i + 1;
+      wg.done();
+    });
+  }
+  wg.wait();
+  for (int i = 0; i < kFibers; ++i) ASSERT_EQ(results[static_cast<std::size_t>(i)], i + 1);
+  for (auto& f : fs) f.join();
+}
+
+TEST(FiberWaitGroup, WorksAcrossThreads) {
+  FiberWaitGroup wg;
+  wg.arm(4);
+  std::vector<std::jthread> ts;
+  std::atomic<int> n{0};
+  for (int i = 0; i < 4; ++i) {
+    ts.emplace_back([&] {
+      n.fetch_add(1);
+      wg.done();
+    });
+  }
+  wg.wait();
+  EXPECT_EQ(n.load(), 4);
 }
 
 }  // namespace

@@ -55,6 +55,8 @@ def test_quick_profile_writes_a_valid_complete_file(binary, tmp_path):
     for b in doc["benchmarks"]:
         assert b["impl"] and isinstance(b["params"], dict)
         assert b["items_per_second"] > 0
+    fs = ctx["derived"]["false_sharing"]
+    assert fs["false_sharing_distance_bytes"] in (8, 64) and fs["hardware_destructive_interference_size"] > 0
     spsc = [b for b in doc["benchmarks"] if b["family"] == "channel.spsc"]
     assert all("lat_p99_ns" in b for b in spsc), "spsc reports latency percentiles"
     assert any(b["oversubscribed"] for b in doc["benchmarks"]), "4x1 on 2 cores is marked oversubscribed" \

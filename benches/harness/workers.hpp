@@ -1,0 +1,107 @@
+// benches/harness/workers.hpp — persistent worker threads for benchmarks:
+// started before the timed loop, parked at a gate between rounds, so thread
+// creation is never measured.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "conpat/detail/park.hpp"
+#include "conpat/wait_group.hpp"
+#include "harness.hpp"
+
+namespace conpat::bench {
+
+// Opens rounds for threads parked on it (spin, then futex).
+class RoundGate {
+ public:
+  void open() {
+    gen_.fetch_add(1, std::memory_order_acq_rel);
+    detail::futex_wake(gen_, INT_MAX);
+  }
+  // Waits until a round newer than `seen` opens; returns its number.
+  std::uint32_t wait(std::uint32_t seen) {
+    detail::spin_until([&] { return gen_.load(std::memory_order_acquire) != seen; });
+    while (gen_.load(std::memory_order_acquire) == seen) detail::futex_wait(gen_, seen);
+    return gen_.load(std::memory_order_acquire);
+  }
+
+ private:
+  std::atomic<std::uint32_t> gen_{0};
+};
+
+// Waits for a WaitGroup, giving up when the watchdog's time passes.
+inline bool wait_or_watchdog(WaitGroup& wg, double seconds) {
+  return wg.wait_for(std::chrono::duration<double>(seconds));
+}
+
+class WorkerPool {
+ public:
+  // `name` is the benchmark's, for the watchdog's message. With
+  // waits_itself the benchmark waits its own way first, then calls finish().
+  WorkerPool(int workers, std::string name, bool waits_itself = false)
+      : name_(std::move(name)), waits_itself_(waits_itself) {
+    threads_.reserve(static_cast<std::size_t>(workers));
+    for (int t = 0; t < workers; ++t) {
+      threads_.emplace_back([this, t] {
+        std::uint32_t seen = 0;
+        for (;;) {
+          seen = gate_.wait(seen);
+          if (stop_.load(std::memory_order_acquire)) return;
+          task_(t);
+          done_.done();
+        }
+      });
+    }
+  }
+  ~WorkerPool() {
+    stop_.store(true, std::memory_order_release);
+    gate_.open();
+    for (auto& t : threads_) t.join();
+  }
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // Runs f(worker index) on every worker; returns when all have finished.
+  void round(std::function<void(int)> f) {
+    start(std::move(f));
+    finish();
+  }
+  void start(std::function<void(int)> f) {
+    task_ = std::move(f);
+    done_.add(static_cast<std::ptrdiff_t>(threads_.size()));
+    gate_.open();
+  }
+  // Waits until every worker has left this round's task; false (and
+  // failed()) if that took longer than the watchdog allows.
+  bool finish() {
+    if (failed_) return false;
+    if (!wait_or_watchdog(done_, options().watchdog_seconds)) {
+      failed_ = true;
+      return false;
+    }
+    return true;
+  }
+  bool failed() const { return failed_; }
+  std::string error() const {
+    return "watchdog: " + name_ + " made no progress for " + std::to_string(options().watchdog_seconds) + " s";
+  }
+
+ private:
+  std::string name_;
+  bool waits_itself_;
+  std::function<void(int)> task_;  // written before gate_.open(), read by workers after it
+  RoundGate gate_;
+  WaitGroup done_;
+  std::atomic<bool> stop_{false};
+  bool failed_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace conpat::bench
