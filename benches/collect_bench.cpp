@@ -344,8 +344,11 @@ using Collectors = List<MutexVector, Slots<layout::Packed>, Slots<layout::Padded
                         SpinlockSum, Sharded<layout::Packed>, Sharded<layout::Padded>, ThreadLocalMerge,
                         TbbCombinable, TbbEnumerableTls>;
 using Waiters = List<WaitGroupWaiter, CondVarWaiter, LatchWaiter, SpinWaiter>;
-// The strategies the seed's decision tree chooses between.
-using WriteStrategies = List<AtomicAdd, AtomicCas, MutexSum, SpinlockSum, Sharded<layout::Padded>, ThreadLocalMerge>;
+// The strategies the seed's decision tree chooses between, after the
+// baseline: a writer's own padded slot, which shares nothing, so its cost per
+// write is the local work plus the loop (the overhead of the others is their
+// cost minus this one's, measured in the same run).
+using WriteStrategies = List<Slots<layout::Padded>, AtomicAdd, AtomicCas, MutexSum, SpinlockSum, Sharded<layout::Padded>, ThreadLocalMerge>;
 
 void register_collect(const Options& opt) {
   const bool quick = opt.profile == Profile::quick;

@@ -177,6 +177,40 @@ def false_sharing_distance(benchmarks: list[dict]) -> dict | None:
             "rule": "smallest stride whose cost, and every larger stride's, is within 25 % of the largest stride's"}
 
 
+def writer_crossovers(benchmarks: list[dict]) -> dict | None:
+    """From collect.writer_freq: for every pair of strategies, the work range
+    where their cost per write changes order by more than 5 % each side (the
+    seed's decision tree says atomics below 5k writes/s per writer, a mutex
+    above)."""
+    cost: dict[str, dict[int, float]] = {}
+    unit = None
+    for b in benchmarks:
+        if b.get("family") == "collect.writer_freq" and not b.get("error_occurred") and "ns_per_write" in b:
+            cost.setdefault(b["impl"], {})[int(b["params"]["work"])] = float(b["ns_per_write"])
+            unit = b.get("unit_ns", unit)
+    impls = sorted(cost)
+    crossings = []
+    for i, a in enumerate(impls):
+        for b in impls[i + 1:]:
+            works = sorted(set(cost[a]) & set(cost[b]))
+            for w0, w1 in zip(works, works[1:]):
+                d0, d1 = cost[a][w0] - cost[b][w0], cost[a][w1] - cost[b][w1]
+                # A flip within 5 % on either side is noise, not a crossover.
+                big0 = abs(d0) > 0.05 * min(cost[a][w0], cost[b][w0])
+                big1 = abs(d1) > 0.05 * min(cost[a][w1], cost[b][w1])
+                if d0 * d1 < 0 and big0 and big1:
+                    faster_before = b if d0 > 0 else a
+                    faster_after = a if faster_before == b else b
+                    crossings.append({
+                        "pair": [a, b], "between_work": [w0, w1],
+                        "faster_below": faster_before, "faster_above": faster_after,
+                        "writes_per_s_per_writer_between": [1e9 / cost[faster_before][w0], 1e9 / cost[faster_after][w1]]})
+    if not cost:
+        return None
+    return {"unit_ns": unit, "ns_per_write": {k: {str(w): v for w, v in sorted(c.items())} for k, c in cost.items()},
+            "crossovers": crossings}
+
+
 def placeholder(name: str, family_rec: dict) -> dict:
     family, impl, params = cr.parse_name(name)
     return {"name": name, "run_name": name, "run_type": "iteration", "family": family, "impl": impl,
@@ -281,6 +315,9 @@ def main() -> int:
     if fs:
         derived["false_sharing"] = {**fs, "hardware_destructive_interference_size":
                                     conpat["hardware_destructive_interference_size"]}
+    wf = writer_crossovers(benchmarks)
+    if wf:
+        derived["writer_freq"] = wf
     conpat["derived"] = derived
     warnings = set(conpat.get("warnings", []))
     over = sum(1 for b in benchmarks if b.get("oversubscribed"))

@@ -43,12 +43,15 @@ inline bool wait_or_watchdog(WaitGroup& wg, double seconds) {
 
 class WorkerPool {
  public:
-  // `name` is the benchmark's, for the watchdog's message. With
-  // waits_itself the benchmark waits its own way first, then calls finish().
+  // `name` is the benchmark's, for the watchdog's message. By default the
+  // calling thread is worker 0 in round(), so `workers` threads run in all
+  // (a separate coordinator would oversubscribe a machine with `workers`
+  // cores). With waits_itself every worker is a pool thread: the benchmark
+  // calls start(), waits its own way (the subject), then calls finish().
   WorkerPool(int workers, std::string name, bool waits_itself = false)
-      : name_(std::move(name)), waits_itself_(waits_itself) {
+      : name_(std::move(name)), first_(waits_itself ? 0 : 1) {
     threads_.reserve(static_cast<std::size_t>(workers));
-    for (int t = 0; t < workers; ++t) {
+    for (int t = first_; t < workers; ++t) {
       threads_.emplace_back([this, t] {
         std::uint32_t seen = 0;
         for (;;) {
@@ -68,9 +71,11 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // Runs f(worker index) on every worker; returns when all have finished.
+  // Runs f(worker index) on every worker, worker 0 on the calling thread;
+  // returns when all have finished.
   void round(std::function<void(int)> f) {
     start(std::move(f));
+    if (first_ == 1) task_(0);
     finish();
   }
   void start(std::function<void(int)> f) {
@@ -95,7 +100,7 @@ class WorkerPool {
 
  private:
   std::string name_;
-  bool waits_itself_;
+  int first_;  // index of the first pool thread: 1 when the caller is worker 0
   std::function<void(int)> task_;  // written before gate_.open(), read by workers after it
   RoundGate gate_;
   WaitGroup done_;
