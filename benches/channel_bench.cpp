@@ -345,13 +345,6 @@ void fan_in(benchmark::State& state, const std::string& name, int workers, std::
 
 // ---- registration ----------------------------------------------------------
 
-template <class F>
-void add(const Name& name, F fn) {
-  std::string n = name.str();
-  benchmark::RegisterBenchmark(n.c_str(), [n, fn](benchmark::State& st) { fn(st, n); })
-      ->UseRealTime()
-      ->Unit(benchmark::kNanosecond);
-}
 
 void register_channel(const Options& opt) {
   const bool quick = opt.profile == Profile::quick;
@@ -369,9 +362,9 @@ void register_channel(const Options& opt) {
         if (!supports_capacity<I>(cap)) continue;
         auto name = Name("channel.spsc", I::kName).add("cap", cap).add("payload", payload).add("work", 0);
         if (payload == 8) {
-          add(name, [cap](benchmark::State& st, const std::string& n) { spsc<I, 8>(st, n, cap, 0); });
+          register_benchmark(name, [cap](benchmark::State& st, const std::string& n) { spsc<I, 8>(st, n, cap, 0); });
         } else {
-          add(name, [cap](benchmark::State& st, const std::string& n) { spsc<I, 64>(st, n, cap, 0); });
+          register_benchmark(name, [cap](benchmark::State& st, const std::string& n) { spsc<I, 64>(st, n, cap, 0); });
         }
       }
     }
@@ -379,7 +372,7 @@ void register_channel(const Options& opt) {
       for (std::size_t cap : work_caps) {
         if (!supports_capacity<I>(cap)) continue;
         auto name = Name("channel.spsc", I::kName).add("cap", cap).add("payload", 8).add("work", work);
-        add(name, [cap, work](benchmark::State& st, const std::string& n) { spsc<I, 8>(st, n, cap, work); });
+        register_benchmark(name, [cap, work](benchmark::State& st, const std::string& n) { spsc<I, 8>(st, n, cap, work); });
       }
     }
   });
@@ -394,7 +387,7 @@ void register_channel(const Options& opt) {
       if ((p > 1 && !Traits<I>::multi_producer) || (c > 1 && !Traits<I>::multi_consumer)) continue;
       for (std::size_t cap : mpmc_caps) {
         auto name = Name("channel.mpmc", I::kName).add("cap", cap).add("producers", p).add("consumers", c);
-        add(name, [cap, p = p, c = c](benchmark::State& st, const std::string& n) { mpmc<I>(st, n, cap, p, c); });
+        register_benchmark(name, [cap, p = p, c = c](benchmark::State& st, const std::string& n) { mpmc<I>(st, n, cap, p, c); });
       }
     }
   });
@@ -403,7 +396,7 @@ void register_channel(const Options& opt) {
     using I = decltype(impl);
     for (std::size_t cap : {std::size_t{0}, std::size_t{1}}) {
       if (!supports_capacity<I>(cap)) continue;
-      add(Name("channel.pingpong", I::kName).add("cap", cap),
+      register_benchmark(Name("channel.pingpong", I::kName).add("cap", cap),
           [cap](benchmark::State& st, const std::string& n) { pingpong<I>(st, n, cap); });
     }
   });
@@ -411,11 +404,11 @@ void register_channel(const Options& opt) {
   const std::vector<int> fan = quick ? std::vector<int>{16, 1024} : std::vector<int>{16, 1024, 10000};
   constexpr std::size_t kFanCap = 64;
   for (int w : fan) {
-    add(Name("channel.fan_in", RefChannel::kName).add("runner", runner_name(Runner::thread)).add("workers", w).add("cap", kFanCap),
+    register_benchmark(Name("channel.fan_in", RefChannel::kName).add("runner", runner_name(Runner::thread)).add("workers", w).add("cap", kFanCap),
         [w](benchmark::State& st, const std::string& n) { fan_in<RefChannel, Runner::thread>(st, n, w, kFanCap); });
-    add(Name("channel.fan_in", Fiber::kName).add("runner", runner_name(Runner::fiber)).add("workers", w).add("cap", kFanCap),
+    register_benchmark(Name("channel.fan_in", Fiber::kName).add("runner", runner_name(Runner::fiber)).add("workers", w).add("cap", kFanCap),
         [w](benchmark::State& st, const std::string& n) { fan_in<Fiber, Runner::fiber>(st, n, w, kFanCap); });
-    add(Name("channel.fan_in", Tbb::kName).add("runner", runner_name(Runner::tbb_task)).add("workers", w).add("cap", kFanCap),
+    register_benchmark(Name("channel.fan_in", Tbb::kName).add("runner", runner_name(Runner::tbb_task)).add("workers", w).add("cap", kFanCap),
         [w](benchmark::State& st, const std::string& n) { fan_in<Tbb, Runner::tbb_task>(st, n, w, kFanCap); });
   }
 }

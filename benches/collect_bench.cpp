@@ -35,13 +35,6 @@
 namespace conpat::bench {
 namespace {
 
-template <class F>
-void add(const Name& name, F fn) {
-  std::string n = name.str();
-  benchmark::RegisterBenchmark(n.c_str(), [n, fn](benchmark::State& st) { fn(st, n); })
-      ->UseRealTime()
-      ->Unit(benchmark::kNanosecond);
-}
 
 // ---- collect.false_sharing -------------------------------------------------
 
@@ -355,15 +348,15 @@ void register_collect(const Options& opt) {
   const int hw = static_cast<int>(hardware_threads());
 
   for (int threads : quick ? std::vector<int>{1, 2} : std::vector<int>{1, 2, 4}) {
-    add(Name("collect.false_sharing", "counter").add("align", 64).add("threads", threads),
+    register_benchmark(Name("collect.false_sharing", "counter").add("align", 64).add("threads", threads),
         [threads](benchmark::State& st, const std::string& n) { false_sharing<64>(st, n, threads); });
-    add(Name("collect.false_sharing", "counter").add("align", 128).add("threads", threads),
+    register_benchmark(Name("collect.false_sharing", "counter").add("align", 128).add("threads", threads),
         [threads](benchmark::State& st, const std::string& n) { false_sharing<128>(st, n, threads); });
   }
 
   const int pair = std::max(2, hw);
   for (std::size_t s : quick ? std::vector<std::size_t>{8, 64} : std::vector<std::size_t>{8, 16, 32, 64, 128, 256}) {
-    add(Name("collect.stride", "atomic_add").add("stride", static_cast<long long>(s)).add("threads", pair),
+    register_benchmark(Name("collect.stride", "atomic_add").add("stride", static_cast<long long>(s)).add("threads", pair),
         [s, pair](benchmark::State& st, const std::string& n) { stride(st, n, s, pair); });
   }
 
@@ -371,7 +364,7 @@ void register_collect(const Options& opt) {
   each(WriteStrategies{}, [&](auto tag) {
     using C = typename decltype(tag)::type;
     for (int w : works) {
-      add(Name("collect.writer_freq", C::kName).add("work", w).add("writers", pair),
+      register_benchmark(Name("collect.writer_freq", C::kName).add("work", w).add("writers", pair),
           [w, pair](benchmark::State& st, const std::string& n) { writer_freq<C>(st, n, w, pair); });
     }
   });
@@ -382,27 +375,27 @@ void register_collect(const Options& opt) {
       using C = typename decltype(ctag)::type;
       each(Waiters{}, [&](auto wtag) {
         using W = typename decltype(wtag)::type;
-        add(Name("collect.gather", C::kName).add("wait", W::kName).add("workers", n),
+        register_benchmark(Name("collect.gather", C::kName).add("wait", W::kName).add("workers", n),
             [n](benchmark::State& st, const std::string& nm) { gather_threads<C, W>(st, nm, n); });
       });
-      add(Name("collect.gather", C::kName).add("wait", "tbb_task_group").add("workers", n),
+      register_benchmark(Name("collect.gather", C::kName).add("wait", "tbb_task_group").add("workers", n),
           [n](benchmark::State& st, const std::string& nm) { gather_tbb<C>(st, nm, n); });
-      add(Name("collect.gather", C::kName).add("wait", FiberWaitGroup::kName).add("workers", n),
+      register_benchmark(Name("collect.gather", C::kName).add("wait", FiberWaitGroup::kName).add("workers", n),
           [n](benchmark::State& st, const std::string& nm) { gather_fibers<C>(st, nm, n); });
     });
-    add(Name("collect.gather", "channel").add("wait", "recv").add("workers", n),
+    register_benchmark(Name("collect.gather", "channel").add("wait", "recv").add("workers", n),
         [n](benchmark::State& st, const std::string& nm) { gather_channel(st, nm, n); });
   }
 
   for (int n : quick ? std::vector<int>{1, 8} : std::vector<int>{1, 2, 8, 64}) {
     each(Waiters{}, [&](auto wtag) {
       using W = typename decltype(wtag)::type;
-      add(Name("waitgroup.wake", W::kName).add("workers", n),
+      register_benchmark(Name("waitgroup.wake", W::kName).add("workers", n),
           [n](benchmark::State& st, const std::string& nm) { wake<W>(st, nm, n); });
     });
   }
   for (int t : quick ? std::vector<int>{2} : std::vector<int>{1, 2, 4}) {
-    add(Name("waitgroup.contended", WaitGroupWaiter::kName).add("threads", t),
+    register_benchmark(Name("waitgroup.contended", WaitGroupWaiter::kName).add("threads", t),
         [t](benchmark::State& st, const std::string& nm) { contended(st, nm, t); });
   }
 }

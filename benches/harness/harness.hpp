@@ -55,6 +55,15 @@ class Name {
   std::string s_;
 };
 
+// Registers fn(state, name) under `name`, timed in wall-clock nanoseconds.
+template <class F>
+void register_benchmark(const Name& name, F fn) {
+  std::string n = name.str();
+  benchmark::RegisterBenchmark(n.c_str(), [n, fn](benchmark::State& st) { fn(st, n); })
+      ->UseRealTime()
+      ->Unit(benchmark::kNanosecond);
+}
+
 // ---- payloads and local work -----------------------------------------------
 
 // The item moved through channels: its id, padded to Bytes.

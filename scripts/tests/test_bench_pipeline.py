@@ -48,7 +48,9 @@ def test_quick_profile_writes_a_valid_complete_file(binary, tmp_path):
     assert set(ctx["libraries"]) >= {"boost", "tbb", "benchmark", "nlohmann_json"}
     assert ctx["optimised"] is True
     assert {r["family"] for r in ctx["families"]} == listed_families(binary)
-    assert all(r["status"] == "ok" and r["steal_pct"] is not None for r in ctx["families"])
+    # Noise is recorded per family (null only when a family ran under one clock tick).
+    assert all(r["status"] == "ok" and "steal_pct" in r and "other_cpu_pct" in r for r in ctx["families"]), \
+        ctx["families"]
     errors = [b["name"] for b in doc["benchmarks"] if b.get("error_occurred")]
     assert errors == []
     assert {b["family"] for b in doc["benchmarks"]} == listed_families(binary)

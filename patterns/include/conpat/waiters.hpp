@@ -46,9 +46,12 @@ class WaitGroupWaiter {
   WaitGroup wg_;
 };
 
-class CondVarWaiter {
+// A count under a mutex, and a condition variable for the waiter; the mutex
+// and condition variable types choose threads (std::) or fibers (boost::fibers).
+template <class Mutex, class CondVar, const char* Name>
+class BasicCondVarWaiter {
  public:
-  static constexpr const char* kName = "condvar";
+  static constexpr const char* kName = Name;
   void arm(std::ptrdiff_t n) {
     std::lock_guard lk(mu_);
     count_ += n;
@@ -63,10 +66,13 @@ class CondVarWaiter {
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
+  Mutex mu_;
+  CondVar cv_;
   std::ptrdiff_t count_ = 0;  // guarded by mu_
 };
+
+inline constexpr char kCondVarWaiterName[] = "condvar";
+using CondVarWaiter = BasicCondVarWaiter<std::mutex, std::condition_variable, kCondVarWaiterName>;
 
 class LatchWaiter {
  public:
@@ -94,26 +100,8 @@ class SpinWaiter {
 
 // Go's WaitGroup for fibers: waiting suspends the fiber, and the thread runs
 // other fibers meanwhile.
-class FiberWaitGroup {
- public:
-  static constexpr const char* kName = "fiber_waitgroup";
-  void arm(std::ptrdiff_t n) {
-    std::lock_guard lk(mu_);
-    count_ += n;
-  }
-  void done() {
-    std::lock_guard lk(mu_);
-    if (--count_ == 0) cv_.notify_all();
-  }
-  void wait() {
-    std::unique_lock lk(mu_);
-    cv_.wait(lk, [this] { return count_ == 0; });
-  }
-
- private:
-  boost::fibers::mutex mu_;
-  boost::fibers::condition_variable cv_;
-  std::ptrdiff_t count_ = 0;  // guarded by mu_
-};
+inline constexpr char kFiberWaitGroupName[] = "fiber_waitgroup";
+using FiberWaitGroup =
+    BasicCondVarWaiter<boost::fibers::mutex, boost::fibers::condition_variable, kFiberWaitGroupName>;
 
 }  // namespace conpat
