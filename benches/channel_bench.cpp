@@ -103,7 +103,11 @@ bool await_round(WaitGroup& round, Watchdog& wd) {
 
 // ---- channel.spsc ----------------------------------------------------------
 
-template <class Impl, std::size_t Bytes>
+// Timed: every send and recv carries a timeout that never fires (one hour),
+// as Go's BenchmarkSelectProdCons arms a timer in every select.
+constexpr auto kNeverFires = std::chrono::hours(1);
+
+template <class Impl, std::size_t Bytes, bool Timed = false>
 void spsc(benchmark::State& state, const std::string& name, std::size_t cap, int work) {
   using T = Payload<Bytes>;
   typename Impl::template type<T> ch(cap);
@@ -114,7 +118,11 @@ void spsc(benchmark::State& state, const std::string& name, std::size_t cap, int
   bool in_order = true;
   std::thread consumer([&] {
     T v;
-    while (ch.recv(v) == ChanStatus::ok) {
+    auto recv = [&] {
+      if constexpr (Timed) return ch.recv_for(v, kNeverFires);
+      else return ch.recv(v);
+    };
+    while (recv() == ChanStatus::ok) {
       if (v.id % kLatencyStride == 0) lat.record(now_ns() - stamps[v.id % kBatch]);
       in_order &= v.id == got_count;
       got_sum += v.id;
@@ -131,7 +139,11 @@ void spsc(benchmark::State& state, const std::string& name, std::size_t cap, int
       if (work > 0) local_work(work);
       T item;
       item.id = next;
-      ok = ch.send(std::move(item)) == ChanStatus::ok;
+      if constexpr (Timed) {
+        ok = ch.send_for(std::move(item), kNeverFires) == ChanStatus::ok;
+      } else {
+        ok = ch.send(std::move(item)) == ChanStatus::ok;
+      }
       sent_sum += next;
     }
     if (!ok || !await_round(round, wd)) break;
@@ -373,6 +385,20 @@ void register_channel(const Options& opt) {
         if (!supports_capacity<I>(cap)) continue;
         auto name = Name("channel.spsc", I::kName).add("cap", cap).add("payload", 8).add("work", work);
         register_benchmark(name, [cap, work](benchmark::State& st, const std::string& n) { spsc<I, 8>(st, n, cap, work); });
+      }
+    }
+  });
+
+  // timeout.armed: the spsc workload with and without a timeout on every
+  // operation, for every implementation with timed operations.
+  for_each_impl([&](auto impl) {
+    using I = decltype(impl);
+    if constexpr (TimedChannel<typename I::template type<Payload<8>>>) {
+      for (std::size_t cap : quick ? std::vector<std::size_t>{16} : std::vector<std::size_t>{16, 1024}) {
+        register_benchmark(Name("timeout.armed", I::kName).add("cap", cap).add("armed", 0),
+                           [cap](benchmark::State& st, const std::string& n) { spsc<I, 8, false>(st, n, cap, 0); });
+        register_benchmark(Name("timeout.armed", I::kName).add("cap", cap).add("armed", 1),
+                           [cap](benchmark::State& st, const std::string& n) { spsc<I, 8, true>(st, n, cap, 0); });
       }
     }
   });

@@ -64,6 +64,17 @@ void register_benchmark(const Name& name, F fn) {
       ->Unit(benchmark::kNanosecond);
 }
 
+// As register_benchmark, for benchmarks that time themselves with
+// state.SetIterationTime (the interval measured is the subject, e.g. from
+// request_stop until the last worker returned).
+template <class F>
+void register_manual(const Name& name, F fn) {
+  std::string n = name.str();
+  benchmark::RegisterBenchmark(n.c_str(), [n, fn](benchmark::State& st) { fn(st, n); })
+      ->UseManualTime()
+      ->Unit(benchmark::kNanosecond);
+}
+
 // ---- payloads and local work -----------------------------------------------
 
 // The item moved through channels: its id, padded to Bytes.
@@ -106,20 +117,20 @@ class Latency {
   void merge(const Latency& other) { samples_.insert(samples_.end(), other.samples_.begin(), other.samples_.end()); }
   std::size_t count() const { return samples_.size(); }
 
-  // Sets lat_p50_ns, lat_p90_ns, lat_p99_ns, lat_p999_ns and lat_samples
+  // Sets <prefix>_p50_ns, _p90_ns, _p99_ns, _p999_ns and <prefix>_samples
   // (nearest-rank percentiles of the recorded samples).
-  void report(benchmark::State& state) {
+  void report(benchmark::State& state, const std::string& prefix = "lat") {
     if (samples_.empty()) return;
     std::sort(samples_.begin(), samples_.end());
     auto pct = [&](double p) {
       auto idx = static_cast<std::size_t>(p * static_cast<double>(samples_.size() - 1) + 0.5);
       return static_cast<double>(samples_[std::min(idx, samples_.size() - 1)]);
     };
-    state.counters["lat_p50_ns"] = pct(0.50);
-    state.counters["lat_p90_ns"] = pct(0.90);
-    state.counters["lat_p99_ns"] = pct(0.99);
-    state.counters["lat_p999_ns"] = pct(0.999);
-    state.counters["lat_samples"] = static_cast<double>(samples_.size());
+    state.counters[prefix + "_p50_ns"] = pct(0.50);
+    state.counters[prefix + "_p90_ns"] = pct(0.90);
+    state.counters[prefix + "_p99_ns"] = pct(0.99);
+    state.counters[prefix + "_p999_ns"] = pct(0.999);
+    state.counters[prefix + "_samples"] = static_cast<double>(samples_.size());
   }
 
  private:
