@@ -41,5 +41,12 @@ test-asan: build/asan/CMakeCache.txt ## run the tests under ASan + UBSan
 bench: deps build ## run PROFILE=quick|default|full (BENCH_ARGS=... to Google Benchmark); writes results/<machine>/
 	$(PYTHON) scripts/bench.py --profile $(PROFILE) --machine $(MACHINE) --out-dir $(OUT) -- $(BENCH_ARGS)
 
+compare: ## compare runs: make compare A=<file|dir> B=<file|dir> [ARGS='--format markdown']
+	@if [ -z "$(A)" ] || [ -z "$(B)" ]; then echo "make compare: give A=<results file or dir> B=<results file or dir>" >&2; exit 2; fi
+	@$(PYTHON) scripts/compare.py $(A) $(B) $(ARGS)
+
+report: ## regenerate report/ (plots, index.html, REPORT.md) from the newest run per machine, or RUNS=...
+	@$(PYTHON) scripts/report.py $(RUNS)
+
 clean: ## remove build trees
 	rm -rf build

@@ -17,8 +17,9 @@ from pathlib import Path
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "results" / "schema" / f"v{SCHEMA_VERSION}.json"
 
-# Google Benchmark's own name suffixes: not conpat parameters.
-GBENCH_KEYS = {"iterations", "repeats", "min_time", "min_warmup_time", "threads"}
+# Google Benchmark's own name suffixes: not conpat parameters (threads: is a
+# parameter: conpat never uses Google Benchmark's ->Threads()).
+GBENCH_KEYS = {"iterations", "repeats", "min_time", "min_warmup_time"}
 
 
 class ResultsError(Exception):
@@ -133,3 +134,69 @@ def newest(directory: str | os.PathLike) -> Path:
 
 
 FAMILY_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
+
+
+# ---- metrics ------------------------------------------------------------------
+
+_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+# Metrics where a smaller value is better; every other metric compared is a rate.
+LOWER_IS_BETTER = ("time_ns", "lat_p50_ns", "lat_p90_ns", "lat_p99_ns", "lat_p999_ns")
+HIGHER_IS_BETTER = ("items_per_second",)
+COMPARED = ("time_ns", "items_per_second", "lat_p50_ns", "lat_p90_ns", "lat_p99_ns", "lat_p999_ns")
+
+
+def key_of(b: dict) -> tuple:
+    """Identity of a benchmark across runs: family, impl and params (never the raw name)."""
+    return (b["family"], b["impl"], tuple(sorted((k, str(v)) for k, v in b["params"].items())))
+
+
+def key_label(key: tuple) -> str:
+    family, impl, params = key
+    return f"{family}/impl:{impl}" + "".join(f"/{k}:{v}" for k, v in params)
+
+
+def metrics_of(b: dict) -> dict:
+    """The comparable metrics of one benchmark entry; time_ns is real_time in ns."""
+    out = {}
+    if isinstance(b.get("real_time"), (int, float)):
+        out["time_ns"] = float(b["real_time"]) * _UNIT_NS.get(b.get("time_unit", "ns"), 1.0)
+    for m in COMPARED[1:]:
+        if isinstance(b.get(m), (int, float)):
+            out[m] = float(b[m])
+    return out
+
+
+def samples(doc: dict) -> dict:
+    """key -> {"metrics": {metric: [one value per repetition]}, "entry": first entry,
+    "oversubscribed": bool}; failed benchmarks are left out."""
+    out: dict = {}
+    for b in doc["benchmarks"]:
+        if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
+            continue
+        rec = out.setdefault(key_of(b), {"metrics": {}, "entry": b, "oversubscribed": bool(b.get("oversubscribed"))})
+        for m, v in metrics_of(b).items():
+            rec["metrics"].setdefault(m, []).append(v)
+    return out
+
+
+def median(values: list) -> float:
+    s = sorted(values)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def machine_label(doc: dict, path=None) -> str:
+    c = doc.get("context", {}).get("conpat")
+    if c:
+        return c.get("machine", "?")
+    return Path(path).stem if path else doc.get("context", {}).get("host_name", "?")
+
+
+def resolve_inputs(paths: list) -> list[Path]:
+    """Files stay files; a directory stands for its newest results file."""
+    out = []
+    for p in paths:
+        p = Path(p)
+        out.append(newest(p) if p.is_dir() else p)
+    return out

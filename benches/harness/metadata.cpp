@@ -110,9 +110,10 @@ bool optimised_build() {
 #endif
 }
 
-// Google Benchmark's own suffixes, not conpat parameters.
+// Google Benchmark's own suffixes, not conpat parameters (`threads:` is
+// kept: conpat names its thread counts that way and never uses ->Threads()).
 const std::set<std::string>& gbench_keys() {
-  static const std::set<std::string> k{"iterations", "repeats", "min_time", "min_warmup_time", "threads"};
+  static const std::set<std::string> k{"iterations", "repeats", "min_time", "min_warmup_time"};
   return k;
 }
 
