@@ -31,6 +31,8 @@
 #include "conpat/wait_group.hpp"
 #include "harness/harness.hpp"
 #include "harness/workers.hpp"
+#include "harness/metadata.hpp"
+#include "peers.hpp"
 
 namespace conpat::bench {
 namespace {
@@ -64,8 +66,45 @@ struct Tbb {
   template <class T>
   using type = TbbChannel<T>;
 };
+// Peers (benches/peers.hpp), where installed.
+#if defined(CONPAT_HAVE_ATOMIC_QUEUE)
+struct AqSpsc {
+  static constexpr const char* kName = "atomic_queue_spsc";
+  template <class T>
+  using type = PeerChannel<AtomicQueueCore<T, true>>;
+};
+struct AqMpmc {
+  static constexpr const char* kName = "atomic_queue_mpmc";
+  template <class T>
+  using type = PeerChannel<AtomicQueueCore<T, false>>;
+};
+#define CONPAT_AQ , AqSpsc, AqMpmc
+#else
+#define CONPAT_AQ
+#endif
+#if defined(CONPAT_HAVE_CONCURRENTQUEUE)
+struct McMpmc {
+  static constexpr const char* kName = "moodycamel_mpmc";
+  template <class T>
+  using type = PeerChannel<MoodycamelCore<T>>;
+};
+#define CONPAT_MC , McMpmc
+#else
+#define CONPAT_MC
+#endif
+#if defined(CONPAT_HAVE_READERWRITERQUEUE)
+struct McSpsc {
+  static constexpr const char* kName = "moodycamel_spsc";
+  template <class T>
+  using type = PeerChannel<RwqCore<T>>;
+};
+#define CONPAT_RWQ , McSpsc
+#else
+#define CONPAT_RWQ
+#endif
+
 using Implementations = std::tuple<RefChannel, Spsc<layout::Packed>, Spsc<layout::Padded>, Mpmc<layout::Packed>,
-                                   Mpmc<layout::Padded>, Fiber, Tbb>;
+                                   Mpmc<layout::Padded>, Fiber, Tbb CONPAT_AQ CONPAT_MC CONPAT_RWQ>;
 
 template <class Impl>
 using Traits = channel_traits<typename Impl::template type<std::uint64_t>>;
@@ -154,7 +193,7 @@ void spsc(benchmark::State& state, const std::string& name, std::size_t cap, int
   if (!in_order) return state.SkipWithError("wrong result: items arrived out of order");
   if (!check_transfer(state, next, sent_sum, got_count, got_sum)) return;
   set_item_counters(state, kBatch, 2);
-  state.counters["usable_cap"] = static_cast<double>(cap == 0 ? 0 : Traits<Impl>::usable_capacity(cap));
+  state.counters["usable_cap"] = static_cast<double>(ch.capacity());
   lat.report(state);
 }
 
@@ -359,6 +398,7 @@ void fan_in(benchmark::State& state, const std::string& name, int workers, std::
 
 
 void register_channel(const Options& opt) {
+  for (const auto& [impl, note] : peer_notes()) impl_notes()[impl] = note;
   const bool quick = opt.profile == Profile::quick;
   const std::vector<std::size_t> caps = quick ? std::vector<std::size_t>{0, 16, 1024}
                                               : std::vector<std::size_t>{0, 1, 16, 64, 256, 1024, 4096};

@@ -16,6 +16,7 @@ import datetime as dt
 import os
 import re
 import resource
+import shutil
 import shlex
 import statistics
 import subprocess
@@ -71,11 +72,38 @@ def list_benchmarks(binary: Path, profile: str, user_args: list[str]) -> list[st
     cmd = [str(binary), f"--conpat_profile={profile}", "--benchmark_list_tests=true", *user_args]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode == 2 and "no benchmark matches" in r.stderr:
-        flt = next((a.split("=", 1)[1] for a in user_args if a.startswith("--benchmark_filter=")), "")
-        die(f"the filter '{flt}' matches no benchmark (see: {binary} --benchmark_list_tests)")
+        return []
     if r.returncode != 0:
         die(f"cannot list benchmarks ({binary} exited {r.returncode}): {r.stderr.strip().splitlines()[-1:]}")
     return [line.strip() for line in r.stdout.splitlines() if line.strip()]
+
+
+GO_SOURCE = ROOT / "benches" / "go"
+
+
+def build_go(out_dir: Path) -> Path | None:
+    """Builds benches/go when a Go toolchain is installed; None otherwise."""
+    go = shutil.which("go")
+    if go is None:
+        return None
+    target = out_dir / "go_bench"
+    env = {**os.environ, "GOCACHE": str(out_dir / "gocache"), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
+    env.setdefault("HOME", str(out_dir))
+    r = subprocess.run([go, "build", "-o", str(target), "."], cwd=GO_SOURCE, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        print(f"bench: warning: building the Go workloads failed; skipping them: {r.stderr.strip()[:300]}",
+              file=sys.stderr)
+        return None
+    return target
+
+
+def go_filter(user_filter: list[str]) -> str:
+    return user_filter[0].split("=", 1)[1] if user_filter else ""
+
+
+def list_go(binary: Path, profile: str, flt: str) -> list[str]:
+    r = subprocess.run([str(binary), "-profile", profile, "-list", "-filter", flt], capture_output=True, text=True)
+    return [line.strip() for line in r.stdout.splitlines() if line.strip()] if r.returncode == 0 else []
 
 
 def group_by_family(names: list[str]) -> dict[str, list[str]]:
@@ -85,15 +113,19 @@ def group_by_family(names: list[str]) -> dict[str, list[str]]:
     return families
 
 
-def run_family(binary: Path, family: str, names: list[str], args: argparse.Namespace, passthrough: list[str],
-               out: Path, timeout: float) -> dict:
-    """Runs one family in its own process; returns its record for context.conpat.families."""
+def cpp_command(binary: Path, names: list[str], args: argparse.Namespace, passthrough: list[str], out: Path) -> list:
     flt = "^(" + "|".join(re.escape(n) for n in names) + ")$"
     cmd = [str(binary), f"--conpat_profile={args.profile}", f"--conpat_out={out}",
            f"--conpat_machine={args.machine}", f"--conpat_watchdog={args.watchdog}",
            f"--benchmark_filter={flt}", f"--benchmark_min_time={args.min_time}", *passthrough]
     if args.git_sha:
         cmd += [f"--conpat_git={args.git_sha}", f"--conpat_git_dirty={int(args.git_dirty)}"]
+    return cmd
+
+
+def run_family(cmd: list, family: str, names: list[str], args: argparse.Namespace, out: Path,
+               timeout: float) -> dict:
+    """Runs one family in its own process; returns its record for context.conpat.families."""
     busy0, steal0, total0 = cpu_times()
     child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
@@ -106,7 +138,7 @@ def run_family(binary: Path, family: str, names: list[str], args: argparse.Names
             if not args.quiet:
                 sys.stdout.write("    " + line)
             name = line.split(" ", 1)[0]
-            if name in names:
+            if name in names or name + "/real_time" in names:
                 finished.append(name)
 
     reader = threading.Thread(target=pump, daemon=True)
@@ -235,6 +267,8 @@ def main() -> int:
     p.add_argument("--watchdog", type=float, default=30.0,
                    help="seconds without progress before a benchmark is stopped and marked failed (default 30)")
     p.add_argument("--family-timeout", type=float, help="seconds before a family's process is killed")
+    p.add_argument("--no-go", action="store_true",
+                   help="skip the Go workloads (benches/go; they run when a Go toolchain is installed)")
     p.add_argument("--quiet", action="store_true", help="show progress lines only, not Google Benchmark's table")
     p.add_argument("passthrough", nargs="*", help="Google Benchmark flags (after --)")
     args = p.parse_args()
@@ -258,9 +292,15 @@ def main() -> int:
                         "--benchmark_enable_random_interleaving=true"]
 
     names = list_benchmarks(binary, args.profile, user_filter)
-    if not names:
-        die("no benchmark to run")
+    go_binary = None if args.no_go else build_go(binary.parent)
+    go_names = list_go(go_binary, args.profile, go_filter(user_filter)) if go_binary else []
+    if not names and not go_names:
+        flt = go_filter(user_filter)
+        die(f"the filter '{flt}' matches no benchmark (see: {binary} --benchmark_list_tests)")
     families = group_by_family(names)
+    if go_names:
+        families["go"] = go_names  # Go's workloads: one process, the same families and params as the C++ ones
+    names = names + go_names
 
     args.git_sha = git("rev-parse", "--short", "HEAD") or ""
     status = git("status", "--porcelain", "--untracked-files=no")
@@ -274,7 +314,7 @@ def main() -> int:
           f"min time {args.min_time} s, machine '{args.machine}'")
     start_iso = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     t_start = time.monotonic()
-    records, benchmarks, context = [], [], None
+    records, benchmarks, context, go_context = [], [], None, None
     done_benchmarks = 0
     with tempfile.TemporaryDirectory(prefix="conpat-bench-") as tmp:
         for k, (family, fnames) in enumerate(families.items(), 1):
@@ -283,12 +323,20 @@ def main() -> int:
             print(f"bench: [{k}/{len(families)}] {family} ({len(fnames)} benchmarks) — elapsed {fmt_secs(elapsed)}"
                   + (f", ETA {fmt_secs(eta)}" if eta is not None else ""), flush=True)
             out = Path(tmp) / f"{family}.json"
-            rec = run_family(binary, family, fnames, args, passthrough, out, timeout)
+            if family == "go":
+                cmd = [str(go_binary), "-profile", args.profile, "-min-time", str(args.min_time), "-out", str(out),
+                       "-filter", go_filter(user_filter)]
+            else:
+                cmd = cpp_command(binary, fnames, args, passthrough, out)
+            rec = run_family(cmd, family, fnames, args, out, timeout)
             records.append(rec)
             done_benchmarks += len(fnames)
             if rec["status"] == "ok":
                 doc = cr.load(out)
-                context = context or doc["context"]
+                if family == "go":
+                    go_context = doc["context"]
+                else:
+                    context = context or doc["context"]
                 benchmarks += doc["benchmarks"]
                 errors = sum(1 for b in doc["benchmarks"] if b.get("error_occurred"))
                 if errors:
@@ -310,6 +358,8 @@ def main() -> int:
     conpat["start_time"] = start_iso
     conpat["end_time"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     conpat["families"] = records
+    if go_context:
+        conpat["libraries"]["go"] = go_context.get("go_version", "unknown")
     derived = {}
     fs = false_sharing_distance(benchmarks)
     if fs:

@@ -129,6 +129,11 @@ nlohmann::json param_value(const std::string& v) {
 
 }  // namespace
 
+std::map<std::string, std::string>& impl_notes() {
+  static std::map<std::string, std::string> notes;
+  return notes;
+}
+
 std::string utc_now_iso() {
   auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};
@@ -186,6 +191,7 @@ nlohmann::json machine_context(const RunInfo& info) {
       {"cache_line_bytes", conpat::kCacheLine},
       {"hardware_destructive_interference_size", conpat::kCacheLine},
       {"warnings", info.warnings},
+      {"impl_notes", impl_notes()},
   };
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ struct RunInfo {
 };
 
 std::string utc_now_iso();
+
+// impl -> what it cannot honour of the workloads' semantics (written into
+// context.conpat.impl_notes); families add to it when they register.
+std::map<std::string, std::string>& impl_notes();
 
 // Prints (to stderr) and records warnings about the build and the machine.
 void warn_about_conditions(RunInfo& info);

@@ -1,0 +1,3 @@
+module conpat/benches/go
+
+go 1.19

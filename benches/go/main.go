@@ -1,0 +1,595 @@
+// conpat's channel workloads in Go, for a side-by-side with the C++
+// implementations on the same machine. Standard library only.
+//
+// It writes Google Benchmark-shaped JSON entries with conpat's fields
+// (family, impl, params), the same family names and parameters as the C++
+// harness, and the same definitions of time per item (benches/README.md):
+// an iteration moves a batch of 4096 items and ends when the consumers
+// have received all of them; latency is sampled on one item in 64.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const batch = 4096
+const latencyStride = 64
+
+var base = time.Now()
+
+func nowNs() int64 { return int64(time.Since(base)) }
+
+type entry map[string]any
+
+type result struct {
+	iters   int64
+	elapsed time.Duration
+	items   int64 // per iteration
+	lat     []int64
+	latName string
+	extra   map[string]float64
+	err     string
+}
+
+// measure runs body(n) with growing n until it takes at least minTime, as
+// Google Benchmark does, and returns the last run.
+func measure(minTime time.Duration, body func(n int64) result) result {
+	n := int64(1)
+	for {
+		r := body(n)
+		if r.err != "" || r.elapsed >= minTime || n >= 1<<30 {
+			return r
+		}
+		grow := int64(float64(minTime) / float64(r.elapsed+1) * 1.4 * float64(n))
+		if grow <= n {
+			grow = n * 2
+		}
+		if grow > n*10 {
+			grow = n * 10
+		}
+		n = grow
+	}
+}
+
+func percentile(sorted []int64, p float64) float64 {
+	idx := int(p*float64(len(sorted)-1) + 0.5)
+	if idx >= len(sorted) {
+		idx = len(sorted) - 1
+	}
+	return float64(sorted[idx])
+}
+
+func toEntry(name string, family string, params map[string]any, threads int, r result) entry {
+	e := entry{"name": name + "/real_time", "run_name": name + "/real_time", "run_type": "iteration",
+		"repetitions": 1, "repetition_index": 0, "threads": 1, "family": family, "impl": "go_chan",
+		"params": params, "time_unit": "ns", "iterations": r.iters,
+		"oversubscribed": threads > runtime.NumCPU(), "threads_used": threads}
+	if r.err != "" {
+		e["error_occurred"] = true
+		e["error_message"] = r.err
+		return e
+	}
+	perIter := float64(r.elapsed.Nanoseconds()) / float64(r.iters)
+	e["real_time"] = perIter
+	e["cpu_time"] = perIter
+	items := float64(r.items * r.iters)
+	e["items_per_second"] = items / r.elapsed.Seconds()
+	e["ns_per_item"] = float64(r.elapsed.Nanoseconds()) / items
+	if len(r.lat) > 0 {
+		sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
+		p := r.latName
+		e[p+"_p50_ns"] = percentile(r.lat, 0.5)
+		e[p+"_p90_ns"] = percentile(r.lat, 0.9)
+		e[p+"_p99_ns"] = percentile(r.lat, 0.99)
+		e[p+"_p999_ns"] = percentile(r.lat, 0.999)
+		e[p+"_samples"] = float64(len(r.lat))
+	}
+	for k, v := range r.extra {
+		e[k] = v
+	}
+	return e
+}
+
+func localWork(units int) {
+	foo := uint64(1)
+	for i := 0; i < units; i++ {
+		foo *= 2
+		foo /= 2
+	}
+	sink = foo
+}
+
+var sink uint64
+
+// channel.spsc: the main goroutine produces, one goroutine consumes.
+func spsc(capacity, work int) func(n int64) result {
+	return func(n int64) result {
+		ch := make(chan uint64, capacity)
+		stamps := make([]int64, batch)
+		done := make(chan struct{}, 1)
+		var gotSum, gotCount uint64
+		inOrder := true
+		lat := make([]int64, 0, n*batch/latencyStride+1)
+		go func() {
+			for v := range ch {
+				if v%latencyStride == 0 {
+					lat = append(lat, nowNs()-stamps[v%batch])
+				}
+				inOrder = inOrder && v == gotCount
+				gotSum += v
+				gotCount++
+				if gotCount%batch == 0 {
+					done <- struct{}{}
+				}
+			}
+			close(done)
+		}()
+		var next, sentSum uint64
+		t0 := time.Now()
+		for it := int64(0); it < n; it++ {
+			for i := 0; i < batch; i++ {
+				if next%latencyStride == 0 {
+					stamps[next%batch] = nowNs()
+				}
+				if work > 0 {
+					localWork(work)
+				}
+				ch <- next
+				sentSum += next
+				next++
+			}
+			<-done
+		}
+		el := time.Since(t0)
+		close(ch)
+		for range done {
+		}
+		r := result{iters: n, elapsed: el, items: batch, lat: lat, latName: "lat"}
+		if !inOrder || gotCount != next || gotSum != sentSum {
+			r.err = "wrong result: items lost or out of order"
+		}
+		return r
+	}
+}
+
+// channel.mpmc: P producer and C consumer goroutines, started before the loop.
+func mpmc(capacity, producers, consumers int) func(n int64) result {
+	return func(n int64) result {
+		ch := make(chan uint64, capacity)
+		share := uint64(batch / producers)
+		total := share * uint64(producers)
+		stamps := make([]int64, total)
+		start := make([]chan struct{}, producers)
+		roundDone := make(chan struct{}, 1)
+		var consumed uint64
+		var sentSum, gotSum, gotCount uint64
+		var wg sync.WaitGroup
+		lats := make([][]int64, consumers)
+		bad := int32(0)
+		for c := 0; c < consumers; c++ {
+			wg.Add(1)
+			go func(c int) {
+				defer wg.Done()
+				last := make([]int64, producers)
+				for i := range last {
+					last[i] = -1
+				}
+				var local, localSum, localCount uint64
+				flush := func() {
+					if local == 0 {
+						return
+					}
+					t := atomic.AddUint64(&consumed, local)
+					local = 0
+					if t%total == 0 {
+						roundDone <- struct{}{}
+					}
+				}
+				for {
+					var v uint64
+					var ok bool
+					select {
+					case v, ok = <-ch:
+					default:
+						flush()
+						v, ok = <-ch
+					}
+					if !ok {
+						break
+					}
+					p := v >> 40
+					seq := int64(v & (1<<40 - 1))
+					if seq <= last[p] {
+						atomic.StoreInt32(&bad, 1)
+					}
+					last[p] = seq
+					if seq%latencyStride == 0 {
+						lats[c] = append(lats[c], nowNs()-stamps[p*share+uint64(seq)%share])
+					}
+					localSum += v
+					localCount++
+					local++
+					if local == 256 {
+						flush()
+					}
+				}
+				flush()
+				atomic.AddUint64(&gotSum, localSum)
+				atomic.AddUint64(&gotCount, localCount)
+			}(c)
+		}
+		var pwg sync.WaitGroup
+		var sentCount uint64
+		for p := 0; p < producers; p++ {
+			start[p] = make(chan struct{})
+			pwg.Add(1)
+			go func(p int) {
+				defer pwg.Done()
+				seq := uint64(0)
+				var s, cnt uint64
+				for range start[p] {
+					for i := uint64(0); i < share; i++ {
+						if seq%latencyStride == 0 {
+							stamps[uint64(p)*share+i] = nowNs()
+						}
+						v := uint64(p)<<40 | seq
+						ch <- v
+						s += v
+						cnt++
+						seq++
+					}
+				}
+				atomic.AddUint64(&sentSum, s)
+				atomic.AddUint64(&sentCount, cnt)
+			}(p)
+		}
+		t0 := time.Now()
+		for it := int64(0); it < n; it++ {
+			for p := 0; p < producers; p++ {
+				start[p] <- struct{}{}
+			}
+			<-roundDone
+		}
+		el := time.Since(t0)
+		for p := 0; p < producers; p++ {
+			close(start[p])
+		}
+		pwg.Wait()
+		close(ch)
+		wg.Wait()
+		var lat []int64
+		for _, l := range lats {
+			lat = append(lat, l...)
+		}
+		r := result{iters: n, elapsed: el, items: int64(total), lat: lat, latName: "lat"}
+		if bad != 0 || gotCount != sentCount || gotSum != sentSum {
+			r.err = "wrong result: items lost or out of order"
+		}
+		return r
+	}
+}
+
+// channel.pingpong: one round trip per iteration.
+func pingpong(capacity int) func(n int64) result {
+	return func(n int64) result {
+		ping, pong := make(chan uint64, capacity), make(chan uint64, capacity)
+		go func() {
+			for v := range ping {
+				pong <- v + 1
+			}
+			close(pong)
+		}()
+		lat := make([]int64, 0, n/16+1)
+		bad := 0
+		t0 := time.Now()
+		for i := int64(0); i < n; i++ {
+			sample := i%16 == 0
+			var s int64
+			if sample {
+				s = nowNs()
+			}
+			ping <- uint64(i)
+			v := <-pong
+			if sample {
+				lat = append(lat, nowNs()-s)
+			}
+			if v != uint64(i)+1 {
+				bad++
+			}
+		}
+		el := time.Since(t0)
+		close(ping)
+		for range pong {
+		}
+		r := result{iters: n, elapsed: el, items: 1, lat: lat, latName: "lat"}
+		if bad != 0 {
+			r.err = "wrong result: echo returned wrong values"
+		}
+		return r
+	}
+}
+
+// channel.fan_in: N goroutines each send one result; the collector receives N.
+func fanIn(workers, capacity int) func(n int64) result {
+	return func(n int64) result {
+		var live, peak int64
+		bad := 0
+		t0 := time.Now()
+		for it := int64(0); it < n; it++ {
+			ch := make(chan uint64, capacity)
+			for i := 0; i < workers; i++ {
+				go func(i uint64) {
+					now := atomic.AddInt64(&live, 1)
+					for {
+						p := atomic.LoadInt64(&peak)
+						if now <= p || atomic.CompareAndSwapInt64(&peak, p, now) {
+							break
+						}
+					}
+					ch <- 3 * i
+					atomic.AddInt64(&live, -1)
+				}(uint64(i))
+			}
+			var sum uint64
+			for i := 0; i < workers; i++ {
+				sum += <-ch
+			}
+			w := uint64(workers)
+			if sum != 3*w*(w-1)/2 {
+				bad++
+			}
+		}
+		el := time.Since(t0)
+		r := result{iters: n, elapsed: el, items: int64(workers), extra: map[string]float64{"peak_workers": float64(peak)}}
+		if bad != 0 {
+			r.err = "wrong result: a round lost results"
+		}
+		return r
+	}
+}
+
+// timeout.recv_for: select on an empty channel and a timer.
+func recvTimeout(timeout time.Duration) func(n int64) result {
+	return func(n int64) result {
+		ch := make(chan uint64, 16)
+		actual := make([]int64, 0, n)
+		over := make([]int64, 0, n)
+		bad := 0
+		var el time.Duration
+		for i := int64(0); i < n; i++ {
+			t0 := time.Now()
+			fired := false
+			if timeout <= 0 {
+				select { // Go's zero timeout is the default case
+				case <-ch:
+				default:
+					fired = true
+				}
+			} else {
+				t := time.NewTimer(timeout)
+				select {
+				case <-ch:
+				case <-t.C:
+					fired = true
+				}
+			}
+			d := time.Since(t0)
+			el += d
+			actual = append(actual, d.Nanoseconds())
+			over = append(over, d.Nanoseconds()-timeout.Nanoseconds())
+			if !fired {
+				bad++
+			}
+		}
+		sort.Slice(over, func(i, j int) bool { return over[i] < over[j] })
+		r := result{iters: n, elapsed: el, items: 1, lat: actual, latName: "actual",
+			extra: map[string]float64{"overshoot_p50_ns": percentile(over, 0.5), "overshoot_p99_ns": percentile(over, 0.99)}}
+		if bad != 0 {
+			r.err = "wrong result: a receive on an empty channel did not time out"
+		}
+		return r
+	}
+}
+
+// cancel.fanout (errgroup style): N goroutines block on a channel or the
+// group's done channel; one returns an error, which cancels the others.
+// Timed from the error until Wait returns.
+func errgroupCancel(workers int) func(n int64) result {
+	return func(n int64) result {
+		var el time.Duration
+		bad := 0
+		for it := int64(0); it < n; it++ {
+			ch := make(chan int)
+			done := make(chan struct{})
+			var once sync.Once
+			var firstErr error
+			var wg sync.WaitGroup
+			var entered, cancelled int64
+			fail := func(err error) {
+				once.Do(func() { firstErr = err; close(done) })
+			}
+			for w := 0; w < workers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					atomic.AddInt64(&entered, 1)
+					select {
+					case <-ch:
+					case <-done:
+						atomic.AddInt64(&cancelled, 1)
+					}
+				}()
+			}
+			for atomic.LoadInt64(&entered) < int64(workers) {
+				runtime.Gosched()
+			}
+			time.Sleep(2 * time.Millisecond)
+			var thrown int64
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				atomic.StoreInt64(&thrown, nowNs())
+				fail(errors.New("first error"))
+			}()
+			wg.Wait()
+			el += time.Duration(nowNs() - atomic.LoadInt64(&thrown))
+			if firstErr == nil || cancelled != int64(workers) {
+				bad++
+			}
+		}
+		r := result{iters: n, elapsed: el, items: int64(workers)}
+		if bad != 0 {
+			r.err = "wrong result: error lost or a goroutine not cancelled"
+		}
+		return r
+	}
+}
+
+type spec struct {
+	name    string
+	family  string
+	params  map[string]any
+	threads int
+	run     func(n int64) result
+}
+
+func name(family string, kv ...any) (string, map[string]any) {
+	s := family + "/impl:go_chan"
+	params := map[string]any{}
+	for i := 0; i < len(kv); i += 2 {
+		k := kv[i].(string)
+		s += fmt.Sprintf("/%s:%v", k, kv[i+1])
+		params[k] = kv[i+1]
+	}
+	return s, params
+}
+
+func specs(profile string) []spec {
+	quick := profile == "quick"
+	var out []spec
+	add := func(threads int, run func(int64) result, family string, kv ...any) {
+		n, p := name(family, kv...)
+		out = append(out, spec{n, family, p, threads, run})
+	}
+	caps := []int{0, 1, 16, 64, 256, 1024, 4096}
+	works := []int{100, 1000}
+	workCaps := []int{0, 1, 1024}
+	if quick {
+		caps, works, workCaps = []int{0, 16, 1024}, []int{100}, []int{16}
+	}
+	for _, c := range caps {
+		add(2, spsc(c, 0), "channel.spsc", "cap", c, "payload", 8, "work", 0)
+	}
+	for _, w := range works {
+		for _, c := range workCaps {
+			add(2, spsc(c, w), "channel.spsc", "cap", c, "payload", 8, "work", w)
+		}
+	}
+	shapes := [][2]int{{2, 2}, {4, 4}, {8, 8}, {1, 4}, {4, 1}}
+	mcaps := []int{16, 1024}
+	if quick {
+		shapes, mcaps = [][2]int{{2, 2}, {4, 1}}, []int{16}
+	}
+	for _, s := range shapes {
+		for _, c := range mcaps {
+			add(s[0]+s[1], mpmc(c, s[0], s[1]), "channel.mpmc", "cap", c, "producers", s[0], "consumers", s[1])
+		}
+	}
+	for _, c := range []int{0, 1} {
+		add(2, pingpong(c), "channel.pingpong", "cap", c)
+	}
+	fan := []int{16, 1024, 10000}
+	if quick {
+		fan = []int{16, 1024}
+	}
+	for _, w := range fan {
+		add(w+1, fanIn(w, 64), "channel.fan_in", "runner", "goroutine", "workers", w, "cap", 64)
+	}
+	timeouts := []int64{0, 1000, 10000, 100000, 1000000, 10000000}
+	if quick {
+		timeouts = []int64{0, 100000}
+	}
+	for _, t := range timeouts {
+		add(1, recvTimeout(time.Duration(t)), "timeout.recv_for", "timeout_ns", t)
+	}
+	cw := []int{1, 8, 64}
+	if quick {
+		cw = []int{1, 8}
+	}
+	for _, w := range cw {
+		n, p := name("cancel.fanout", "runner", "goroutine", "workers", w)
+		n = regexp.MustCompile("impl:go_chan").ReplaceAllString(n, "impl:go_errgroup")
+		out = append(out, spec{n, "cancel.fanout", p, w + 1, errgroupCancel(w)})
+	}
+	return out
+}
+
+func main() {
+	profile := flag.String("profile", "default", "quick, default or full (the sweep, as the C++ harness)")
+	minTime := flag.Float64("min-time", 0.3, "seconds each benchmark runs at least")
+	out := flag.String("out", "", "write the JSON here (default: stdout)")
+	filter := flag.String("filter", "", "regular expression: run only matching benchmark names")
+	list := flag.Bool("list", false, "list benchmark names and exit")
+	flag.Parse()
+	if *profile != "quick" && *profile != "default" && *profile != "full" {
+		fmt.Fprintf(os.Stderr, "go_bench: -profile must be quick, default or full, not %q\n", *profile)
+		os.Exit(2)
+	}
+	re, err := regexp.Compile(*filter)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go_bench: bad -filter: %v\n", err)
+		os.Exit(2)
+	}
+	var selected []spec
+	for _, s := range specs(*profile) {
+		if re.MatchString(s.name + "/real_time") {
+			selected = append(selected, s)
+		}
+	}
+	if *list {
+		for _, s := range selected {
+			fmt.Println(s.name + "/real_time")
+		}
+		return
+	}
+	if len(selected) == 0 {
+		fmt.Fprintf(os.Stderr, "go_bench: the filter %q matches no benchmark\n", *filter)
+		os.Exit(2)
+	}
+	var entries []entry
+	for _, s := range selected {
+		r := measure(time.Duration(*minTime*float64(time.Second)), s.run)
+		e := toEntry(s.name, s.family, s.params, s.threads, r)
+		if s.family == "cancel.fanout" {
+			e["impl"] = "go_errgroup"
+		}
+		entries = append(entries, e)
+		ns, _ := e["ns_per_item"].(float64)
+		fmt.Printf("%-70s %12s ns/item\n", s.name, strconv.FormatFloat(ns, 'f', 1, 64))
+	}
+	doc := map[string]any{
+		"context": map[string]any{"go_version": runtime.Version(), "gomaxprocs": runtime.GOMAXPROCS(0),
+			"num_cpu": runtime.NumCPU(), "date": time.Now().UTC().Format(time.RFC3339)},
+		"benchmarks": entries,
+	}
+	data, _ := json.MarshalIndent(doc, "", "  ")
+	if *out == "" {
+		os.Stdout.Write(data)
+		return
+	}
+	if err := os.WriteFile(*out, data, 0o644); err != nil {
+		fmt.Fprintf(os.Stderr, "go_bench: %v\n", err)
+		os.Exit(1)
+	}
+}
