@@ -565,17 +565,20 @@ void register_callback(const Options& opt) {
   timed(Fiber{});
 
   // Cancellation: implementations with stop_token support, and fibers.
+  // Each round first lets the workers park for 2 ms (untimed): a fixed number
+  // of rounds keeps the family to seconds.
+  const benchmark::IterationCount rounds = quick ? 5 : 100;
   for (int w : quick ? std::vector<int>{1, 8} : std::vector<int>{1, 8, 64}) {
     register_manual(Name("cancel.fanout", RefChannel::kName).add("runner", "thread").add("workers", w),
-                    [w](benchmark::State& st, const std::string& n) { cancel_threads<RefChannel>(st, n, w); });
+                    [w](benchmark::State& st, const std::string& n) { cancel_threads<RefChannel>(st, n, w); }, rounds);
     register_manual(Name("cancel.fanout", MpmcPadded::kName).add("runner", "thread").add("workers", w),
-                    [w](benchmark::State& st, const std::string& n) { cancel_threads<MpmcPadded>(st, n, w); });
+                    [w](benchmark::State& st, const std::string& n) { cancel_threads<MpmcPadded>(st, n, w); }, rounds);
     register_manual(Name("cancel.fanout", "err_group").add("runner", "thread").add("workers", w),
-                    [w](benchmark::State& st, const std::string& n) { cancel_errgroup(st, n, w); });
+                    [w](benchmark::State& st, const std::string& n) { cancel_errgroup(st, n, w); }, rounds);
   }
   const int fibers = quick ? 100 : 1000;
   register_manual(Name("cancel.fanout", "fiber_cv").add("runner", "fiber").add("workers", fibers),
-                  [fibers](benchmark::State& st, const std::string& n) { cancel_fibers(st, n, fibers); });
+                  [fibers](benchmark::State& st, const std::string& n) { cancel_fibers(st, n, fibers); }, rounds);
 
   for (std::size_t cap : {std::size_t{16}, std::size_t{1024}}) {
     auto drain = [&](auto impl) {

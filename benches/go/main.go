@@ -462,6 +462,7 @@ type spec struct {
 	params  map[string]any
 	threads int
 	run     func(n int64) result
+	rounds  int64 // > 0: a fixed number of iterations (as the C++ harness's cancel.fanout)
 }
 
 func name(family string, kv ...any) (string, map[string]any) {
@@ -480,7 +481,7 @@ func specs(profile string) []spec {
 	var out []spec
 	add := func(threads int, run func(int64) result, family string, kv ...any) {
 		n, p := name(family, kv...)
-		out = append(out, spec{n, family, p, threads, run})
+		out = append(out, spec{n, family, p, threads, run, 0})
 	}
 	caps := []int{0, 1, 16, 64, 256, 1024, 4096}
 	works := []int{100, 1000}
@@ -527,10 +528,14 @@ func specs(profile string) []spec {
 	if quick {
 		cw = []int{1, 8}
 	}
+	rounds := int64(100)
+	if quick {
+		rounds = 5
+	}
 	for _, w := range cw {
 		n, p := name("cancel.fanout", "runner", "goroutine", "workers", w)
 		n = regexp.MustCompile("impl:go_chan").ReplaceAllString(n, "impl:go_errgroup")
-		out = append(out, spec{n, "cancel.fanout", p, w + 1, errgroupCancel(w)})
+		out = append(out, spec{n, "cancel.fanout", p, w + 1, errgroupCancel(w), rounds})
 	}
 	return out
 }
@@ -569,7 +574,12 @@ func main() {
 	}
 	var entries []entry
 	for _, s := range selected {
-		r := measure(time.Duration(*minTime*float64(time.Second)), s.run)
+		var r result
+		if s.rounds > 0 {
+			r = s.run(s.rounds)
+		} else {
+			r = measure(time.Duration(*minTime*float64(time.Second)), s.run)
+		}
 		e := toEntry(s.name, s.family, s.params, s.threads, r)
 		if s.family == "cancel.fanout" {
 			e["impl"] = "go_errgroup"

@@ -67,12 +67,15 @@ void register_benchmark(const Name& name, F fn) {
 // As register_benchmark, for benchmarks that time themselves with
 // state.SetIterationTime (the interval measured is the subject, e.g. from
 // request_stop until the last worker returned).
+// `iterations` > 0 fixes the count, for benchmarks whose untimed set-up per
+// iteration (letting workers park) dwarfs the interval timed.
 template <class F>
-void register_manual(const Name& name, F fn) {
+void register_manual(const Name& name, F fn, benchmark::IterationCount iterations = 0) {
   std::string n = name.str();
-  benchmark::RegisterBenchmark(n.c_str(), [n, fn](benchmark::State& st) { fn(st, n); })
-      ->UseManualTime()
-      ->Unit(benchmark::kNanosecond);
+  auto* b = benchmark::RegisterBenchmark(n.c_str(), [n, fn](benchmark::State& st) { fn(st, n); })
+                ->UseManualTime()
+                ->Unit(benchmark::kNanosecond);
+  if (iterations > 0) b->Iterations(iterations);
 }
 
 // ---- payloads and local work -----------------------------------------------
