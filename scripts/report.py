@@ -102,7 +102,10 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.hashsalt"] = "conpat"  # stable SVG ids: regenerated reports diff cleanly
     import matplotlib.pyplot as plt
+    from cycler import cycler
 
+    # Twenty distinct colours: a run can hold more than ten implementations.
+    matplotlib.rcParams["axes.prop_cycle"] = cycler(color=plt.cm.tab20.colors)
     made = []
 
     fig, ax = plt.subplots(figsize=(8, 5))
