@@ -37,6 +37,7 @@
 #include "conpat/wait_group.hpp"
 #include "harness/harness.hpp"
 #include "harness/workers.hpp"
+#include "impls.hpp"
 
 namespace conpat::bench {
 namespace {
@@ -479,31 +480,8 @@ void close_drain(benchmark::State& state, const std::string&, std::size_t cap) {
 
 // ---- registration ----------------------------------------------------------------------
 
-struct RefChannel {
-  static constexpr const char* kName = "channel";
-  template <class T>
-  using type = Channel<T>;
-};
-struct SpscPadded {
-  static constexpr const char* kName = "spsc_ring_padded";
-  template <class T>
-  using type = SpscRing<T, layout::Padded>;
-};
-struct MpmcPadded {
-  static constexpr const char* kName = "mpmc_ring_padded";
-  template <class T>
-  using type = MpmcRing<T, layout::Padded>;
-};
-struct Fiber {
-  static constexpr const char* kName = "fiber_channel";
-  template <class T>
-  using type = FiberChannel<T>;
-};
-struct Tbb {
-  static constexpr const char* kName = "tbb_channel";
-  template <class T>
-  using type = TbbChannel<T>;
-};
+using SpscPadded = Spsc<layout::Padded>;
+using MpmcPadded = Mpmc<layout::Padded>;
 
 void register_callback(const Options& opt) {
   const bool quick = opt.profile == Profile::quick;

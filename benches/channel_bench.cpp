@@ -32,6 +32,7 @@
 #include "harness/harness.hpp"
 #include "harness/workers.hpp"
 #include "harness/metadata.hpp"
+#include "impls.hpp"
 #include "peers.hpp"
 
 namespace conpat::bench {
@@ -39,33 +40,6 @@ namespace {
 
 // ---- the implementations, reference first ----------------------------------
 
-struct RefChannel {  // The reference.
-  static constexpr const char* kName = "channel";
-  template <class T>
-  using type = Channel<T>;
-};
-template <class Layout>
-struct Spsc {
-  static constexpr const char* kName = Layout::kAlign == 0 ? "spsc_ring_packed" : "spsc_ring_padded";
-  template <class T>
-  using type = SpscRing<T, Layout>;
-};
-template <class Layout>
-struct Mpmc {
-  static constexpr const char* kName = Layout::kAlign == 0 ? "mpmc_ring_packed" : "mpmc_ring_padded";
-  template <class T>
-  using type = MpmcRing<T, Layout>;
-};
-struct Fiber {
-  static constexpr const char* kName = "fiber_channel";
-  template <class T>
-  using type = FiberChannel<T>;
-};
-struct Tbb {
-  static constexpr const char* kName = "tbb_channel";
-  template <class T>
-  using type = TbbChannel<T>;
-};
 // Peers (benches/peers.hpp), where installed.
 #if defined(CONPAT_HAVE_ATOMIC_QUEUE)
 struct AqSpsc {
