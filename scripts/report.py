@@ -88,8 +88,9 @@ def finish(fig, ax, out: Path, name: str, any_over=False, legend=True):
     if any_over:
         fig.text(0.01, 0.01, "hollow markers: oversubscribed (more threads than cores)", fontsize=7)
     fig.tight_layout()
-    for ext in ("svg", "png"):
-        fig.savefig(out / f"{name}.{ext}", dpi=90)
+    # No date in the files: regenerating from the same results gives the same report.
+    fig.savefig(out / f"{name}.svg", dpi=90, metadata={"Date": None})
+    fig.savefig(out / f"{name}.png", dpi=90)
     import matplotlib.pyplot as plt
 
     plt.close(fig)
