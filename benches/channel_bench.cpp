@@ -42,17 +42,13 @@ namespace {
 
 // Peers (benches/peers.hpp), where installed.
 #if defined(CONPAT_HAVE_ATOMIC_QUEUE)
-struct AqSpsc {
-  static constexpr const char* kName = "atomic_queue_spsc";
+template <bool Spsc>
+struct AtomicQueue {
+  static constexpr const char* kName = Spsc ? "atomic_queue_spsc" : "atomic_queue_mpmc";
   template <class T>
-  using type = PeerChannel<AtomicQueueCore<T, true>>;
+  using type = PeerChannel<AtomicQueueCore<T, Spsc>>;
 };
-struct AqMpmc {
-  static constexpr const char* kName = "atomic_queue_mpmc";
-  template <class T>
-  using type = PeerChannel<AtomicQueueCore<T, false>>;
-};
-#define CONPAT_AQ , AqSpsc, AqMpmc
+#define CONPAT_AQ , AtomicQueue<true>, AtomicQueue<false>
 #else
 #define CONPAT_AQ
 #endif

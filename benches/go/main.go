@@ -70,9 +70,9 @@ func percentile(sorted []int64, p float64) float64 {
 	return float64(sorted[idx])
 }
 
-func toEntry(name string, family string, params map[string]any, threads int, r result) entry {
+func toEntry(name, family, impl string, params map[string]any, threads int, r result) entry {
 	e := entry{"name": name + "/real_time", "run_name": name + "/real_time", "run_type": "iteration",
-		"repetitions": 1, "repetition_index": 0, "threads": 1, "family": family, "impl": "go_chan",
+		"repetitions": 1, "repetition_index": 0, "threads": 1, "family": family, "impl": impl,
 		"params": params, "time_unit": "ns", "iterations": r.iters,
 		"oversubscribed": threads > runtime.NumCPU(), "threads_used": threads}
 	if r.err != "" {
@@ -459,14 +459,15 @@ func errgroupCancel(workers int) func(n int64) result {
 type spec struct {
 	name    string
 	family  string
+	impl    string
 	params  map[string]any
 	threads int
 	run     func(n int64) result
 	rounds  int64 // > 0: a fixed number of iterations (as the C++ harness's cancel.fanout)
 }
 
-func name(family string, kv ...any) (string, map[string]any) {
-	s := family + "/impl:go_chan"
+func name(family, impl string, kv ...any) (string, map[string]any) {
+	s := family + "/impl:" + impl
 	params := map[string]any{}
 	for i := 0; i < len(kv); i += 2 {
 		k := kv[i].(string)
@@ -480,8 +481,8 @@ func specs(profile string) []spec {
 	quick := profile == "quick"
 	var out []spec
 	add := func(threads int, run func(int64) result, family string, kv ...any) {
-		n, p := name(family, kv...)
-		out = append(out, spec{n, family, p, threads, run, 0})
+		n, p := name(family, "go_chan", kv...)
+		out = append(out, spec{n, family, "go_chan", p, threads, run, 0})
 	}
 	caps := []int{0, 1, 16, 64, 256, 1024, 4096}
 	works := []int{100, 1000}
@@ -533,9 +534,8 @@ func specs(profile string) []spec {
 		rounds = 5
 	}
 	for _, w := range cw {
-		n, p := name("cancel.fanout", "runner", "goroutine", "workers", w)
-		n = regexp.MustCompile("impl:go_chan").ReplaceAllString(n, "impl:go_errgroup")
-		out = append(out, spec{n, "cancel.fanout", p, w + 1, errgroupCancel(w), rounds})
+		n, p := name("cancel.fanout", "go_errgroup", "runner", "goroutine", "workers", w)
+		out = append(out, spec{n, "cancel.fanout", "go_errgroup", p, w + 1, errgroupCancel(w), rounds})
 	}
 	return out
 }
@@ -580,10 +580,7 @@ func main() {
 		} else {
 			r = measure(time.Duration(*minTime*float64(time.Second)), s.run)
 		}
-		e := toEntry(s.name, s.family, s.params, s.threads, r)
-		if s.family == "cancel.fanout" {
-			e["impl"] = "go_errgroup"
-		}
+		e := toEntry(s.name, s.family, s.impl, s.params, s.threads, r)
 		entries = append(entries, e)
 		ns, _ := e["ns_per_item"].(float64)
 		fmt.Printf("%-70s %12s ns/item\n", s.name, strconv.FormatFloat(ns, 'f', 1, 64))

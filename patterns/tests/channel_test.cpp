@@ -54,8 +54,7 @@ TEST(Rings, ZeroCapacityIsRejectedWhereThereIsNoUnbufferedMode) {
   EXPECT_THROW(TbbChannel<int>(0), std::invalid_argument);
 }
 
-TEST(Rings, MpmcCloseWhileConsumersWaitForInFlightItems) {
-  // Items claimed before close are still delivered; then closed.
+TEST(Rings, MpmcValuesSentBeforeCloseAreDrainedThenClosed) {
   MpmcRing<int> ring(4);
   ring.send(1);
   ring.send(2);

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <concepts>
+#include <optional>
 #include <cstddef>
 #include <stop_token>
 #include <utility>
@@ -51,6 +52,16 @@ concept CancellableChannel = BlockingChannel<C> &&
   { c.send(std::move(v), st) } -> std::same_as<ChanStatus>;
   { c.recv(out, st) } -> std::same_as<ChanStatus>;
 };
+
+// recv() as std::optional for adapters whose underlying queue pops into an
+// existing T (requires T default-constructible): the value, or nullopt once
+// the channel is closed and drained.
+template <class C>
+std::optional<typename C::value_type> recv_optional(C& ch) {
+  std::optional<typename C::value_type> v(std::in_place);
+  if (ch.recv(*v) != ChanStatus::ok) v.reset();
+  return v;
+}
 
 // What an implementation claims. Specialise next to the implementation.
 template <class C>

@@ -86,12 +86,7 @@ class FiberChannel {
     if (buffered_) return map(buffered_->try_pop(out));
     return unbuffered_->is_closed() ? ChanStatus::closed : ChanStatus::would_block;
   }
-  std::optional<T> recv() {
-    std::optional<T> v;
-    v.emplace();
-    if (recv(*v) != ChanStatus::ok) v.reset();
-    return v;
-  }
+  std::optional<T> recv() { return recv_optional(*this); }
 
   bool close() noexcept {
     if (closed_once_.exchange(true, std::memory_order_acq_rel)) return false;

@@ -63,12 +63,7 @@ class TbbChannel {
     if (!closed()) return ChanStatus::would_block;
     return q_.try_pop(out) ? ChanStatus::ok : ChanStatus::closed;
   }
-  std::optional<T> recv() {
-    std::optional<T> v;
-    v.emplace();
-    if (recv(*v) != ChanStatus::ok) v.reset();
-    return v;
-  }
+  std::optional<T> recv() { return recv_optional(*this); }
 
   bool close() noexcept {
     if (closed_.exchange(true, std::memory_order_seq_cst)) return false;
