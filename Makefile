@@ -21,9 +21,10 @@ build/%/CMakeCache.txt:
 build: deps build/release/CMakeCache.txt ## build the release tree (tests and benches)
 	cmake --build --preset release -j $(JOBS)
 
-test: deps ## build and run every test: release, then ThreadSanitizer
+test: deps ## build and run every test: release, then ThreadSanitizer, then ASan + UBSan
 	$(MAKE) --no-print-directory test-release
 	$(MAKE) --no-print-directory test-tsan
+	$(MAKE) --no-print-directory test-asan
 	@echo "make test: all suites passed"
 
 test-release: build/release/CMakeCache.txt

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <memory>
 #include <ostream>
+#include <stdexcept>
 #include <stop_token>
 #include <thread>
 #include <vector>
@@ -389,6 +390,25 @@ TYPED_TEST_P(ChannelConformance, CapacityIsReported) {
   EXPECT_GE(ch.capacity(), TestFixture::Traits::usable_capacity(16));
 }
 
+// A value whose move throws. Channels refuse it at compile time: a claimed
+// ring slot or a half-done hand-off cannot be undone (see ChannelValue).
+struct ThrowingMove {
+  ThrowingMove() = default;
+  ThrowingMove(ThrowingMove&&) noexcept(false) { throw std::runtime_error("move"); }
+  ThrowingMove& operator=(ThrowingMove&&) noexcept(false) { throw std::runtime_error("move"); }
+};
+
+template <template <class> class Chan, class T>
+concept Carries = requires { typename Chan<T>; };
+
+TYPED_TEST_P(ChannelConformance, ThrowingMoveIsRejectedAtCompileTime) {
+  constexpr bool rejects_throwing = !Carries<TypeParam::template type, ThrowingMove>;
+  constexpr bool accepts_move_only = Carries<TypeParam::template type, std::unique_ptr<int>>;
+  static_assert(rejects_throwing, "a channel must not accept a type whose move can throw");
+  static_assert(accepts_move_only, "a channel must accept a nothrow move-only type");
+  EXPECT_TRUE(rejects_throwing && accepts_move_only);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(ChannelConformance, SingleSenderOrderIsFifo,
                             EachSendersOrderHoldsUnderConcurrency, TrySendOnFullBufferWouldBlock,
                             TryRecvOnEmptyWouldBlock, UnbufferedTrySendFailsWithoutWaitingReceiver,
@@ -406,6 +426,6 @@ REGISTER_TYPED_TEST_SUITE_P(ChannelConformance, SingleSenderOrderIsFifo,
                             CancelWakesBlockedSendWithoutDelivering,
                             AlreadyStoppedTokenCancelsOnlyWhatWouldBlock,
                             TimeoutAndCancelledAreDistinct, MoveOnlyValuesPassThrough,
-                            CapacityIsReported);
+                            CapacityIsReported, ThrowingMoveIsRejectedAtCompileTime);
 
 }  // namespace conpat::test

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <numeric>
 #include <stdexcept>
 #include <optional>
@@ -153,6 +154,21 @@ TEST(Channel, ValuesLeftInBufferAreDestroyed) {
     EXPECT_EQ(token.use_count(), 3);
   }
   EXPECT_EQ(token.use_count(), 1);
+}
+
+TEST(Channel, DeadlineAtTheMinimumOfAnyClockIsAlreadyPast) {
+  Channel<int> ch(1);
+  auto answer = std::async(std::launch::async, [&] {
+    int v = 0;
+    return ch.recv_until(v, std::chrono::system_clock::time_point::min());
+  });
+  if (answer.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    ch.close();  // frees the stuck receiver so the test ends
+    FAIL() << "recv_until(system_clock min) blocked instead of answering timeout";
+  }
+  EXPECT_EQ(answer.get(), ChanStatus::timeout);
+  EXPECT_EQ(ch.send_until(1, std::chrono::system_clock::time_point::min()), ChanStatus::ok)
+      << "a past deadline still sends into free buffer space";
 }
 
 }  // namespace

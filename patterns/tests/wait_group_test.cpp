@@ -3,11 +3,17 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <limits>
+#include <memory>
+
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "destroy_after.hpp"
 
 namespace conpat::test {
 namespace {
@@ -117,6 +123,34 @@ TEST(WaitGroup, ContendedAddAndDoneBalance) {
   ts.clear();
   EXPECT_FALSE(wg.wait_for(0ms));
   wg.done();
+  EXPECT_TRUE(wg.wait_for(0ms));
+}
+
+// Go's idiom: the waiter returns and the WaitGroup goes out of scope while
+// the last done() may still be returning. done() must not touch the object
+// after the update that lets wait() see zero.
+TEST(WaitGroup, WaiterMayDestroyItAsSoonAsWaitReturns) {
+  destroy_right_after<WaitGroup>(
+      kLifetimeRounds,
+      [] {
+        auto wg = std::make_unique<WaitGroup>();
+        wg->add(1);
+        return wg;
+      },
+      [](WaitGroup& wg) { wg.done(); }, [](WaitGroup& wg) { wg.wait(); });
+}
+
+TEST(WaitGroup, CounterOverflowThrowsAndLeavesCounterUnchanged) {
+  WaitGroup wg;
+  constexpr auto kHuge = std::numeric_limits<std::ptrdiff_t>::max();
+  EXPECT_THROW({
+    wg.add(kHuge);
+    wg.add(kHuge);
+  }, std::logic_error);
+  EXPECT_TRUE(wg.wait_for(0ms)) << "a refused add must not change the counter";
+  wg.add(WaitGroup::kMaxCount);
+  EXPECT_THROW(wg.add(1), std::logic_error);
+  wg.add(-WaitGroup::kMaxCount);
   EXPECT_TRUE(wg.wait_for(0ms));
 }
 

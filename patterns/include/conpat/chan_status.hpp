@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string_view>
+#include <type_traits>
 
 namespace conpat {
 
@@ -13,6 +14,17 @@ enum class ChanStatus {
   would_block,  // a try_ form found the channel not ready
   cancelled,    // the stop_token was requested first (Go: context.Canceled)
 };
+
+// What a channel can carry. Moving a value in or out of a channel must not
+// throw: a lock-free ring cannot undo a claimed slot, and a hand-off cannot
+// give a value back to a peer that was already told it was taken. So every
+// conpat channel requires nothrow move construction, move assignment and
+// destruction (std::string, std::vector, std::unique_ptr and every trivially
+// copyable type qualify), as rigtorp's SPSCQueue does. A type whose move can
+// throw can travel as std::unique_ptr<T>.
+template <class T>
+concept ChannelValue = std::is_nothrow_move_constructible_v<T> && std::is_nothrow_move_assignable_v<T> &&
+                       std::is_nothrow_destructible_v<T>;
 
 constexpr std::string_view to_string(ChanStatus s) noexcept {
   switch (s) {

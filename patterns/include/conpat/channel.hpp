@@ -43,6 +43,7 @@
 namespace conpat {
 
 template <class T>
+  requires ChannelValue<T>
 class Channel {
  public:
   using value_type = T;

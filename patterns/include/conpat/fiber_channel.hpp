@@ -39,6 +39,7 @@
 namespace conpat {
 
 template <class T>
+  requires ChannelValue<T>
 class FiberChannel {
  public:
   using value_type = T;
@@ -120,6 +121,7 @@ class FiberChannel {
 };
 
 template <class T>
+  requires ChannelValue<T>
 struct channel_traits<FiberChannel<T>> {
   static constexpr bool multi_producer = true;
   static constexpr bool multi_consumer = true;

@@ -32,13 +32,16 @@
 #include "conpat/chan_status.hpp"
 #include "conpat/detail/doorbell.hpp"
 #include "conpat/detail/ring_front.hpp"
+#include "conpat/detail/test_hook.hpp"
 #include "conpat/padding.hpp"
 
 namespace conpat {
 
 template <class T, class Layout = layout::Padded>
+  requires ChannelValue<T>
 class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
   friend class detail::RingFront<MpmcRing<T, Layout>, T>;
+  friend struct detail::RingProbe;
 
  public:
   using value_type = T;
@@ -50,7 +53,9 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
     for (std::size_t i = 0; i <= mask_; ++i) slots_[i].value.seq.store(i, std::memory_order_relaxed);
   }
 
+  // Precondition: no send or recv is in progress (a close() may be: it is waited for).
   ~MpmcRing() {
+    detail::CloseGuard::wait_idle(closing_);
     std::size_t d = deq_.value.load(std::memory_order_relaxed);
     std::size_t e = enq_.value.load(std::memory_order_relaxed) & ~kClosed;
     for (; d != e; ++d) std::destroy_at(slots_[d & mask_].value.ptr());
@@ -59,7 +64,11 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
   MpmcRing(const MpmcRing&) = delete;  // non-copyable and non-movable
   MpmcRing& operator=(const MpmcRing&) = delete;
 
+  // Closes the ring; returns false if it was already closed. A consumer
+  // that sees "closed and drained" may destroy the ring while this call is
+  // still waking parked threads: the destructor waits for it to return.
   bool close() noexcept {
+    detail::CloseGuard guard(closing_);
     if ((enq_.value.fetch_or(kClosed, std::memory_order_acq_rel) & kClosed) != 0) return false;
     not_empty_.notify_all();
     not_full_.notify_all();
@@ -142,14 +151,22 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
     }
   }
 
+  // The ready predicates may answer true spuriously (the caller retries),
+  // never false while the ring is ready: a false answer parks the caller.
+  // A slot's sequence past the position read means another thread moved the
+  // position on between the two loads, so the answer is "look again".
   bool push_ready() const noexcept {
     std::size_t pos = enq_.value.load(std::memory_order_acquire);
     if ((pos & kClosed) != 0) return true;
-    return slots_[pos & mask_].value.seq.load(std::memory_order_acquire) == pos;
+    CONPAT_TEST_HOOK("mpmc.push_ready");
+    std::size_t seq = slots_[pos & mask_].value.seq.load(std::memory_order_acquire);
+    return static_cast<std::intptr_t>(seq - pos) >= 0;
   }
   bool pop_ready() const noexcept {
     std::size_t pos = deq_.value.load(std::memory_order_acquire);
-    if (slots_[pos & mask_].value.seq.load(std::memory_order_acquire) == pos + 1) return true;
+    CONPAT_TEST_HOOK("mpmc.pop_ready");
+    std::size_t seq = slots_[pos & mask_].value.seq.load(std::memory_order_acquire);
+    if (static_cast<std::intptr_t>(seq - (pos + 1)) >= 0) return true;
     std::size_t e = enq_.value.load(std::memory_order_acquire);
     return (e & kClosed) != 0 && (e & ~kClosed) == pos;
   }
@@ -160,12 +177,14 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
   typename Layout::template Cell<std::atomic<std::size_t>> deq_;  // next position to consume
   detail::Doorbell not_empty_;  // consumers park here
   detail::Doorbell not_full_;   // producers park here
+  std::atomic<std::uint32_t> closing_{0};  // close() calls in progress
 
   static_assert(Layout::kAlign == 0 || sizeof(SlotCell) % kCacheLine == 0,
                 "padded slots must be a cache line apart to prevent false sharing");
 };
 
 template <class T, class L>
+  requires ChannelValue<T>
 struct channel_traits<MpmcRing<T, L>> {
   static constexpr bool multi_producer = true;
   static constexpr bool multi_consumer = true;

@@ -13,18 +13,28 @@
 //
 // Invariants: tail_ is written only by the producer, head_ only by the
 // consumer; slots [head_, tail_) hold constructed values.
-// Close: only the producer (or a thread that happens-after its last send)
-// may close, as Go's convention has it; then send returns closed and the
-// consumer drains what was sent before close, then gets closed.
+// Close: any thread may close (the producer, as Go's convention has it, the
+// consumer, or a third thread). Then send returns closed, and the consumer
+// drains every value whose send returned ok, then gets closed. A close that
+// races a send is settled by a handshake: the producer marks itself busy
+// around each push and re-checks the closed state after marking; the closer
+// marks the ring closing, waits until no push is in flight, then seals it.
+// The consumer reports closed only once sealed, so no push can publish a
+// value after the consumer concluded the ring was drained. The busy mark is
+// a store to the producer's own cache line, with the fence made asymmetric
+// (detail/doorbell.hpp): close() pays the full fence.
 //
 // Memory ordering: the producer publishes a slot with a release store of
 // tail_, the consumer frees it with a release store of head_; each side
 // reads the other's index with acquire. A recv that returned ok
-// happens-after the send of its value.
+// happens-after the send of its value. A recv that returned closed
+// happens-after close() and after every send that returned ok.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <thread>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -33,13 +43,16 @@
 #include "conpat/chan_status.hpp"
 #include "conpat/detail/doorbell.hpp"
 #include "conpat/detail/ring_front.hpp"
+#include "conpat/detail/test_hook.hpp"
 #include "conpat/padding.hpp"
 
 namespace conpat {
 
 template <class T, class Layout = layout::Padded>
+  requires ChannelValue<T>
 class SpscRing : public detail::RingFront<SpscRing<T, Layout>, T> {
   friend class detail::RingFront<SpscRing<T, Layout>, T>;
+  friend struct detail::RingProbe;
 
  public:
   using value_type = T;
@@ -48,26 +61,35 @@ class SpscRing : public detail::RingFront<SpscRing<T, Layout>, T> {
   // capacity >= 1; throws std::invalid_argument for 0 (no unbuffered mode).
   explicit SpscRing(std::size_t capacity = 1) : cap_(capacity), slots_(capacity + 1) {
     if (capacity == 0) throw std::invalid_argument("conpat::SpscRing: capacity must be >= 1");
-    buf_ = static_cast<T*>(::operator new(sizeof(T) * (slots_ + 2 * kGuard), std::align_val_t{kCacheLine}));
+    buf_ = static_cast<T*>(::operator new(sizeof(T) * (slots_ + 2 * kGuard), std::align_val_t{kBufAlign}));
   }
 
+  // Precondition: no send or recv is in progress (a close() may be: it is waited for).
   ~SpscRing() {
+    detail::CloseGuard::wait_idle(closing_);
     std::size_t h = cons_.value.head.load(std::memory_order_relaxed);
     std::size_t t = prod_.value.tail.load(std::memory_order_relaxed);
     for (; h != t; h = next(h)) std::destroy_at(slot(h));
-    ::operator delete(buf_, std::align_val_t{kCacheLine});
+    ::operator delete(buf_, std::align_val_t{kBufAlign});
   }
 
   SpscRing(const SpscRing&) = delete;  // non-copyable and non-movable
   SpscRing& operator=(const SpscRing&) = delete;
 
+  // Closes the ring from any thread; returns false if it was already closed.
+  // A consumer that sees "closed and drained" may destroy the ring while this
+  // call is still waking parked threads: the destructor waits for it.
   bool close() noexcept {
-    if (closed_.value.exchange(true, std::memory_order_acq_rel)) return false;
+    detail::CloseGuard guard(closing_);
+    if (closed_.value.fetch_or(kClosing, std::memory_order_seq_cst) != kOpen) return false;
+    detail::heavy_fence();  // pairs with the producer's light_fence between busy and the closed check
+    while (prod_.value.busy.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    closed_.value.fetch_or(kSealed, std::memory_order_release);
     not_empty_.notify_all();
     not_full_.notify_all();
     return true;
   }
-  bool is_closed() const noexcept { return closed_.value.load(std::memory_order_acquire); }
+  bool is_closed() const noexcept { return closed_.value.load(std::memory_order_acquire) != kOpen; }
   std::size_t capacity() const noexcept { return cap_; }
   std::size_t size() const noexcept {
     std::size_t t = prod_.value.tail.load(std::memory_order_acquire);
@@ -79,9 +101,17 @@ class SpscRing : public detail::RingFront<SpscRing<T, Layout>, T> {
   // With padding, kGuard unused slots before and after the array keep the
   // first and last slots off the lines of neighbouring heap objects.
   static constexpr std::size_t kGuard = Layout::kAlign == 0 ? 0 : (kCacheLine + sizeof(T) - 1) / sizeof(T);
+  static constexpr std::size_t kBufAlign = alignof(T) > kCacheLine ? alignof(T) : kCacheLine;
+
+  // closed_ bits: kClosing stops new pushes; kSealed (set once no push is in
+  // flight) lets the consumer report closed.
+  static constexpr std::uint32_t kOpen = 0;
+  static constexpr std::uint32_t kClosing = 1;
+  static constexpr std::uint32_t kSealed = 2;
 
   struct Producer {
     std::atomic<std::size_t> tail{0};  // written by the producer only
+    std::atomic<std::uint32_t> busy{0};  // 1 while a push is in flight; read by close()
     std::size_t cached_head = 0;       // producer's copy of head
   };
   struct Consumer {
@@ -93,16 +123,26 @@ class SpscRing : public detail::RingFront<SpscRing<T, Layout>, T> {
   T* slot(std::size_t i) const noexcept { return buf_ + kGuard + i; }
 
   ChanStatus try_push(T& v) {
-    if (closed_.value.load(std::memory_order_relaxed)) return ChanStatus::closed;
     Producer& p = prod_.value;
+    p.busy.store(1, std::memory_order_relaxed);
+    detail::light_fence();  // busy before the closed check (close() pays the heavy side)
+    if (closed_.value.load(std::memory_order_relaxed) != kOpen) {
+      p.busy.store(0, std::memory_order_relaxed);
+      return ChanStatus::closed;
+    }
+    CONPAT_TEST_HOOK("spsc.push_after_closed_check");
     const std::size_t t = p.tail.load(std::memory_order_relaxed);
     const std::size_t n = next(t);
     if (n == p.cached_head) {
       p.cached_head = cons_.value.head.load(std::memory_order_acquire);
-      if (n == p.cached_head) return ChanStatus::would_block;
+      if (n == p.cached_head) {
+        p.busy.store(0, std::memory_order_relaxed);
+        return ChanStatus::would_block;
+      }
     }
     std::construct_at(slot(t), std::move(v));
     p.tail.store(n, std::memory_order_release);
+    p.busy.store(0, std::memory_order_release);  // close() acquires this, and with it tail
     not_empty_.ring();
     return ChanStatus::ok;
   }
@@ -114,8 +154,8 @@ class SpscRing : public detail::RingFront<SpscRing<T, Layout>, T> {
     if (h == c.cached_tail) {
       c.cached_tail = prod_.value.tail.load(std::memory_order_acquire);
       if (h == c.cached_tail) {
-        if (!closed_.value.load(std::memory_order_acquire)) return ChanStatus::would_block;
-        // Closed: everything sent before close is visible now; drain it first.
+        if ((closed_.value.load(std::memory_order_acquire) & kSealed) == 0) return ChanStatus::would_block;
+        // Sealed: every push that returned ok is visible now; drain it first.
         c.cached_tail = prod_.value.tail.load(std::memory_order_acquire);
         if (h == c.cached_tail) return ChanStatus::closed;
       }
@@ -134,7 +174,7 @@ class SpscRing : public detail::RingFront<SpscRing<T, Layout>, T> {
   }
   bool pop_ready() const noexcept {
     return cons_.value.head.load(std::memory_order_relaxed) != prod_.value.tail.load(std::memory_order_acquire) ||
-           is_closed();
+           (closed_.value.load(std::memory_order_acquire) & kSealed) != 0;
   }
 
   const std::size_t cap_;
@@ -142,15 +182,17 @@ class SpscRing : public detail::RingFront<SpscRing<T, Layout>, T> {
   T* buf_ = nullptr;
   typename Layout::template Cell<Producer> prod_;
   typename Layout::template Cell<Consumer> cons_;
-  typename Layout::template Cell<std::atomic<bool>> closed_;
+  typename Layout::template Cell<std::atomic<std::uint32_t>> closed_;  // kOpen, or kClosing | kSealed bits
   detail::Doorbell not_empty_;  // the consumer parks here
   detail::Doorbell not_full_;   // the producer parks here
+  std::atomic<std::uint32_t> closing_{0};  // close() calls in progress
 
   static_assert(Layout::kAlign == 0 || sizeof(typename Layout::template Cell<Producer>) % kCacheLine == 0,
                 "padded producer and consumer state must be a cache line apart to prevent false sharing");
 };
 
 template <class T, class L>
+  requires ChannelValue<T>
 struct channel_traits<SpscRing<T, L>> {
   static constexpr bool multi_producer = false;
   static constexpr bool multi_consumer = false;

@@ -31,6 +31,7 @@
 namespace conpat {
 
 template <class T>
+  requires ChannelValue<T>
 class TbbChannel {
  public:
   using value_type = T;
@@ -103,6 +104,7 @@ class TbbChannel {
 };
 
 template <class T>
+  requires ChannelValue<T>
 struct channel_traits<TbbChannel<T>> {
   static constexpr bool multi_producer = true;
   static constexpr bool multi_consumer = true;

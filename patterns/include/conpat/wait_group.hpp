@@ -1,12 +1,22 @@
 // conpat/wait_group.hpp — conpat::WaitGroup: Go's sync.WaitGroup. A counter
 // of outstanding work; wait() blocks until it reaches zero.
 //
-// States: the counter (>= 0). add(n) moves it by n, done() by -1; wait()
-// returns as soon as it observes zero. A WaitGroup may be reused: after the
-// counter reaches zero, add() starts a new round.
+// States: the counter (0 ... kMaxCount). add(n) moves it by n, done() by -1;
+// wait() returns as soon as it observes zero. A WaitGroup may be reused:
+// after the counter reaches zero, add() starts a new round.
 //
-// Waiting spins, then yields, then parks on a futex (detail/park.hpp); the
-// last done() wakes the kernel only if some waiter actually parked.
+// Invariant: the counter and a "waiters may be parked" flag share one 32-bit
+// word, the futex word (as Go keeps counter and waiter count in one state
+// word). The flag is set only while the counter is non-zero, and the update
+// that takes the counter to zero clears it. So the last done() touches the
+// object exactly once — that atomic update — and then wakes the kernel with
+// the word's address alone (a private futex wake never reads the memory). A
+// waiter that saw zero may therefore destroy the WaitGroup at once, which is
+// Go's idiom (`wg.Wait()` and return), the same way glibc fixed sem_post
+// (glibc bug 13690).
+//
+// Waiting spins, then yields, then parks on the futex (detail/park.hpp); the
+// last done() makes a system call only if a waiter set the flag.
 //
 // Memory ordering: everything a worker wrote before its done() is visible
 // to a thread once wait() (or a wait_for() that returned true) returns —
@@ -15,6 +25,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -25,21 +36,29 @@ namespace conpat {
 
 class WaitGroup {
  public:
+  // The largest counter (Go's is an int32 too). add() beyond it throws.
+  static constexpr std::int64_t kMaxCount = (std::int64_t{1} << 31) - 1;
+
   WaitGroup() = default;
   WaitGroup(const WaitGroup&) = delete;  // non-copyable and non-movable
   WaitGroup& operator=(const WaitGroup&) = delete;
 
   // Adds `delta` (may be negative) to the counter. Throws std::logic_error,
-  // leaving the counter unchanged, if it would go negative (Go panics).
+  // leaving the counter unchanged, if it would go negative (Go panics) or
+  // past kMaxCount.
   void add(std::ptrdiff_t delta = 1) {
-    std::int64_t cur = count_.load(std::memory_order_relaxed);
-    std::int64_t next = 0;
+    if (delta == 0) return;
+    std::uint32_t cur = state_.load(std::memory_order_relaxed);
+    std::uint32_t next = 0;
     do {
-      next = cur + static_cast<std::int64_t>(delta);
-      if (next < 0) throw std::logic_error("conpat::WaitGroup: negative counter");
-    } while (!count_.compare_exchange_weak(cur, next, std::memory_order_seq_cst,
-                                           std::memory_order_relaxed));
-    if (next == 0 && delta != 0) wake_waiters();
+      const std::int64_t count = static_cast<std::int64_t>(cur >> 1) + static_cast<std::int64_t>(delta);
+      if (count < 0) throw std::logic_error("conpat::WaitGroup: negative counter");
+      if (count > kMaxCount) throw std::logic_error("conpat::WaitGroup: counter overflow");
+      // Reaching zero clears the waiter flag: those waiters are woken below.
+      next = count == 0 ? 0 : (static_cast<std::uint32_t>(count) << 1) | (cur & kWaiters);
+    } while (!state_.compare_exchange_weak(cur, next, std::memory_order_acq_rel, std::memory_order_relaxed));
+    // From here on `this` may be destroyed by a waiter that saw zero: only the address is used.
+    if (next == 0 && (cur & kWaiters) != 0) detail::futex_wake(state_, INT_MAX);
   }
 
   // Marks one unit of work finished: add(-1).
@@ -55,34 +74,29 @@ class WaitGroup {
   }
 
  private:
-  bool zero() const noexcept { return count_.load(std::memory_order_acquire) == 0; }
-
-  void wake_waiters() noexcept {
-    // The seq_cst CAS on count_ and this load pair with the waiter's seq_cst
-    // increment of sleepers_ and its seq_cst re-read of count_: either we see
-    // the sleeper, or it sees zero.
-    if (sleepers_.load(std::memory_order_seq_cst) != 0) {
-      epoch_.fetch_add(1, std::memory_order_release);
-      detail::futex_wake(epoch_, INT32_MAX);
-    }
-  }
+  static constexpr std::uint32_t kWaiters = 1;  // low bit; the counter is the other 31
 
   bool wait_impl(const detail::Deadline& deadline) {
-    if (detail::spin_until([this] { return zero(); }, deadline.get())) return true;
+    if (detail::spin_until([this] { return (state_.load(std::memory_order_acquire) >> 1) == 0; },
+                           deadline.get())) {
+      return true;
+    }
+    std::uint32_t s = state_.load(std::memory_order_acquire);
     for (;;) {
-      std::uint32_t epoch = epoch_.load(std::memory_order_acquire);
-      sleepers_.fetch_add(1, std::memory_order_seq_cst);
-      bool done = count_.load(std::memory_order_seq_cst) == 0;
-      bool woke = done || detail::futex_wait(epoch_, epoch, deadline.get());
-      sleepers_.fetch_sub(1, std::memory_order_relaxed);
-      if (done || zero()) return true;
-      if (!woke) return false;
+      if ((s >> 1) == 0) return true;
+      if ((s & kWaiters) == 0 &&
+          !state_.compare_exchange_weak(s, s | kWaiters, std::memory_order_acquire, std::memory_order_acquire)) {
+        continue;  // s was reloaded
+      }
+      // Sleeps only while the word still reads "non-zero, waiters flagged".
+      if (!detail::futex_wait(state_, s | kWaiters, deadline.get())) {
+        return (state_.load(std::memory_order_acquire) >> 1) == 0;
+      }
+      s = state_.load(std::memory_order_acquire);
     }
   }
 
-  std::atomic<std::int64_t> count_{0};
-  std::atomic<std::uint32_t> epoch_{0};     // bumped on each wake-up; the futex word
-  std::atomic<std::uint32_t> sleepers_{0};  // waiters that may be parked on epoch_
+  std::atomic<std::uint32_t> state_{0};  // counter << 1 | kWaiters; the futex word
 };
 
 }  // namespace conpat

@@ -17,6 +17,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
+#include <thread>
 
 #include "conpat/detail/park.hpp"
 
@@ -34,7 +36,9 @@ inline bool asymmetric_fences() noexcept {
   static const bool ok = [] {
     long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
     if (cmds < 0 || (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
-    return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0) return false;
+    // A sandbox may allow registering but refuse the command itself: try it.
+    return syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
   }();
   return ok;
 #else
@@ -61,7 +65,9 @@ inline void light_fence() noexcept {
 inline void heavy_fence() noexcept {
 #if defined(__linux__) && defined(SYS_membarrier)
   if (asymmetric_fences()) {
-    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    // asymmetric_fences() made this very call once and required it to work;
+    // if it fails now the other side is unfenced, so going on would be wrong.
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) std::terminate();
     return;
   }
 #endif
@@ -114,6 +120,32 @@ class Doorbell {
 
   std::atomic<std::uint32_t> epoch_{0};     // the futex word; bumped per wake-up
   std::atomic<std::uint32_t> sleepers_{0};  // threads between announcing and leaving a park
+};
+
+// Counts close() calls in progress, so that a destructor can wait for them.
+// A consumer that sees "closed and drained" may destroy a ring at once, yet
+// close() still has doorbells to ring after publishing the closed state (a
+// waiter must see the state when it wakes). The guard's decrement is the
+// last thing close() does to the object; the destructor waits for zero.
+//
+// Memory ordering: construct the guard before the release RMW that
+// publishes "closed"; whoever acquires that state then sees the count >= 1
+// until the guard's release decrement.
+class CloseGuard {
+ public:
+  explicit CloseGuard(std::atomic<std::uint32_t>& count) noexcept : count_(count) {
+    count_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~CloseGuard() { count_.fetch_sub(1, std::memory_order_release); }
+  CloseGuard(const CloseGuard&) = delete;  // non-copyable and non-movable
+  CloseGuard& operator=(const CloseGuard&) = delete;
+
+  static void wait_idle(const std::atomic<std::uint32_t>& count) noexcept {
+    while (count.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  }
+
+ private:
+  std::atomic<std::uint32_t>& count_;
 };
 
 }  // namespace conpat::detail

@@ -68,7 +68,10 @@ Deadline deadline_at(std::chrono::time_point<C, D> when) noexcept {
   if constexpr (std::is_same_v<C, Clock>) {
     return {true, std::chrono::time_point_cast<Clock::duration>(when)};
   } else {
-    return deadline_after(when - C::now());
+    // Compare before subtracting: time_point::min() - now() would overflow.
+    const auto now = C::now();
+    if (when <= now) return {true, Clock::time_point::min()};
+    return deadline_after(when - now);
   }
 }
 
@@ -145,10 +148,11 @@ inline bool spin_until(Pred&& ready, const Clock::time_point* deadline = nullptr
 //
 // States are bits: kParked (the waiter is, or is about to be, asleep in the
 // kernel), kDone (a peer completed the waiter's operation) and kInterrupted
-// (a timeout source or stop callback asks the waiter to give up). The waiter
-// only parks by CAS 0 -> kParked, so a signal that arrives first is never lost;
-// a signaller wakes the kernel only when it saw kParked, so the common case
-// costs no system call.
+// (a timeout source or stop callback asks the waiter to give up). Before it
+// sleeps the waiter sets kParked (fetch_or) and then sleeps only while the
+// word still holds the value it read after that, so a signal that arrives
+// first changes the word and is never lost; a signaller wakes the kernel
+// only when it saw kParked, so the common case costs no system call.
 //
 // Memory ordering: signal() is a release RMW and the waiter's reads are
 // acquire, so everything the peer wrote before signal() (the value handed

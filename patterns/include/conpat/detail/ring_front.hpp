@@ -6,6 +6,8 @@
 //   ChanStatus try_pop(Sink&& sink);  ok (sink(T&&) called) | closed (closed and drained) | would_block
 //   bool push_ready() const;          space available, or closed
 //   bool pop_ready() const;           a value available, or closed and drained
+// The predicates may say true spuriously (the caller retries) but never
+// false when ready: a false answer lets the caller park.
 //   Doorbell not_full_, not_empty_;   rung after every pop and push
 // and this front adds send/recv with waits that spin, yield, then park.
 #pragma once
@@ -19,6 +21,15 @@
 #include "conpat/detail/park.hpp"
 
 namespace conpat::detail {
+
+// Reads a ring's ready predicates (the contract above, between a ring and
+// this front) from outside it, for tests; rings befriend it.
+struct RingProbe {
+  template <class Ring>
+  static bool push_ready(const Ring& r) noexcept { return r.push_ready(); }
+  template <class Ring>
+  static bool pop_ready(const Ring& r) noexcept { return r.pop_ready(); }
+};
 
 template <class Derived, class T>
 class RingFront {
