@@ -3,19 +3,26 @@
 
 The first run is the baseline; every later run is compared with it.
 Benchmarks are matched by family, impl and params (never by raw name).
-For each metric the ratio later/baseline is reported; where both sides have
->= 2 repetitions a two-sided Mann-Whitney U test decides significance, as
-google/benchmark's compare.py does, and a change counts only when it is both
-significant (p < --alpha) and at least --min-effect percent.
 
-Exit codes: 0 done; 1 --fail-on-regression tripped; 2 bad input.
+For each metric the summary of a run is the median of its repetitions.
+"change %" is always "slower is positive": (time ratio - 1) x 100, where the
+time ratio is other/baseline for times and latencies and baseline/other for
+rates (items_per_second is compared only where no time is recorded: it is
+the same measurement). A change counts only when a two-sided Mann-Whitney U
+test says it is significant (p < --alpha) *and* it is at least --min-effect
+percent. The test needs at least 5 repetitions a side (with fewer, no
+outcome can reach p < 0.01); rows with fewer say "too few samples".
+Without a multiple-comparison correction, the output states how many rows
+would come out significant by chance alone (rows tested x alpha).
+
+Exit codes: 0 done; 1 --fail-on-regression tripped; 2 bad input, or a gate
+asked for on results too thin to test.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -24,16 +31,15 @@ import conpat_results as cr  # noqa: E402
 
 CONTEXT_FIELDS = ("machine", "cpu_model", "hardware_threads", "physical_cores", "smt", "kernel", "governor",
                   "compiler", "cxx_flags", "build_type", "profile", "git_commit", "git_dirty")
+# Google Benchmark's own context: what tells machines apart in plain files.
+GBENCH_CONTEXT_FIELDS = ("host_name", "num_cpus", "mhz_per_cpu", "cpu_scaling_enabled", "library_build_type")
+MIN_SAMPLES = 5
 
 
-def mann_whitney(a: list, b: list) -> float | None:
-    if len(a) < 2 or len(b) < 2:
-        return None
-    from scipy.stats import mannwhitneyu  # Debian: python3-scipy
-
-    if len(set(a) | set(b)) == 1:
-        return 1.0
-    return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+def slower_pct(metric: str, base: float, other: float) -> float:
+    """Percent slower (positive) or faster (negative), one convention for every metric."""
+    time_ratio = other / base if metric in cr.LOWER_IS_BETTER else base / other
+    return (time_ratio - 1) * 100
 
 
 def compare_pair(base: dict, other: dict, alpha: float, min_effect: float) -> list[dict]:
@@ -47,49 +53,70 @@ def compare_pair(base: dict, other: dict, alpha: float, min_effect: float) -> li
             va, vb = cr.median(ma[metric]), cr.median(mb[metric])
             if va <= 0 or vb <= 0:
                 continue
-            ratio = vb / va
-            # change > 0 means better, < 0 worse, in percent
-            better = (1 / ratio - 1) if metric in cr.LOWER_IS_BETTER else (ratio - 1)
-            p = mann_whitney(ma[metric], mb[metric])
-            large = abs(better) * 100 >= min_effect
-            significant = large and p is not None and p < alpha
+            change = slower_pct(metric, va, vb)
+            na, nb = len(ma[metric]), len(mb[metric])
+            testable = min(na, nb) >= MIN_SAMPLES
+            p = cr.mann_whitney(ma[metric], mb[metric]) if testable else None
+            significant = testable and p < alpha and abs(change) >= min_effect
+            if not testable:
+                verdict = f"too few samples ({na}/{nb}; need {MIN_SAMPLES})"
+            elif significant:
+                verdict = "slower" if change > 0 else "faster"
+            else:
+                verdict = "no change"
             rows.append({"benchmark": cr.key_label(key), "family": key[0], "impl": key[1],
                          "params": dict(key[2]), "metric": metric, "baseline": va, "value": vb,
-                         "ratio": ratio, "change_pct": better * 100, "p_value": p,
-                         "repetitions": [len(ma[metric]), len(mb[metric])],
-                         "significant": bool(significant),
-                         "verdict": ("better" if better > 0 else "worse") if significant else
-                                    ("noise" if p is not None else "no test (1 repetition)"),
+                         "ratio": vb / va, "change_pct": change, "p_value": p, "repetitions": [na, nb],
+                         "tested": testable, "significant": bool(significant), "verdict": verdict,
                          "oversubscribed": sa[key]["oversubscribed"] or sb[key]["oversubscribed"]})
     return rows
 
 
 def family_geomeans(rows: list) -> dict:
     """Geometric mean of the time ratio (other/baseline) per family."""
-    logs: dict = {}
+    ratios: dict = {}
     for r in rows:
         if r["metric"] == "time_ns":
-            logs.setdefault(r["family"], []).append(math.log(r["ratio"]))
-    return {f: math.exp(sum(v) / len(v)) for f, v in sorted(logs.items())}
+            ratios.setdefault(r["family"], []).append(r["ratio"])
+    return {f: cr.geomean(v) for f, v in sorted(ratios.items())}
 
 
-def ranking_stability(base: dict, other: dict) -> list[dict]:
-    """Per family and parameter set: is the fastest implementation the same on both?"""
-    def fastest(doc):
-        best: dict = {}
+def ranking_stability(base: dict, other: dict, alpha: float) -> list[dict]:
+    """Per family and parameter set with two or more implementations in both
+    runs: is the fastest implementation the same? A different winner counts as
+    a change only when each run's winner beats the other's significantly in
+    that run; otherwise the two are tied within the noise."""
+    def groups(doc):
+        out: dict = {}
         for key, rec in cr.samples(doc).items():
-            if "items_per_second" not in rec["metrics"]:
-                continue
-            group = (key[0], key[2])
-            v = cr.median(rec["metrics"]["items_per_second"])
-            if group not in best or v > best[group][1]:
-                best[group] = (key[1], v)
-        return best
-    fa, fb = fastest(base), fastest(other)
+            t = rec["metrics"].get("time_ns")
+            if t:
+                out.setdefault((key[0], key[2]), {})[key[1]] = t
+        return out
+
+    def faster(times, a, b) -> bool:  # a significantly faster than b
+        p = cr.mann_whitney(times[a], times[b])
+        return (p is not None and min(len(times[a]), len(times[b])) >= MIN_SAMPLES and p < alpha
+                and cr.median(times[a]) < cr.median(times[b]))
+
+    ga, gb = groups(base), groups(other)
     out = []
-    for group in sorted(set(fa) & set(fb)):
-        out.append({"family": group[0], "params": dict(group[1]), "fastest_baseline": fa[group][0],
-                    "fastest_other": fb[group][0], "same": fa[group][0] == fb[group][0]})
+    for group in sorted(set(ga) & set(gb)):
+        common = set(ga[group]) & set(gb[group])
+        if len(common) < 2:
+            continue
+        ta = {i: ga[group][i] for i in common}
+        tb = {i: gb[group][i] for i in common}
+        wa = min(common, key=lambda i: cr.median(ta[i]))
+        wb = min(common, key=lambda i: cr.median(tb[i]))
+        if wa == wb:
+            status = "same"
+        elif faster(ta, wa, wb) and faster(tb, wb, wa):
+            status = "changed"
+        else:
+            status = "tied"
+        out.append({"family": group[0], "params": dict(group[1]), "fastest_baseline": wa,
+                    "fastest_other": wb, "status": status})
     return out
 
 
@@ -103,14 +130,31 @@ def context_diff(base: dict, other: dict) -> list[tuple]:
     for lib in sorted(set(la) | set(lb)):
         if la.get(lib) != lb.get(lib):
             diffs.append((f"libraries.{lib}", la.get(lib), lb.get(lib)))
-
-    def noise(c):
-        return {r["family"]: (r.get("steal_pct"), r.get("other_cpu_pct")) for r in c.get("families", [])}
-    na, nb = noise(ca), noise(cb)
-    for fam in sorted(set(na) | set(nb)):
-        if na.get(fam) != nb.get(fam):
-            diffs.append((f"noise.{fam} (steal %, other CPU %)", na.get(fam), nb.get(fam)))
+    ga, gb = base["context"], other["context"]
+    for f in GBENCH_CONTEXT_FIELDS:
+        if ga.get(f) != gb.get(f):
+            diffs.append((f"benchmark.{f}", ga.get(f), gb.get(f)))
     return diffs
+
+
+def state_summary(doc: dict) -> str | None:
+    ms = doc["context"].get("conpat", {}).get("machine_state")
+    if not ms or not ms.get("probes"):
+        return None
+    c2c = [p["c2c_round_trip_ns"] for p in ms["probes"]]
+    shifted = ms.get("shifted_passes", [])
+    return (f"core-to-core round trip {min(c2c):.0f}-{max(c2c):.0f} ns (median {ms['median_c2c_round_trip_ns']:.0f}); "
+            f"repetitions in a shifted state: {', '.join(map(str, shifted)) if shifted else 'none'}")
+
+
+def noise_summary(doc: dict) -> str | None:
+    fams = doc["context"].get("conpat", {}).get("families", [])
+    steal = [r["steal_pct"] for r in fams if isinstance(r.get("steal_pct"), (int, float))]
+    other = [r["other_cpu_pct"] for r in fams if isinstance(r.get("other_cpu_pct"), (int, float))]
+    if not steal and not other:
+        return None
+    return (f"steal <= {max(steal, default=0):.2f} %, other processes' CPU <= {max(other, default=0):.2f} % "
+            f"(worst family of {len(fams)})")
 
 
 def fmt(v) -> str:
@@ -134,7 +178,20 @@ def table(headers: list, rows: list, markdown: bool) -> str:
     return "\n".join(lines)
 
 
-def render_text(results: list, markdown: bool, show_all: bool) -> str:
+def summary_line(rows: list, alpha: float) -> str:
+    tested = [r for r in rows if r["tested"]]
+    slower = sum(1 for r in tested if r["verdict"] == "slower")
+    faster = sum(1 for r in tested if r["verdict"] == "faster")
+    line = (f"{len(rows)} rows: {len(tested)} tested, {slower} slower, {faster} faster, "
+            f"{len(tested) - slower - faster} no change")
+    if tested:
+        line += f"; by chance alone about {len(tested) * alpha:.1f} rows would test significant (rows x alpha)"
+    if len(tested) < len(rows):
+        line += f"; {len(rows) - len(tested)} rows have too few samples to test (need {MIN_SAMPLES} a side)"
+    return line
+
+
+def render_text(results: list, markdown: bool, show_all: bool, alpha: float) -> str:
     out = []
     h = (lambda s: f"## {s}") if markdown else (lambda s: f"== {s}")
     for res in results:
@@ -143,6 +200,7 @@ def render_text(results: list, markdown: bool, show_all: bool) -> str:
             out.append(table(["field", "baseline", "other"], [list(d) for d in res["context_diff"]], markdown))
         else:
             out.append("(same machine, build and libraries)")
+        out.append("change %: slower is positive ((time ratio - 1) x 100, rates inverted)")
         rows = [r for r in res["rows"] if show_all or r["significant"] or r["metric"] == "time_ns"]
         out.append("")
         out.append(table(["benchmark", "metric", "baseline", "other", "ratio", "change %", "p", "verdict"],
@@ -150,16 +208,27 @@ def render_text(results: list, markdown: bool, show_all: bool) -> str:
                            r["baseline"], r["value"], r["ratio"], r["change_pct"], r["p_value"], r["verdict"]]
                           for r in rows], markdown))
         out.append("")
+        out.append(summary_line(res["rows"], alpha))
+        out.append("")
         out.append(table(["family", "geomean time ratio (other/baseline)"],
                          [[f, g] for f, g in res["geomean"].items()], markdown))
-        changed = [r for r in res["ranking"] if not r["same"]]
+        ranked = res["ranking"]
+        changed = [r for r in ranked if r["status"] == "changed"]
+        tied = sum(1 for r in ranked if r["status"] == "tied")
         out.append("")
-        out.append(f"ranking: the fastest implementation is the same in {len(res['ranking']) - len(changed)} of "
-                   f"{len(res['ranking'])} comparable groups")
+        out.append(f"ranking: of {len(ranked)} groups with two or more implementations, the fastest is the same "
+                   f"in {len(ranked) - len(changed) - tied}, tied within the noise in {tied}, "
+                   f"significantly changed in {len(changed)}")
         if changed:
             out.append(table(["family", "params", "fastest on baseline", "fastest on other"],
                              [[r["family"], json.dumps(r["params"]), r["fastest_baseline"], r["fastest_other"]]
                               for r in changed], markdown))
+        for label, n in (("baseline", res["noise"][0]), ("other", res["noise"][1])):
+            if n:
+                out.append(f"noise ({label}): {n}")
+        for label, st in (("baseline", res["state"][0]), ("other", res["state"][1])):
+            if st:
+                out.append(f"machine state ({label}): {st}")
         out.append("")
     return "\n".join(out)
 
@@ -170,23 +239,22 @@ def main() -> int:
     p.add_argument("runs", nargs="+", help="two or more results files or directories; the first is the baseline")
     p.add_argument("--format", choices=("table", "markdown", "json"), default="table",
                    help="output format (default: a terminal table)")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the U test (default 0.05)")
+    p.add_argument("--alpha", type=float, default=0.01,
+                   help="significance level of the U test (default 0.01; 5 repetitions a side reach 0.008)")
     p.add_argument("--min-effect", type=float, default=5.0,
                    help="smallest change, in percent, that counts as a difference (default 5)")
     p.add_argument("--fail-on-regression", type=float, metavar="PCT",
-                   help="exit 1 if any significant regression is larger than PCT percent (for CI gates)")
+                   help="exit 1 if any benchmark is significantly slower by more than PCT percent (for CI "
+                        "gates); exit 2 if the runs have too few repetitions to test")
     p.add_argument("--all", action="store_true", help="show every metric, not only time and significant changes")
     args = p.parse_args()
     if len(args.runs) < 2:
         p.error("give at least two runs (files or directories)")
+    if not 0 < args.alpha < 1 or args.min_effect < 0:
+        p.error("--alpha must be in (0, 1) and --min-effect >= 0")
     try:
         paths = cr.resolve_inputs(args.runs)
-        docs = []
-        for path in paths:
-            doc = cr.load(path)
-            if "conpat" in doc.get("context", {}):
-                cr.validate(doc, path)
-            docs.append(doc)
+        docs = [cr.load(path) for path in paths]
     except cr.ResultsError as e:
         print(f"compare: {e}", file=sys.stderr)
         return 2
@@ -197,19 +265,28 @@ def main() -> int:
             print(f"compare: {path}: no benchmark in common with {paths[0]}", file=sys.stderr)
             return 2
         results.append({"baseline": str(paths[0]), "other": str(path), "rows": rows,
-                        "geomean": family_geomeans(rows), "ranking": ranking_stability(docs[0], doc),
-                        "context_diff": context_diff(docs[0], doc)})
+                        "geomean": family_geomeans(rows), "ranking": ranking_stability(docs[0], doc, args.alpha),
+                        "context_diff": context_diff(docs[0], doc),
+                        "noise": [noise_summary(docs[0]), noise_summary(doc)],
+                        "state": [state_summary(docs[0]), state_summary(doc)]})
     if args.format == "json":
         print(json.dumps(results, indent=2))
     else:
-        print(render_text(results, args.format == "markdown", args.all))
+        print(render_text(results, args.format == "markdown", args.all, args.alpha))
     if args.fail_on_regression is not None:
-        worst = [r for res in results for r in res["rows"]
-                 if r["significant"] and r["change_pct"] < -args.fail_on_regression]
+        rows = [r for res in results for r in res["rows"]]
+        thin = [r for r in rows if not r["tested"]]
+        if thin:
+            n = min(min(r["repetitions"]) for r in thin)
+            print(f"compare: cannot gate: {len(thin)} of {len(rows)} rows have {n} repetition(s) a side, the test "
+                  f"needs {MIN_SAMPLES}; run 'make bench' with PROFILE=default or full (or "
+                  f"--benchmark_repetitions={MIN_SAMPLES})", file=sys.stderr)
+            return 2
+        worst = [r for r in rows if r["significant"] and r["change_pct"] > args.fail_on_regression]
         if worst:
-            w = min(worst, key=lambda r: r["change_pct"])
+            w = max(worst, key=lambda r: r["change_pct"])
             print(f"compare: {len(worst)} significant regression(s) beyond {args.fail_on_regression}%; worst: "
-                  f"{w['benchmark']} {w['metric']} {w['change_pct']:.1f}%", file=sys.stderr)
+                  f"{w['benchmark']} {w['metric']} {w['change_pct']:+.1f}%", file=sys.stderr)
             return 1
     return 0
 

@@ -10,6 +10,7 @@ too: their names are parsed here.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -20,6 +21,10 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "results" / "schema" / f"
 # Google Benchmark's own name suffixes: not conpat parameters (threads: is a
 # parameter: conpat never uses Google Benchmark's ->Threads()).
 GBENCH_KEYS = {"iterations", "repeats", "min_time", "min_warmup_time"}
+GBENCH_FLAGS = {"real_time", "manual_time", "process_time"}
+
+# A results file written by `make bench`: <UTC stamp>-<git sha>.json.
+STAMP_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9A-Za-z]+\.json$")  # not .invalid.json: bench.py keeps failed merges so
 
 
 class ResultsError(Exception):
@@ -41,14 +46,20 @@ def parse_value(text: str):
 def parse_name(name: str) -> tuple[str, str, dict]:
     """Splits `family/impl:NAME/key:value/...` into (family, impl, params).
 
-    Parts without a colon (real_time, manual_time) and Google Benchmark's
-    own keys are skipped.
+    Google Benchmark's own flags (real_time, manual_time, process_time) and
+    keys (iterations:, repeats:, ...) are skipped. Unnamed parts of plain
+    Google Benchmark names (`BM_Foo/8/64`) are positional arguments and
+    become params arg0, arg1, ... so that BM_Foo/8 and BM_Foo/64 stay apart.
     """
     parts = name.split("/")
     family, impl, params = parts[0], "", {}
+    positional = 0
     for part in parts[1:]:
         key, sep, value = part.partition(":")
         if not sep:
+            if part and part not in GBENCH_FLAGS:
+                params[f"arg{positional}"] = parse_value(part)
+                positional += 1
             continue
         if key == "impl":
             impl = value
@@ -67,8 +78,13 @@ def annotate(bench: dict) -> dict:
     return bench
 
 
-def load(path: str | os.PathLike) -> dict:
-    """Reads a conpat or plain Google Benchmark results file."""
+def load(path: str | os.PathLike, check: bool = True) -> dict:
+    """Reads a conpat or plain Google Benchmark results file.
+
+    A conpat file (context.conpat present) is checked against the JSON Schema
+    as it is on disk, before family / impl / params are filled in for entries
+    that lack them; check=False skips that (for one family's partial output).
+    """
     path = Path(path)
     try:
         text = path.read_text()
@@ -82,13 +98,25 @@ def load(path: str | os.PathLike) -> dict:
         raise ResultsError(f"{path}: invalid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
         raise ResultsError(f"{path}: not a Google Benchmark results file (no 'benchmarks' list)")
-    conpat = doc.get("context", {}).get("conpat")
+    context = doc.setdefault("context", {})
+    if not isinstance(context, dict):
+        raise ResultsError(f"{path}: 'context' is a {type(context).__name__}, not an object")
+    for i, b in enumerate(doc["benchmarks"]):
+        if not isinstance(b, dict):
+            raise ResultsError(f"{path}: benchmarks[{i}] is a {type(b).__name__}, not an object")
+        if not isinstance(b.get("run_name", b.get("name")), str):
+            raise ResultsError(f"{path}: benchmarks[{i}] has no name")
+    conpat = context.get("conpat")
     if conpat is not None:
+        if not isinstance(conpat, dict):
+            raise ResultsError(f"{path}: 'context.conpat' is not an object")
         version = conpat.get("schema_version")
         if version != SCHEMA_VERSION:
             raise ResultsError(
                 f"{path}: results schema version {version!r}; this conpat reads version {SCHEMA_VERSION}"
             )
+        if check:
+            validate(doc, path)
     for b in doc["benchmarks"]:
         annotate(b)
     return doc
@@ -122,18 +150,21 @@ def write_new(path: str | os.PathLike, doc: dict) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def newest(directory: str | os.PathLike) -> Path:
-    """The newest results file (by name: UTC stamp first) under a directory."""
+def results_files(directory: str | os.PathLike) -> list[Path]:
+    """The results files under a directory, oldest first: files named
+    <UTC stamp>-<sha>.json (as `make bench` writes them), by stamp."""
     directory = Path(directory)
     if not directory.is_dir():
         raise ResultsError(f"{directory}: not a directory")
-    files = sorted(p for p in directory.rglob("*.json") if not p.name.startswith("."))
+    return sorted((p for p in directory.rglob("*.json") if STAMP_RE.match(p.name)), key=lambda p: p.name)
+
+
+def newest(directory: str | os.PathLike) -> Path:
+    """The newest results file (by its UTC stamp) under a directory."""
+    files = results_files(directory)
     if not files:
-        raise ResultsError(f"{directory}: no results files")
-    return max(files, key=lambda p: p.name)
-
-
-FAMILY_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
+        raise ResultsError(f"{directory}: no results files (named <UTC stamp>-<sha>.json, as 'make bench' writes)")
+    return files[-1]
 
 
 # ---- metrics ------------------------------------------------------------------
@@ -142,7 +173,8 @@ _UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 # Metrics where a smaller value is better; every other metric compared is a rate.
 LOWER_IS_BETTER = ("time_ns", "lat_p50_ns", "lat_p90_ns", "lat_p99_ns", "lat_p999_ns")
-HIGHER_IS_BETTER = ("items_per_second",)
+# items_per_second is items / time: where time_ns is there it is the same
+# measurement and is not compared (or tested) a second time.
 COMPARED = ("time_ns", "items_per_second", "lat_p50_ns", "lat_p90_ns", "lat_p99_ns", "lat_p999_ns")
 
 
@@ -162,20 +194,31 @@ def metrics_of(b: dict) -> dict:
     if isinstance(b.get("real_time"), (int, float)):
         out["time_ns"] = float(b["real_time"]) * _UNIT_NS.get(b.get("time_unit", "ns"), 1.0)
     for m in COMPARED[1:]:
+        if m == "items_per_second" and "time_ns" in out:
+            continue
         if isinstance(b.get(m), (int, float)):
             out[m] = float(b[m])
     return out
 
 
-def samples(doc: dict) -> dict:
+def iterations(doc: dict) -> list[dict]:
+    """The measured repetitions (no aggregates, no failed benchmarks)."""
+    return [b for b in doc["benchmarks"]
+            if b.get("run_type", "iteration") == "iteration" and not b.get("error_occurred")]
+
+
+def samples(doc: dict, extra: tuple = ()) -> dict:
     """key -> {"metrics": {metric: [one value per repetition]}, "entry": first entry,
-    "oversubscribed": bool}; failed benchmarks are left out."""
+    "oversubscribed": bool}; failed benchmarks and aggregates are left out.
+    `extra` names counters to collect besides the compared metrics."""
     out: dict = {}
-    for b in doc["benchmarks"]:
-        if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
-            continue
+    for b in iterations(doc):
         rec = out.setdefault(key_of(b), {"metrics": {}, "entry": b, "oversubscribed": bool(b.get("oversubscribed"))})
-        for m, v in metrics_of(b).items():
+        values = metrics_of(b)
+        for m in extra:
+            if isinstance(b.get(m), (int, float)):
+                values[m] = float(b[m])
+        for m, v in values.items():
             rec["metrics"].setdefault(m, []).append(v)
     return out
 
@@ -184,6 +227,74 @@ def median(values: list) -> float:
     s = sorted(values)
     n = len(s)
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def geomean(values) -> float:
+    values = list(values)
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+# ---- statistics -----------------------------------------------------------------
+#
+# Every summary is a median with a distribution-free confidence interval from
+# order statistics: with n samples, [x_(k), x_(n+1-k)] covers the true median
+# with probability 1 - 2 P(Binomial(n, 1/2) < k). k is the largest index
+# keeping that at or above the requested level; below 6 samples no pair
+# reaches 95 %, so the interval is [min, max] and its (lower) coverage is
+# reported with it. One sample has no interval.
+
+def _binom_cdf_half(k: int, n: int) -> float:
+    """P(Binomial(n, 1/2) <= k)."""
+    return sum(math.comb(n, i) for i in range(0, k + 1)) / 2 ** n
+
+
+def median_ci(values, level: float = 0.95) -> dict:
+    """{"n", "median", "lo", "hi", "coverage"}; lo/hi are None for n < 2."""
+    s = sorted(float(v) for v in values)
+    n = len(s)
+    if n == 0:
+        raise ValueError("median of no samples")
+    out = {"n": n, "median": median(s), "lo": None, "hi": None, "coverage": None}
+    if n < 2:
+        return out
+    k = 1
+    while k + 1 <= n // 2 and 1 - 2 * _binom_cdf_half(k, n) >= level:
+        k += 1
+    out.update(lo=s[k - 1], hi=s[n - k], coverage=1 - 2 * _binom_cdf_half(k - 1, n))
+    return out
+
+
+def ratio_ci(num: dict, den: dict) -> tuple:
+    """A conservative interval for median(num) / median(den) from the two
+    medians' intervals (each covering at its own level): (lo, hi), or
+    (None, None) when either side has no interval."""
+    if None in (num["lo"], num["hi"], den["lo"], den["hi"]) or den["lo"] <= 0 or den["hi"] <= 0:
+        return None, None
+    return num["lo"] / den["hi"], num["hi"] / den["lo"]
+
+
+def mann_whitney(a: list, b: list) -> float | None:
+    """Two-sided Mann-Whitney U p-value (exact for small samples); None below 2 samples a side."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    if len(set(a) | set(b)) == 1:
+        return 1.0
+    from scipy.stats import mannwhitneyu  # Debian: python3-scipy
+
+    return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
+def three_way(lo, hi, above: float | None = None, below: float | None = None) -> str:
+    """A verdict from an interval and a rule (value > above, or value < below):
+    "holds" when the whole interval satisfies the rule, "does not hold" when
+    none of it does, "inconclusive" when it straddles the bound or is missing."""
+    if lo is None or hi is None:
+        return "inconclusive"
+    if above is not None:
+        return "holds" if lo > above else ("does not hold" if hi <= above else "inconclusive")
+    if below is not None:
+        return "holds" if hi < below else ("does not hold" if lo >= below else "inconclusive")
+    raise ValueError("three_way needs a bound")
 
 
 def machine_label(doc: dict, path=None) -> str:

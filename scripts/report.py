@@ -4,6 +4,15 @@
 from one or more results files. The default input is the newest file for
 each machine under results/.
 
+Every point is the median of a benchmark's repetitions, drawn with its
+confidence interval (order statistics; see results/README.md); every claim
+verdict is "holds", "does not hold" or "inconclusive", decided from those
+intervals by the rule recorded in scripts/claims.json.
+
+The output directory is replaced as a whole, so report.py only writes into
+a directory that is empty, missing, or a previous report (it holds the
+marker file .conpat-report, or nothing but index.html, REPORT.md and plots).
+
 Exit codes: 0 done; 2 bad input (nothing is written then).
 """
 
@@ -12,10 +21,11 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import math
+import re
+import shutil
+import statistics
 import sys
 import tempfile
-import shutil
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -23,27 +33,80 @@ import conpat_results as cr  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CLAIMS = Path(__file__).resolve().parent / "claims.json"
+MARKER = ".conpat-report"
+REPORT_FILE_RE = re.compile(r"^(index\.html|REPORT\.md|[\w.-]+\.(png|svg))$")
+# Fields of a benchmark entry that are bookkeeping, not measurements.
+NOT_METRICS = {"family_index", "per_family_instance_index", "repetitions", "repetition_index", "threads",
+               "iterations", "cpu_time", "real_time", "threads_used"}
 
 
 class Run:
+    """One results file, its repetitions aggregated: one point per benchmark."""
+
     def __init__(self, path: Path, doc: dict):
         self.path, self.doc = path, doc
         self.ctx = doc["context"].get("conpat", {})
         self.machine = cr.machine_label(doc, path)
-        self.ok = [b for b in doc["benchmarks"] if not b.get("error_occurred") and b.get("run_type", "iteration") == "iteration"]
-        noisy = {r["family"] for r in self.ctx.get("families", []) if r.get("noisy")}
-        self.noisy = noisy
+        self.noisy = {r["family"] for r in self.ctx.get("families", []) if r.get("noisy")}
+        groups: dict = {}
+        for b in cr.iterations(doc):
+            groups.setdefault(cr.key_of(b), []).append(b)
+        self.points = []
+        for key, entries in groups.items():
+            values: dict = {}
+            for b in entries:
+                row = {k: float(v) for k, v in b.items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in NOT_METRICS}
+                row.update(cr.metrics_of(b))
+                for k, v in row.items():
+                    values.setdefault(k, []).append(v)
+            self.points.append({"family": key[0], "impl": key[1], "params": entries[0]["params"],
+                                "oversubscribed": any(b.get("oversubscribed") for b in entries),
+                                "n": len(entries), "stats": {k: cr.median_ci(v) for k, v in values.items()}})
 
     def select(self, family: str, **params) -> list[dict]:
-        return [b for b in self.ok if b["family"] == family
-                and all(str(b["params"].get(k)) == str(v) for k, v in params.items())]
+        return [p for p in self.points if p["family"] == family
+                and all(str(p["params"].get(k)) == str(v) for k, v in params.items())]
 
     def impls(self, family: str) -> list[str]:
-        seen = []
-        for b in self.ok:
-            if b["family"] == family and b["impl"] not in seen:
-                seen.append(b["impl"])
-        return seen
+        return sorted({p["impl"] for p in self.points if p["family"] == family})
+
+    def find(self, sel: dict) -> dict | None:
+        for p in self.select(sel["family"], **sel.get("params", {})):
+            if p["impl"] == sel["impl"]:
+                return p
+        return None
+
+    def repetitions(self) -> int:
+        return int(statistics.median(p["n"] for p in self.points)) if self.points else 0
+
+    def time_cv(self) -> float | None:
+        """Median over benchmarks of the coefficient of variation of time across repetitions."""
+        cvs = []
+        for b_key, entries in self._times().items():
+            if len(entries) >= 2 and statistics.fmean(entries) > 0:
+                cvs.append(statistics.pstdev(entries) / statistics.fmean(entries))
+        return statistics.median(cvs) if cvs else None
+
+    def _times(self) -> dict:
+        out: dict = {}
+        for b in cr.iterations(self.doc):
+            t = cr.metrics_of(b).get("time_ns")
+            if t is not None:
+                out.setdefault(cr.key_of(b), []).append(t)
+        return out
+
+
+def stat(point: dict | None, metric: str) -> dict | None:
+    return None if point is None else point["stats"].get(metric)
+
+
+def ci_text(s: dict, unit: str = "", digits: int = 3) -> str:
+    """'12.3 ns [11.9, 13.0] (n=5, >=93.8 %)', or '12.3 ns (n=1, no interval)'."""
+    v = f"{s['median']:.{digits}g}{unit}"
+    if s["lo"] is None:
+        return f"{v} (n={s['n']}, no interval)"
+    return f"{v} [{s['lo']:.{digits}g}, {s['hi']:.{digits}g}] (n={s['n']}, >={100 * s['coverage']:.1f} %)"
 
 
 def title(run_list, text: str, family: str) -> str:
@@ -51,29 +114,63 @@ def title(run_list, text: str, family: str) -> str:
     return f"{text}\n[{machines}]"
 
 
-def style(k: int) -> str:
+MARKERS = "os^vD<>ph*"
+
+
+class Palette:
+    """One colour and marker per implementation, the same in every plot;
+    machines differ by line style."""
+
+    def __init__(self, runs):
+        import matplotlib.pyplot as plt
+
+        impls = sorted({p["impl"] for r in runs for p in r.points})
+        colors = plt.cm.tab10.colors
+        self.style = {impl: (colors[i % 10], MARKERS[(i // 10) % len(MARKERS)]) for i, impl in enumerate(impls)}
+
+    def color(self, impl):
+        return self.style[impl][0]
+
+    def marker(self, impl):
+        return self.style[impl][1]
+
+
+def linestyle(k: int) -> str:
     return ["-", "--", ":", "-."][k % 4]
 
 
-def plot_lines(ax, runs, family, x_param, y_metric, fixed, xlog=True, ylog=True, x_zero=None):
-    """One line per (machine, impl); hollow markers for oversubscribed points."""
+def error_bars(ax, xs, stats, color):
+    """Draws each point's interval as a vertical bar (where it has one)."""
+    pts = [(x, s) for x, s in zip(xs, stats) if s["lo"] is not None]
+    if pts:
+        ax.errorbar([x for x, _ in pts], [s["median"] for _, s in pts],
+                    yerr=[[s["median"] - s["lo"] for _, s in pts], [s["hi"] - s["median"] for _, s in pts]],
+                    fmt="none", ecolor=color, elinewidth=1, capsize=2, alpha=0.8)
+
+
+def plot_lines(ax, runs, pal, family, x_param, y_metric, fixed, xlog=True, ylog=True, x_zero=None):
+    """One line per (machine, impl) through the medians, with intervals;
+    hollow markers for oversubscribed points."""
     any_over = False
     for m, run in enumerate(runs):
         for impl in run.impls(family):
-            pts = [b for b in run.select(family, **fixed) if b["impl"] == impl and y_metric in b]
-            pts.sort(key=lambda b: float(b["params"][x_param]))
+            pts = [p for p in run.select(family, **fixed) if p["impl"] == impl and y_metric in p["stats"]]
+            pts.sort(key=lambda p: float(p["params"][x_param]))
             if not pts:
                 continue
-            xs = [float(b["params"][x_param]) for b in pts]
+            xs = [float(p["params"][x_param]) for p in pts]
             if x_zero is not None:
                 xs = [x if x > 0 else x_zero for x in xs]
-            ys = [float(b[y_metric]) for b in pts]
+            stats = [p["stats"][y_metric] for p in pts]
             label = impl if len(runs) == 1 else f"{impl} ({run.machine})"
-            line, = ax.plot(xs, ys, style(m), marker="o", label=label, markersize=4)
-            over = [(x, y) for x, y, b in zip(xs, ys, pts) if b.get("oversubscribed")]
+            color = pal.color(impl)
+            ax.plot(xs, [s["median"] for s in stats], linestyle(m), color=color, marker=pal.marker(impl),
+                    label=label, markersize=4)
+            error_bars(ax, xs, stats, color)
+            over = [(x, s["median"]) for x, s, p in zip(xs, stats, pts) if p["oversubscribed"]]
             if over:
                 any_over = True
-                ax.plot(*zip(*over), "o", markersize=8, markerfacecolor="white", color=line.get_color())
+                ax.plot(*zip(*over), "o", markersize=8, markerfacecolor="white", color=color)
     if xlog:
         ax.set_xscale("log", base=2)
     if ylog:
@@ -85,9 +182,11 @@ def plot_lines(ax, runs, family, x_param, y_metric, fixed, xlog=True, ylog=True,
 def finish(fig, ax, out: Path, name: str, any_over=False, legend=True):
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, ncol=2)
+    notes = ["points: median of the repetitions; bars: its confidence interval"]
     if any_over:
-        fig.text(0.01, 0.01, "hollow markers: oversubscribed (more threads than cores)", fontsize=7)
-    fig.tight_layout()
+        notes.append("hollow markers: oversubscribed (more threads than cores)")
+    fig.text(0.01, 0.005, "; ".join(notes), fontsize=7)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     # No date in the files: regenerating from the same results gives the same report.
     fig.savefig(out / f"{name}.svg", dpi=90, metadata={"Date": None})
     fig.savefig(out / f"{name}.png", dpi=90)
@@ -97,20 +196,26 @@ def finish(fig, ax, out: Path, name: str, any_over=False, legend=True):
     return name
 
 
+def bar_with_interval(ax, x, s, width, color, label=None):
+    ax.bar(x, s["median"], width=width, color=color, label=label)
+    if s["lo"] is not None:
+        ax.errorbar([x], [s["median"]], yerr=[[s["median"] - s["lo"]], [s["hi"] - s["median"]]],
+                    fmt="none", ecolor="black", elinewidth=1, capsize=2)
+
+
 def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
     import matplotlib
 
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.hashsalt"] = "conpat"  # stable SVG ids: regenerated reports diff cleanly
     import matplotlib.pyplot as plt
-    from cycler import cycler
 
-    # Twenty distinct colours: a run can hold more than ten implementations.
-    matplotlib.rcParams["axes.prop_cycle"] = cycler(color=plt.cm.tab20.colors)
+    pal = Palette(runs)
     made = []
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    over = plot_lines(ax, runs, "channel.spsc", "cap", "items_per_second", {"payload": 8, "work": 0}, x_zero=0.5)
+    over = plot_lines(ax, runs, pal, "channel.spsc", "cap", "items_per_second", {"payload": 8, "work": 0},
+                      x_zero=0.5)
     ax.set(xlabel="capacity (items; 0.5 = unbuffered)", ylabel="throughput (items/s)",
            title=title(runs, "channel.spsc: throughput against capacity (8-byte items)", "channel.spsc"))
     made.append((finish(fig, ax, out, "channel_spsc_throughput", over), "Throughput against capacity"))
@@ -118,13 +223,15 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
     fig, ax = plt.subplots(figsize=(8, 5))
     labels, k = [], 0
     pcts = ["lat_p50_ns", "lat_p90_ns", "lat_p99_ns", "lat_p999_ns"]
+    pct_colors = plt.cm.viridis([0.1, 0.4, 0.65, 0.9])
     for run in runs:
-        for b in run.select("channel.spsc", cap=1024, payload=8, work=0):
-            if "lat_p50_ns" not in b:
+        for p in sorted(run.select("channel.spsc", cap=1024, payload=8, work=0), key=lambda p: p["impl"]):
+            if "lat_p50_ns" not in p["stats"]:
                 continue
-            labels.append(b["impl"] if len(runs) == 1 else f"{b['impl']}\n{run.machine}")
-            for j, p in enumerate(pcts):
-                ax.bar(k + j * 0.2, b[p], width=0.2, color=f"C{j}", label=p[4:-3] if k == 0 else None)
+            labels.append(p["impl"] if len(runs) == 1 else f"{p['impl']}\n{run.machine}")
+            for j, name in enumerate(pcts):
+                bar_with_interval(ax, k + j * 0.2, p["stats"][name], 0.2, pct_colors[j],
+                                  label=name[4:-3] if k == 0 else None)
             k += 1
     ax.set_xticks([i + 0.3 for i in range(len(labels))], labels, rotation=30, ha="right", fontsize=7)
     ax.set_yscale("log")
@@ -134,32 +241,46 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
 
     fig, ax = plt.subplots(figsize=(8, 5))
     any_over = False
+    shapes = sorted({(p["params"]["producers"], p["params"]["consumers"])
+                     for r in runs for p in r.select("channel.mpmc", cap=1024)},
+                    key=lambda s: (s[0] * s[1], s[0], s[1]))
+    xpos = {s: i for i, s in enumerate(shapes)}
     for m, run in enumerate(runs):
         for impl in run.impls("channel.mpmc"):
-            pts = [b for b in run.select("channel.mpmc", cap=1024) if b["impl"] == impl]
+            pts = sorted((p for p in run.select("channel.mpmc", cap=1024) if p["impl"] == impl
+                          and "items_per_second" in p["stats"]),
+                         key=lambda p: xpos[(p["params"]["producers"], p["params"]["consumers"])])
             if not pts:
                 continue
-            xs = [f"{b['params']['producers']}x{b['params']['consumers']}" for b in pts]
-            ys = [b["items_per_second"] for b in pts]
-            line, = ax.plot(xs, ys, style(m), marker="o", label=impl if len(runs) == 1 else f"{impl} ({run.machine})")
-            for x, y, b in zip(xs, ys, pts):
-                if b.get("oversubscribed"):
+            xs = [xpos[(p["params"]["producers"], p["params"]["consumers"])] for p in pts]
+            stats = [p["stats"]["items_per_second"] for p in pts]
+            color = pal.color(impl)
+            ax.plot(xs, [s["median"] for s in stats], linestyle(m), color=color, marker=pal.marker(impl),
+                    label=impl if len(runs) == 1 else f"{impl} ({run.machine})")
+            error_bars(ax, xs, stats, color)
+            for x, s, p in zip(xs, stats, pts):
+                if p["oversubscribed"]:
                     any_over = True
-                    ax.plot([x], [y], "o", markersize=8, markerfacecolor="white", color=line.get_color())
+                    ax.plot([x], [s["median"]], "o", markersize=8, markerfacecolor="white", color=color)
+    ax.set_xticks(range(len(shapes)), [f"{a}x{b}" for a, b in shapes])
     ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
-    ax.set(xlabel="producers x consumers", ylabel="throughput (items/s)",
+    ax.set(xlabel="producers x consumers (ordered by threads)", ylabel="throughput (items/s)",
            title=title(runs, "channel.mpmc, capacity 1024: scaling", "channel.mpmc"))
     made.append((finish(fig, ax, out, "channel_mpmc_scaling", any_over), "Scaling with producers and consumers"))
 
     fig, ax = plt.subplots(figsize=(8, 5))
     k, labels = 0, []
     for run in runs:
-        for b in sorted(run.select("collect.false_sharing"), key=lambda b: (b["params"]["threads"], b["params"]["align"])):
-            labels.append(f"{b['params']['threads']} thr, {b['params']['align']} B" +
-                          ("" if len(runs) == 1 else f"\n{run.machine}") + (" *" if b.get("oversubscribed") else ""))
-            ax.bar(k - 0.2, b["packed_ns_per_op"], 0.4, color="C3", label="packed" if k == 0 else None)
-            ax.bar(k + 0.2, b["padded_ns_per_op"], 0.4, color="C2", label="padded" if k == 0 else None)
+        for p in sorted(run.select("collect.false_sharing"), key=lambda p: (p["params"]["threads"], p["params"]["align"])):
+            if "packed_ns_per_op" not in p["stats"]:
+                continue
+            labels.append(f"{p['params']['threads']} thr, {p['params']['align']} B" +
+                          ("" if len(runs) == 1 else f"\n{run.machine}") + (" *" if p["oversubscribed"] else ""))
+            bar_with_interval(ax, k - 0.2, p["stats"]["packed_ns_per_op"], 0.4, "tab:red",
+                              label="packed" if k == 0 else None)
+            bar_with_interval(ax, k + 0.2, p["stats"]["padded_ns_per_op"], 0.4, "tab:green",
+                              label="padded" if k == 0 else None)
             k += 1
     ax.set_xticks(range(len(labels)), labels, fontsize=7)
     ax.set(ylabel="time per increment (ns)",
@@ -168,11 +289,11 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
     made.append((finish(fig, ax, out, "false_sharing"), "False sharing: packed against padded"))
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    plot_lines(ax, runs, "collect.stride", "stride", "ns_per_op", {}, ylog=False)
+    plot_lines(ax, runs, pal, "collect.stride", "stride", "ns_per_op", {}, ylog=False)
     for m, run in enumerate(runs):
         fs = run.ctx.get("derived", {}).get("false_sharing")
         if fs:
-            ax.axvline(fs["false_sharing_distance_bytes"], color=f"C{m}", ls=":",
+            ax.axvline(fs["false_sharing_distance_bytes"], color="black", ls=linestyle(m + 2),
                        label=f"measured distance {fs['false_sharing_distance_bytes']} B ({run.machine})")
             ax.axvline(fs["hardware_destructive_interference_size"], color="grey", ls="--", alpha=0.5,
                        label=f"hardware_destructive_interference_size {fs['hardware_destructive_interference_size']} B")
@@ -181,7 +302,7 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
     made.append((finish(fig, ax, out, "stride"), "False-sharing distance"))
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    plot_lines(ax, runs, "collect.writer_freq", "work", "ns_per_write", {}, xlog=False, x_zero=1)
+    plot_lines(ax, runs, pal, "collect.writer_freq", "work", "ns_per_write", {}, xlog=False, x_zero=1)
     ax.set_xscale("log")
     for run in runs:
         for c in run.ctx.get("derived", {}).get("writer_freq", {}).get("crossovers", []):
@@ -193,12 +314,15 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
     fig, ax = plt.subplots(figsize=(8, 5))
     for m, run in enumerate(runs):
         for impl in run.impls("timeout.recv_for"):
-            pts = sorted((b for b in run.select("timeout.recv_for") if b["impl"] == impl),
-                         key=lambda b: b["params"]["timeout_ns"])
-            xs = [max(b["params"]["timeout_ns"], 100) for b in pts]
+            pts = sorted((p for p in run.select("timeout.recv_for") if p["impl"] == impl),
+                         key=lambda p: p["params"]["timeout_ns"])
             for pct, ls in (("overshoot_p50_ns", "-"), ("overshoot_p99_ns", "--")):
-                ys = [max(b.get(pct, 0), 1) for b in pts]
-                ax.plot(xs, ys, ls, marker="o", markersize=3, label=f"{impl} {pct[10:13]}" + ("" if len(runs) == 1 else f" ({run.machine})"))
+                have = [p for p in pts if pct in p["stats"] and p["stats"][pct]["median"] > 0]
+                if not have:
+                    continue  # not measured: no point, rather than a made-up one
+                xs = [max(p["params"]["timeout_ns"], 100) for p in have]
+                ax.plot(xs, [p["stats"][pct]["median"] for p in have], ls, color=pal.color(impl), marker="o",
+                        markersize=3, label=f"{impl} {pct[10:13]}" + ("" if len(runs) == 1 else f" ({run.machine})"))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
@@ -207,13 +331,17 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
     made.append((finish(fig, ax, out, "timeout_overshoot"), "Timeout overshoot"))
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    plot_lines(ax, runs, "callback.error_rate", "error_pct", "ns_per_op", {}, xlog=False, x_zero=0.01)
+    plot_lines(ax, runs, pal, "callback.error_rate", "error_pct", "ns_per_op", {}, xlog=False, x_zero=0.01)
     ax.set_xscale("log")
     ax.set(xlabel="error rate (%; 0.01 = none)", ylabel="time per operation (ns)",
            title=title(runs, "callback.error_rate: error codes, Expected and exceptions", "callback.error_rate"))
     made.append((finish(fig, ax, out, "error_rate"), "Error-rate curves"))
 
     if len(runs) >= 2:
+        import math
+
+        import numpy as np
+
         base = cr.samples(runs[0].doc)
         cells: dict = {}
         for run in runs[1:]:
@@ -221,20 +349,18 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
             for key in set(base) & set(other):
                 a, b = base[key]["metrics"].get("time_ns"), other[key]["metrics"].get("time_ns")
                 if a and b:
-                    cells.setdefault((key[0], run.machine), []).append(math.log(cr.median(b) / cr.median(a)))
+                    cells.setdefault((key[0], run.machine), []).append(cr.median(b) / cr.median(a))
         families = sorted({f for f, _ in cells})
         machines = [r.machine for r in runs[1:]]
-        import numpy as np
-
-        grid = np.array([[math.exp(sum(cells[(f, m)]) / len(cells[(f, m)])) if (f, m) in cells else np.nan
+        grid = np.array([[cr.geomean(cells[(f, m)]) if (f, m) in cells else np.nan
                           for m in machines] for f in families])
-        fig, ax = plt.subplots(figsize=(4 + len(machines), 1 + 0.4 * len(families)))
+        fig, ax = plt.subplots(figsize=(4 + len(machines), 1 + 0.4 * max(len(families), 1)))
         im = ax.imshow(np.log2(grid), cmap="coolwarm", vmin=-2, vmax=2, aspect="auto")
         ax.set_xticks(range(len(machines)), machines)
         ax.set_yticks(range(len(families)), families, fontsize=7)
         for i in range(len(families)):
             for j in range(len(machines)):
-                if not np.isnan(grid[i, j]):
+                if not math.isnan(grid[i, j]):
                     ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7)
         fig.colorbar(im, label="log2(time ratio)")
         ax.set_title(f"geomean time ratio per family, against {runs[0].machine}")
@@ -242,145 +368,275 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
     return made
 
 
-def find(run: Run, sel: dict) -> dict | None:
-    for b in run.select(sel["family"], **sel.get("params", {})):
-        if b["impl"] == sel["impl"]:
-            return b
-    return None
+# ---- claims -----------------------------------------------------------------------
+#
+# verdict(run, claim) -> (answer, text). answer is "holds", "does not hold",
+# "inconclusive" or "not measured"; every answer follows from intervals (or
+# a recorded check outcome) by a rule that can come out either way.
+
+def rule_of(claim: dict) -> dict:
+    rule = claim.get("holds_if")
+    if not isinstance(rule, dict) or not ({"above", "below"} & set(rule)):
+        raise ValueError(f"claim {claim.get('id')}: holds_if must be {{'above': x}} or {{'below': x}}")
+    return rule
 
 
-def verdict(run: Run, claim: dict) -> str:
+def rule_text(rule: dict) -> str:
+    return f"> {rule['above']}" if "above" in rule else f"< {rule['below']}"
+
+
+def ratio_verdict(run: Run, claim: dict, impl: str | None = None) -> tuple[str, str]:
+    num, den = dict(claim["numerator"]), dict(claim["denominator"])
+    if impl:
+        num["impl"] = den["impl"] = impl
+    sn, sd = stat(run.find(num), claim["metric"]), stat(run.find(den), claim["metric"])
+    if not sn or not sd:
+        return "not measured", "not measured in this run"
+    rule = rule_of(claim)
+    lo, hi = cr.ratio_ci(sn, sd)
+    r = sn["median"] / sd["median"]
+    answer = cr.three_way(lo, hi, above=rule.get("above"), below=rule.get("below"))
+    interval = f" [{lo:.2f}, {hi:.2f}]" if lo is not None else " (no interval: 1 sample)"
+    return answer, f"{r:.2f}x{interval}, n={sn['n']}/{sd['n']}; holds if {rule_text(rule)}"
+
+
+def range_answer(s: dict, lo_bound, hi_bound) -> str:
+    """Is the median inside [lo_bound, hi_bound] (None: open)? From its interval."""
+    if s["lo"] is None:
+        return "inconclusive"
+    inside_all = (lo_bound is None or s["lo"] >= lo_bound) and (hi_bound is None or s["hi"] <= hi_bound)
+    outside_all = (lo_bound is not None and s["hi"] < lo_bound) or (hi_bound is not None and s["lo"] > hi_bound)
+    return "holds" if inside_all else ("does not hold" if outside_all else "inconclusive")
+
+
+def combine(answers: list[str]) -> str:
+    if "not measured" in answers:
+        return "not measured"
+    if "does not hold" in answers:
+        return "does not hold"
+    return "holds" if all(a == "holds" for a in answers) else "inconclusive"
+
+
+def verdict(run: Run, claim: dict) -> tuple[str, str]:
     kind = claim["kind"]
-    if kind == "test":
-        return claim["verdict"]
+    if kind == "check":
+        checks = run.ctx.get("checks") or {}
+        answers, parts = [], []
+        for name, expected in claim["checks"].items():
+            c = checks.get(name)
+            if not isinstance(c, dict) or "outcome" not in c:
+                return "not measured", f"check {name} not recorded in this run"
+            answers.append("holds" if c["outcome"] == expected else "does not hold")
+            parts.append(f"{name}: {c.get('detail', c['outcome'])}")
+        return combine(answers), "; ".join(parts)
     if kind == "ratio":
-        n, d = find(run, claim["numerator"]), find(run, claim["denominator"])
-        if not n or not d:
-            return "not measured in this run"
-        r = n[claim["metric"]] / d[claim["metric"]]
-        ok = r > 1
-        return (f"{'holds' if ok else 'does not hold'}: {r:.2f}x (seed {claim['seed_value']}x)")
+        answer, text = ratio_verdict(run, claim)
+        for impl in claim.get("also_impls", []):
+            a2, t2 = ratio_verdict(run, claim, impl)
+            if a2 != "not measured":
+                text += f"; {impl}: {a2}, {t2}"
+        return answer, text + f" (seed {claim['seed_value']}x)"
     if kind == "pair":
-        parts, holds = [], True
+        answers, parts = [], []
         for side in ("first", "second"):
-            s = claim[side]
-            b = find(run, s)
-            if not b:
-                return "not measured in this run"
-            v = b[claim["metric"]]
-            lo, hi = s["range"]
-            inside = (lo is None or v >= lo) and (hi is None or v <= hi)
-            holds &= inside
+            sel = claim[side]
+            s = stat(run.find(sel), claim["metric"])
+            if not s:
+                return "not measured", "not measured in this run"
+            lo, hi = sel["range"]
+            answers.append(range_answer(s, lo, hi))
             claimed = f">= {lo}" if hi is None else f"{lo}-{hi}"
-            parts.append(f"{s['label']} {v:.1f} ns" + ("" if inside else f" (claimed {claimed} ns)"))
-        return f"{'holds' if holds else 'does not hold'}: " + ", ".join(parts)
-    if kind == "crossover":
-        wf = run.ctx.get("derived", {}).get("writer_freq")
-        if not wf:
-            return "not measured in this run"
-        a, b = claim["pair"]
-        cross = [c for c in wf["crossovers"] if set(c["pair"]) == {a, b}]
-        cost = wf["ns_per_write"]
-        if a not in cost or b not in cost:
-            return "not measured in this run"
-        works = sorted(set(cost[a]) & set(cost[b]), key=int)
-        lo_rate, hi_rate = 1e9 / cost[a][works[-1]], 1e9 / cost[a][works[0]]
-        if not cross:
-            faster = a if all(cost[a][w] <= cost[b][w] * 1.05 for w in works) else b
-            return (f"does not hold: no crossover between {a} and {b} from {lo_rate:,.0f} to {hi_rate:,.0f} "
-                    f"writes/s per writer; {faster} is never slower by more than 5 %")
-        c = cross[0]
-        return (f"crossover between work {c['between_work'][0]} and {c['between_work'][1]} "
-                f"({c['writes_per_s_per_writer_between'][1]:,.0f}-{c['writes_per_s_per_writer_between'][0]:,.0f} "
-                f"writes/s per writer; seed: {claim['seed_writes_per_s']:,})")
-    if kind == "slowdown":
-        b = find(run, claim["select"])
-        if not b:
-            return "not measured in this run"
-        s = b[claim["metric"]]
-        loss = (1 - 1 / s) * 100
-        return (f"{'holds' if s > 1 else 'does not hold'}: packed loses {loss:.0f} % against padded "
-                f"({s:.2f}x; seed {claim['seed_loss_pct']} %)")
-    return f"unknown claim kind {kind!r}"
+            parts.append(f"{sel['label']} {ci_text(s, ' ns')} (claimed {claimed} ns)")
+        return combine(answers), "; ".join(parts)
+    if kind == "rate_rule":
+        # Claim: at or above `threshold` writes/s per writer, `preferred` costs
+        # no more per write than `other`. Judged at every measured rate >= threshold.
+        fam, metric = claim["family"], claim["metric"]
+        pref, other = claim["preferred"], claim["other"]
+        rows, answers = [], []
+        for p_other in run.select(fam):
+            if p_other["impl"] != other or metric not in p_other["stats"]:
+                continue
+            p_pref = run.find({"family": fam, "impl": pref, "params": p_other["params"]})
+            s_pref, s_other = stat(p_pref, metric), p_other["stats"][metric]
+            if not s_pref:
+                continue
+            rate = 1e9 / s_other["median"]
+            if rate < claim["threshold"]:
+                continue
+            lo, hi = cr.ratio_ci(s_pref, s_other)
+            # ratio preferred/other: below 1 the preferred is cheaper (claim holds there)
+            answers.append(cr.three_way(lo, hi, below=1.0))
+            rows.append((rate, s_pref["median"] / s_other["median"], lo, hi))
+        if not rows:
+            return "not measured", f"no rate at or above {claim['threshold']:,} writes/s measured"
+        rows.sort()
+        answer = ("does not hold" if "does not hold" in answers else
+                  "holds" if all(a == "holds" for a in answers) else "inconclusive")
+        lo_r, hi_r = rows[0][0], rows[-1][0]
+        worst = max(rows, key=lambda r: r[1])
+        interval = f" [{worst[2]:.2f}, {worst[3]:.2f}]" if worst[2] is not None else " (no interval)"
+        return answer, (f"{pref}/{other} cost per write at {len(rows)} rates from {lo_r:,.0f} to {hi_r:,.0f} "
+                        f"writes/s per writer: highest {worst[1]:.2f}x{interval} at {worst[0]:,.0f}/s; "
+                        f"holds if < 1 at every rate >= {claim['threshold']:,}/s")
+    if kind == "metric":
+        s = stat(run.find(claim["select"]), claim["metric"])
+        if not s:
+            return "not measured", "not measured in this run"
+        rule = rule_of(claim)
+        answer = cr.three_way(s["lo"], s["hi"], above=rule.get("above"), below=rule.get("below"))
+        return answer, f"{claim['label']} {ci_text(s, 'x')}; holds if {rule_text(rule)} ({claim['seed_note']})"
+    raise ValueError(f"unknown claim kind {kind!r}")
+
+
+def claim_rows(runs: list[Run]) -> list[list]:
+    claims = json.loads(CLAIMS.read_text())["claims"]
+    rows = []
+    for c in claims:
+        cells = []
+        for r in runs:
+            answer, text = verdict(r, c)
+            cells.append((answer, text))
+        rows.append([c["claim"], c.get("setup", ""), cells])
+    return rows
+
+
+# ---- metadata and rendering ---------------------------------------------------------
+
+def metadata(run: Run) -> list[str]:
+    """What a reader needs to trust a run, as plain lines (both outputs show them)."""
+    c, g = run.ctx, run.doc["context"]
+    dirty = c.get("git_dirty")
+    cv = run.time_cv()
+    lines = [
+        f"CPU: {c.get('cpu_model', '?')}, {c.get('hardware_threads', g.get('num_cpus', '?'))} hardware threads",
+        f"kernel: {c.get('kernel', '?')}; compiler: {c.get('compiler', '?')} {c.get('cxx_flags', '')}".rstrip(),
+        f"commit: {c.get('git_commit', '?')}" + (" (with uncommitted changes)" if dirty else
+                                                  "" if dirty is False else " (dirty flag unknown)"),
+        f"run: {c.get('start_time', g.get('date', '?'))} to {c.get('end_time', '?')}, profile {c.get('profile', '?')}",
+        f"repetitions per benchmark: {run.repetitions()}"
+        + (f"; median spread of time across repetitions (CV): {100 * cv:.1f} %" if cv is not None else ""),
+    ]
+    ms = c.get("machine_state")
+    if ms and ms.get("probes"):
+        c2c = [p["c2c_round_trip_ns"] for p in ms["probes"]]
+        lines.append(f"machine state: core-to-core round trip {min(c2c):.0f}-{max(c2c):.0f} ns over {len(c2c)} probes "
+                     f"(median {ms['median_c2c_round_trip_ns']:.0f} ns); repetitions in a shifted state: "
+                     + (", ".join(map(str, ms["shifted_passes"])) if ms["shifted_passes"] else "none"))
+    if g.get("library_build_type") == "debug":
+        lines.append("Google Benchmark library built as debug (its own overhead may be higher)")
+    lines += [f"warning: {w}" for w in c.get("warnings", [])]
+    return lines
+
+
+def rel(path: Path) -> str:
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
 def render(runs: list[Run], plots, out: Path) -> None:
-    claims = json.loads(CLAIMS.read_text())["claims"]
     machines = [r.machine for r in runs]
-    rows = [[c["claim"]] + [verdict(r, c) for r in runs] for c in claims]
+    rows = claim_rows(runs)
 
     md = ["# conpat report", "",
-          "Generated by `make report` from " + ", ".join(f"`{r.path.relative_to(ROOT) if r.path.is_relative_to(ROOT) else r.path}`" for r in runs) + ".", ""]
+          "Generated by `make report` from " + ", ".join(f"`{rel(r.path)}`" for r in runs) + ".", ""]
     for r in runs:
-        c = r.ctx
-        md.append(f"- **{r.machine}**: {c.get('cpu_model', '?')}, {c.get('hardware_threads', '?')} hardware threads, "
-                  f"{c.get('kernel', '?')}, {c.get('compiler', '?')} `{c.get('cxx_flags', '')}`, profile "
-                  f"{c.get('profile', '?')}, commit {c.get('git_commit', '?')}.")
-        for w in c.get("warnings", []):
-            md.append(f"  - warning: {w}")
-    md += ["", "## The seed's claims", "", "| claim | " + " | ".join(machines) + " |", "|---|" + "---|" * len(machines)]
-    md += ["| " + " | ".join(row) + " |" for row in rows]
+        md.append(f"- **{r.machine}**")
+        md += [f"  - {line}" for line in metadata(r)]
+    md += ["", "## The seed's claims", "",
+           "Each verdict comes from confidence intervals: *holds* when the whole interval satisfies the claim's "
+           "rule, *does not hold* when none of it does, *inconclusive* otherwise.", "",
+           "| claim | setup | " + " | ".join(machines) + " |", "|---|---|" + "---|" * len(machines)]
+    md += ["| " + " | ".join([claim, setup] + [f"**{a}**: {t}" for a, t in cells]) + " |"
+           for claim, setup, cells in rows]
     md += ["", "## Plots", ""]
     for name, caption in plots:
         md += [f"### {caption}", "", f"![{caption}]({name}.png)", ""]
     (out / "REPORT.md").write_text("\n".join(md) + "\n")
 
+    e = html.escape
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>conpat report</title>",
              "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px;font-size:13px}svg{max-width:100%;height:auto}</style>",
-             "</head><body><h1>conpat report</h1>"]
-    parts.append("<ul>" + "".join(f"<li><b>{html.escape(r.machine)}</b>: {html.escape(str(r.ctx.get('cpu_model', '?')))}, "
-                                  f"{r.ctx.get('hardware_threads', '?')} hardware threads, profile "
-                                  f"{html.escape(str(r.ctx.get('profile', '?')))}</li>" for r in runs) + "</ul>")
-    parts.append("<h2>The seed's claims</h2><table><tr><th>claim</th>" +
-                 "".join(f"<th>{html.escape(m)}</th>" for m in machines) + "</tr>")
-    parts += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows]
+             "td,th{border:1px solid #ccc;padding:4px;font-size:13px;vertical-align:top}"
+             "svg{max-width:100%;height:auto}.holds{color:#1a7f37}.does{color:#b42318}.inconclusive{color:#8a6d00}"
+             "</style></head><body><h1>conpat report</h1>",
+             "<p>Generated by <code>make report</code> from " + ", ".join(f"<code>{e(rel(r.path))}</code>" for r in runs)
+             + ".</p>"]
+    for r in runs:
+        parts.append(f"<h3>{e(r.machine)}</h3><ul>" + "".join(f"<li>{e(line)}</li>" for line in metadata(r)) + "</ul>")
+    parts.append("<h2>The seed's claims</h2><p>Each verdict comes from confidence intervals: <i>holds</i> when the "
+                 "whole interval satisfies the claim's rule, <i>does not hold</i> when none of it does, "
+                 "<i>inconclusive</i> otherwise.</p><table><tr><th>claim</th><th>setup</th>" +
+                 "".join(f"<th>{e(m)}</th>" for m in machines) + "</tr>")
+    for claim, setup, cells in rows:
+        parts.append("<tr>" + f"<td>{e(claim)}</td><td>{e(setup)}</td>" + "".join(
+            f"<td><b class='{a.split()[0]}'>{e(a)}</b>: {e(t)}</td>" for a, t in cells) + "</tr>")
     parts.append("</table><h2>Plots</h2>")
     for name, caption in plots:
         svg = (out / f"{name}.svg").read_text()
         svg = svg[svg.index("<svg"):]  # inline: drop the XML prolog and doctype
-        parts.append(f"<h3>{html.escape(caption)}</h3>{svg}")
+        parts.append(f"<h3>{e(caption)}</h3>{svg}")
     parts.append("</body></html>")
     (out / "index.html").write_text("\n".join(parts))
+    (out / MARKER).write_text("This directory is generated by scripts/report.py; it replaces it as a whole.\n")
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuses to replace a directory that is not a previous report."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise cr.ResultsError(f"{out}: exists and is not a directory")
+    entries = list(out.iterdir())
+    if not entries or (out / MARKER).is_file():
+        return
+    foreign = [p.name for p in entries if not (p.is_file() and REPORT_FILE_RE.match(p.name))]
+    if foreign:
+        raise cr.ResultsError(f"{out}: not a conpat report directory (holds {', '.join(sorted(foreign)[:3])}"
+                              f"{', ...' if len(foreign) > 3 else ''}); give an empty or new --out")
+
+
+def default_inputs() -> list[Path]:
+    root = ROOT / "results"
+    paths = []
+    if root.is_dir():
+        for d in sorted(d for d in root.iterdir() if d.is_dir()):
+            files = cr.results_files(d)
+            if files:
+                paths.append(files[-1])
+    if not paths:
+        raise cr.ResultsError(f"{root}: no results files (run 'make bench' first)")
+    return paths
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("runs", nargs="*", help="results files or directories (default: newest file per machine in results/)")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                epilog="The output directory must be new, empty, or a previous report.")
+    p.add_argument("runs", nargs="*", help="results files or directories (a directory stands for its newest file; "
+                                           "default: the newest file per machine under results/)")
     p.add_argument("--out", default=str(ROOT / "report"), help="output directory (default: report/)")
     args = p.parse_args()
+    out = Path(args.out)
     try:
-        if args.runs:
-            paths = cr.resolve_inputs(args.runs)
-        else:
-            root = ROOT / "results"
-            machines = sorted(d for d in root.iterdir() if d.is_dir() and d.name != "schema") if root.is_dir() else []
-            paths = []
-            for d in machines:
-                try:
-                    paths.append(cr.newest(d))
-                except cr.ResultsError:
-                    continue
-            if not paths:
-                raise cr.ResultsError(f"{root}: no results files (run 'make bench' first)")
+        check_out_dir(out)
+        paths = cr.resolve_inputs(args.runs) if args.runs else default_inputs()
         runs = []
         for path in paths:
-            doc = cr.load(path)
-            if "conpat" in doc.get("context", {}):
-                cr.validate(doc, path)
-            runs.append(Run(path, doc))
+            run = Run(path, cr.load(path))
+            if not run.points:
+                raise cr.ResultsError(f"{path}: no successful benchmark to report")
+            runs.append(run)
     except cr.ResultsError as e:
         print(f"report: {e}", file=sys.stderr)
         return 2
-    out = Path(args.out)
     # Build in a scratch directory, then swap it in: a failure leaves the old report intact.
-    tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent if out.parent.exists() else None))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
     try:
         plots = make_plots(runs, tmp)
         render(runs, plots, tmp)
         if out.exists():
             shutil.rmtree(out)
-        shutil.move(str(tmp), str(out))
+        tmp.rename(out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

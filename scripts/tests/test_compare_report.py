@@ -1,6 +1,7 @@
 """compare.py and report.py on small fixture results written for the purpose."""
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -24,46 +25,69 @@ def context(machine: str) -> dict:
         "cache_line_bytes": 64, "hardware_destructive_interference_size": 64, "warnings": [],
         "families": [{"family": "channel.spsc", "status": "ok", "benchmarks": 1, "wall_s": 1.0,
                       "steal_pct": 0.1, "other_cpu_pct": 0.2}],
+        "checks": {"exception_escaping_thread_ends_process": {"outcome": True, "detail": "child ended by SIGABRT"},
+                   "errgroup_carries_exception": {"outcome": True, "detail": "rethrown"},
+                   "future_carries_exception": {"outcome": True, "detail": "rethrown"}},
         "derived": {"false_sharing": {"false_sharing_distance_bytes": 64, "hardware_destructive_interference_size": 64},
                     "writer_freq": {"unit_ns": 0.5, "ns_per_write": {"atomic_add": {"0": 18, "1000": 500},
                                                                       "mutex": {"0": 45, "1000": 505}},
                                     "crossovers": []}}}}
 
 
-def bench(name: str, time_ns: float, reps: int = 1, spread: float = 0.01, **counters) -> list:
+def bench(name: str, time_ns: float, reps: int = 1, spread: float = 0.01, rng=None, **counters) -> list:
+    """reps repetitions: evenly spread by `spread` around time_ns, or, with an
+    rng, log-normal noise of that relative size (for A/A pairs)."""
     family, impl, params = cr.parse_name(name)
     out = []
     for r in range(reps):
-        t = time_ns * (1 + spread * (r - reps / 2) / reps)
+        if rng is not None:
+            t = time_ns * rng.lognormvariate(0, spread)
+        else:
+            t = time_ns * (1 + spread * (r - reps / 2) / reps)
         out.append({"name": name + "/real_time", "run_name": name + "/real_time", "run_type": "iteration",
                     "family": family, "impl": impl, "params": params, "oversubscribed": False,
                     "real_time": t, "cpu_time": t, "time_unit": "ns", "iterations": 100,
-                    "items_per_second": 1e9 / t, **counters})
+                    "items_per_second": 1e9 / t,
+                    # counters vary with the repetition's noise, as measured ones do
+                    **{k: v * t / time_ns for k, v in counters.items()}})
     return out
 
 
-def run_doc(machine: str, slow: float = 1.0, reps: int = 5) -> dict:
+def run_doc(machine: str, slow: float = 1.0, reps: int = 5, seed: int | None = None, noise: float = 0.01,
+            slow_family: str | None = None, unbuffered_factor: float = 2.0, mutex_ns: float = 45.0) -> dict:
+    """A fixture run. `slow` multiplies the ring's times (or, with
+    slow_family, every time in that family); a seed draws log-normal noise."""
+    rng = random.Random(seed) if seed is not None else None
+
+    def f(family, impl, t):
+        if slow_family is not None:
+            return t * (slow if family == slow_family else 1.0)
+        return t * (slow if impl == "ring" else 1.0)
+
     b = []
     for impl, base in (("channel", 100.0), ("ring", 10.0)):
         for cap in (0, 16, 1024):
             if impl == "ring" and cap == 0:
                 continue
-            t = base * (2.0 if cap == 0 else 1.0) * (slow if impl == "ring" else 1.0)
-            b += bench(f"channel.spsc/impl:{impl}/cap:{cap}/payload:8/work:0", t, reps,
+            t = f("channel.spsc", impl, base * (unbuffered_factor if cap == 0 else 1.0))
+            b += bench(f"channel.spsc/impl:{impl}/cap:{cap}/payload:8/work:0", t, reps, noise, rng,
                        lat_p50_ns=t * 2, lat_p90_ns=t * 3, lat_p99_ns=t * 4, lat_p999_ns=t * 5)
-        b += bench(f"channel.mpmc/impl:{impl}/cap:1024/producers:2/consumers:2", base * 2, reps)
-    b += bench("collect.false_sharing/impl:counter/align:64/threads:2", 1e6, reps,
+        b += bench(f"channel.mpmc/impl:{impl}/cap:1024/producers:2/consumers:2", f("channel.mpmc", impl, base * 2),
+                   reps, noise, rng)
+    b += bench("collect.false_sharing/impl:counter/align:64/threads:2", 1e6, reps, noise, rng,
                packed_ns_per_op=15.0, padded_ns_per_op=5.0, packed_padded_slowdown=3.0)
     for s in (8, 64, 256):
-        b += bench(f"collect.stride/impl:atomic_add/stride:{s}/threads:2", 1e6, reps, ns_per_op=15.0 if s < 64 else 5.0)
-    for impl, c in (("atomic_add", 18.0), ("mutex", 45.0)):
+        b += bench(f"collect.stride/impl:atomic_add/stride:{s}/threads:2", 1e6, reps, noise, rng,
+                   ns_per_op=15.0 if s < 64 else 5.0)
+    for impl, c in (("atomic_add", 18.0), ("mutex", mutex_ns)):
         for w in (0, 1000):
-            b += bench(f"collect.writer_freq/impl:{impl}/work:{w}/writers:2", 1e6, reps, ns_per_write=c + w * 0.5)
+            b += bench(f"collect.writer_freq/impl:{impl}/work:{w}/writers:2", 1e6, reps, noise, rng,
+                       ns_per_write=c + w * 0.5)
     for t in (0, 100000):
-        b += bench(f"timeout.recv_for/impl:channel/timeout_ns:{t}", t + 1000, reps,
+        b += bench(f"timeout.recv_for/impl:channel/timeout_ns:{t}", t + 1000, reps, noise, rng,
                    overshoot_p50_ns=1000.0, overshoot_p99_ns=2000.0)
     for pct in ("0", "10"):
-        b += bench(f"callback.error_rate/impl:expected/error_pct:{pct}", 2.0, reps, ns_per_op=2.0)
+        b += bench(f"callback.error_rate/impl:expected/error_pct:{pct}", 2.0, reps, noise, rng, ns_per_op=2.0)
     return {"context": context(machine), "benchmarks": b}
 
 
@@ -100,12 +124,71 @@ def test_samples_group_repetitions_by_family_impl_params():
 
 
 def test_mann_whitney_separates_clear_shifts_only():
-    sys.path.insert(0, str(SCRIPTS))
-    import compare
+    assert cr.mann_whitney([1, 1.1, 0.9, 1.05, 0.95], [2, 2.1, 1.9, 2.05, 1.95]) < 0.01
+    assert cr.mann_whitney([1, 2, 3, 4, 5], [1.5, 2.5, 3.5, 4.5, 5.5]) > 0.05
+    assert cr.mann_whitney([1], [2]) is None
 
-    assert compare.mann_whitney([1, 1.1, 0.9, 1.05, 0.95], [2, 2.1, 1.9, 2.05, 1.95]) < 0.05
-    assert compare.mann_whitney([1, 2, 3, 4, 5], [1.5, 2.5, 3.5, 4.5, 5.5]) > 0.05
-    assert compare.mann_whitney([1], [2]) is None
+
+def test_median_interval_from_order_statistics():
+    one = cr.median_ci([5.0])
+    assert one["median"] == 5.0 and one["lo"] is None and one["n"] == 1
+    five = cr.median_ci([5, 1, 4, 2, 3])
+    assert (five["median"], five["lo"], five["hi"]) == (3, 1, 5)
+    assert five["coverage"] == pytest.approx(1 - 2 / 32), "below 6 samples: [min, max], 93.75 %"
+    ten = cr.median_ci(range(1, 11))
+    assert (ten["lo"], ten["hi"]) == (2, 9) and ten["coverage"] >= 0.95
+    assert cr.ratio_ci(cr.median_ci([10, 11, 12]), cr.median_ci([4, 5, 6])) == (10 / 6, 12 / 4)
+
+
+@pytest.mark.parametrize("lo,hi,answer", [(1.1, 1.5, "holds"), (0.5, 0.9, "does not hold"),
+                                          (0.9, 1.2, "inconclusive"), (None, None, "inconclusive")])
+def test_three_way_verdicts_can_come_out_each_way(lo, hi, answer):
+    assert cr.three_way(lo, hi, above=1.0) == answer
+
+
+# ---- reading files --------------------------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def test_plain_google_benchmark_positional_arguments_stay_apart():
+    doc = cr.load(FIXTURES / "plain_gbench.json")
+    s = cr.samples(doc)
+    keys = sorted(s)
+    assert [dict(k[2]) for k in keys] == [{"arg0": "64"}, {"arg0": "8"}], keys
+    assert all(len(s[k]["metrics"]["time_ns"]) == 5 for k in keys), "aggregates are not samples"
+    assert cr.parse_name("BM_Foo/8/64/real_time") == ("BM_Foo", "", {"arg0": 8, "arg1": 64})
+
+
+def test_plain_files_from_different_hosts_are_not_the_same_machine(tmp_path):
+    a = FIXTURES / "plain_gbench.json"
+    doc = json.loads(a.read_text())
+    doc["context"]["host_name"] = "another-box"
+    doc["context"]["num_cpus"] = 64
+    b = write(tmp_path, "b.json", doc)
+    r = script("compare.py", a, b)
+    assert r.returncode == 0, r.stderr
+    assert "benchmark.host_name" in r.stdout and "another-box" in r.stdout
+    assert "same machine" not in r.stdout
+
+
+def test_a_conpat_file_missing_required_fields_is_not_filled_in_before_validation(tmp_path):
+    doc = run_doc("a")
+    for x in doc["benchmarks"]:
+        del x["family"]
+    line = one_line_error(script("compare.py", write(tmp_path, "a.json", run_doc("a")), write(tmp_path, "b.json", doc)))
+    assert "schema mismatch" in line and "family" in line
+
+
+def test_directory_input_skips_the_schema_and_non_results_json(tmp_path):
+    write(tmp_path, "results/schema/v1.json", {"$schema": "x"})
+    write(tmp_path, "results/m/20260102T000000Z-bbb.json", run_doc("a"))
+    write(tmp_path, "results/m/20260103T000000Z-ccc.invalid.json", run_doc("bad"))
+    assert cr.newest(tmp_path / "results").name == "20260102T000000Z-bbb.json"
+    only_schema = tmp_path / "only"
+    write(only_schema, "schema/v1.json", {"$schema": "x"})
+    with pytest.raises(cr.ResultsError):
+        cr.newest(only_schema)
 
 
 # ---- compare ------------------------------------------------------------------
@@ -115,13 +198,14 @@ def test_compare_finds_a_significant_regression_and_gates_on_it(tmp_path):
     b = write(tmp_path, "b.json", run_doc("b", slow=2.0))
     r = script("compare.py", a, b)
     assert r.returncode == 0, r.stderr
-    assert "channel.spsc/impl:ring/cap:16" in r.stdout and "worse" in r.stdout
+    assert "channel.spsc/impl:ring/cap:16" in r.stdout and "slower" in r.stdout
+    assert "slower is positive" in r.stdout, "the convention is stated"
     assert "cpu_model" in r.stdout, "machine differences are shown"
-    assert "ranking" in r.stdout
+    assert "ranking" in r.stdout and "by chance alone" in r.stdout
     r = script("compare.py", a, b, "--fail-on-regression", "10")
     assert r.returncode == 1 and "regression" in r.stderr
-    r = script("compare.py", a, b, "--fail-on-regression", "80")
-    assert r.returncode == 0, "a 50 % regression does not trip an 80 % gate"
+    r = script("compare.py", a, b, "--fail-on-regression", "120")
+    assert r.returncode == 0, "a 100 % slowdown does not trip a 120 % gate"
 
 
 def test_compare_json_and_markdown(tmp_path):
@@ -130,19 +214,101 @@ def test_compare_json_and_markdown(tmp_path):
     out = json.loads(script("compare.py", a, b, "--format", "json").stdout)
     rows = {(r["benchmark"], r["metric"]): r for r in out[0]["rows"]}
     ring = rows[("channel.spsc/impl:ring/cap:16/payload:8/work:0", "time_ns")]
-    assert ring["ratio"] == pytest.approx(2.0, rel=0.01) and ring["significant"] and ring["p_value"] < 0.05
+    assert ring["ratio"] == pytest.approx(2.0, rel=0.01) and ring["significant"] and ring["p_value"] < 0.01
+    assert ring["change_pct"] == pytest.approx(100, rel=0.02), "slower is positive: time ratio - 1"
+    assert ("channel.spsc/impl:ring/cap:16/payload:8/work:0", "items_per_second") not in rows, \
+        "items/s is the same measurement as time and is not tested twice"
     same = rows[("channel.spsc/impl:channel/cap:16/payload:8/work:0", "time_ns")]
-    assert not same["significant"]
+    assert not same["significant"] and same["verdict"] == "no change"
     assert out[0]["geomean"]["channel.spsc"] > 1
     md = script("compare.py", a, b, "--format", "markdown").stdout
     assert md.startswith("## ") and "| benchmark |" in md
 
 
-def test_compare_single_repetitions_report_ratio_without_a_test(tmp_path):
+@pytest.mark.parametrize("pct,trips", [(11, True), (9, False)])
+def test_regression_threshold_from_both_sides(tmp_path, pct, trips):
+    a = write(tmp_path, "a.json", run_doc("a"))
+    b = write(tmp_path, "b.json", run_doc("b", slow=1 + pct / 100, slow_family="channel.mpmc"))
+    r = script("compare.py", a, b, "--fail-on-regression", "10", "--format", "json")
+    row = next(x for x in json.loads(r.stdout)[0]["rows"]
+               if x["family"] == "channel.mpmc" and x["metric"] == "time_ns")
+    assert row["change_pct"] == pytest.approx(pct, abs=0.5) and row["significant"]
+    assert r.returncode == (1 if trips else 0), r.stderr
+
+
+def test_a_faster_run_does_not_trip_the_gate(tmp_path):
+    a = write(tmp_path, "a.json", run_doc("a"))
+    b = write(tmp_path, "b.json", run_doc("b", slow=0.5))
+    r = script("compare.py", a, b, "--fail-on-regression", "10", "--format", "json")
+    assert r.returncode == 0
+    assert any(x["verdict"] == "faster" and x["change_pct"] < -40 for x in json.loads(r.stdout)[0]["rows"])
+
+
+def test_aa_pair_comes_out_no_change_and_passes_the_gate(tmp_path):
+    # Two runs of the same code: same distributions, different draws (3 % noise).
+    a = write(tmp_path, "a.json", run_doc("a", seed=1, noise=0.03))
+    b = write(tmp_path, "b.json", run_doc("a", seed=2, noise=0.03))
+    r = script("compare.py", a, b, "--fail-on-regression", "10", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)[0]["rows"]
+    no_change = sum(1 for x in rows if x["verdict"] == "no change")
+    assert no_change >= 0.95 * len(rows), f"{no_change} of {len(rows)}"
+
+
+@pytest.mark.parametrize("family", ["channel.spsc", "channel.mpmc"])
+def test_one_family_twenty_percent_slower_is_caught(tmp_path, family):
+    a = write(tmp_path, "a.json", run_doc("a", seed=1, noise=0.03))
+    b = write(tmp_path, "b.json", run_doc("a", seed=2, noise=0.03, slow=1.2, slow_family=family))
+    r = script("compare.py", a, b, "--fail-on-regression", "10")
+    assert r.returncode == 1, r.stdout[-500:]
+    assert family in r.stderr
+
+
+def test_everything_three_times_slower_is_caught(tmp_path):
+    a = write(tmp_path, "a.json", run_doc("a", seed=1, noise=0.03))
+    doc = run_doc("a", seed=2, noise=0.03)
+    for x in doc["benchmarks"]:
+        x["real_time"] *= 3
+        x["items_per_second"] /= 3
+    r = script("compare.py", a, write(tmp_path, "b.json", doc), "--fail-on-regression", "10", "--format", "json")
+    assert r.returncode == 1
+    time_rows = [x for x in json.loads(r.stdout)[0]["rows"] if x["metric"] == "time_ns"]
+    assert all(x["verdict"] == "slower" for x in time_rows)
+
+
+def test_single_repetitions_get_no_test_and_the_gate_refuses(tmp_path):
     a = write(tmp_path, "a.json", run_doc("a", reps=1))
-    b = write(tmp_path, "b.json", run_doc("b", slow=2.0, reps=1))
+    b = write(tmp_path, "b.json", run_doc("b", slow=3.0, reps=1))
     out = json.loads(script("compare.py", a, b, "--format", "json").stdout)
-    assert all(r["p_value"] is None and not r["significant"] for r in out[0]["rows"])
+    assert all(r["p_value"] is None and not r["significant"] and "too few samples" in r["verdict"]
+               for r in out[0]["rows"])
+    line = one_line_error(script("compare.py", a, b, "--fail-on-regression", "10"))
+    assert "cannot gate" in line and "PROFILE=default" in line
+
+
+def test_ranking_counts_only_multi_implementation_groups_and_significant_flips(tmp_path):
+    a = run_doc("a")
+    b = run_doc("b")
+    # channel.mpmc: ring 20, channel 200. Make them a near-tie in b, with ring a hair slower.
+    for x in b["benchmarks"]:
+        if x["family"] == "channel.mpmc" and x["impl"] == "ring":
+            x["real_time"] *= 10.05
+    sys.path.insert(0, str(SCRIPTS))
+    import compare
+
+    ranking = compare.ranking_stability(cr.load(write(tmp_path, "a.json", a)), cr.load(write(tmp_path, "b.json", b)),
+                                        0.01)
+    assert all(r["family"] != "channel.spsc" or r["params"].get("cap") != "0" for r in ranking), \
+        "cap 0 has one implementation: not a ranking"
+    mpmc = next(r for r in ranking if r["family"] == "channel.mpmc")
+    assert mpmc["status"] == "tied", mpmc
+    c = run_doc("c")
+    for x in c["benchmarks"]:
+        if x["family"] == "channel.mpmc" and x["impl"] == "ring":
+            x["real_time"] *= 20
+    ranking = compare.ranking_stability(cr.load(write(tmp_path, "a.json", a)), cr.load(write(tmp_path, "c.json", c)),
+                                        0.01)
+    assert next(r for r in ranking if r["family"] == "channel.mpmc")["status"] == "changed"
 
 
 def test_compare_takes_directories_and_uses_the_newest_file(tmp_path):
@@ -153,7 +319,8 @@ def test_compare_takes_directories_and_uses_the_newest_file(tmp_path):
     assert out[0]["baseline"].endswith("20260102T000000Z-bbb.json")
 
 
-@pytest.mark.parametrize("case", ["missing", "invalid_json", "schema", "nothing_in_common", "empty_dir", "old_version"])
+@pytest.mark.parametrize("case", ["missing", "invalid_json", "schema", "nothing_in_common", "empty_dir", "old_version",
+                                  "context_list", "entry_not_object", "only_schema_dir"])
 def test_compare_bad_input_is_one_line_and_exit_2(tmp_path, case):
     good = write(tmp_path, "good.json", run_doc("a"))
     if case == "missing":
@@ -172,6 +339,13 @@ def test_compare_bad_input_is_one_line_and_exit_2(tmp_path, case):
     elif case == "empty_dir":
         bad = tmp_path / "empty"
         bad.mkdir()
+    elif case == "context_list":
+        bad = write(tmp_path, "bad.json", {"context": [], "benchmarks": []})
+    elif case == "entry_not_object":
+        bad = write(tmp_path, "bad.json", {"benchmarks": [1, 2]})
+    elif case == "only_schema_dir":
+        bad = tmp_path / "res"
+        write(bad, "schema/v1.json", {"benchmarks": []})
     else:
         doc = run_doc("b")
         doc["context"]["conpat"]["schema_version"] = 0
@@ -182,36 +356,139 @@ def test_compare_bad_input_is_one_line_and_exit_2(tmp_path, case):
         assert "version 0" in line
 
 
+def test_a_context_less_file_sharing_benchmarks_compares_without_a_traceback(tmp_path):
+    doc = run_doc("b")
+    del doc["context"]
+    r = script("compare.py", write(tmp_path, "a.json", run_doc("a")), write(tmp_path, "b.json", doc))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+
+
 # ---- report -------------------------------------------------------------------
 
 PLOTS = ["channel_spsc_throughput", "channel_latency", "channel_mpmc_scaling", "false_sharing", "stride",
          "writer_freq", "timeout_overshoot", "error_rate"]
 
 
-def test_report_makes_every_plot_html_and_markdown(tmp_path):
-    a = write(tmp_path, "r/a/x.json", run_doc("a"))
-    out = tmp_path / "report"
-    r = script("report.py", a, "--out", out)
+def claims_of(md: str) -> dict:
+    """claim id (by its text's first words) -> the verdict cell, from REPORT.md."""
+    rows = {}
+    for line in md.splitlines():
+        if line.startswith("| ") and "**" in line:
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            rows[cells[0]] = cells[2:]
+    return rows
+
+
+def report(tmp_path, *docs, name="report"):
+    paths = [write(tmp_path, f"in/{i}.json", d) for i, d in enumerate(docs)]
+    out = tmp_path / name
+    r = script("report.py", *paths, "--out", out)
     assert r.returncode == 0, r.stderr
+    return out, claims_of((out / "REPORT.md").read_text())
+
+
+def verdict_of(claims: dict, prefix: str, machine: int = 0) -> str:
+    cell = next(v for k, v in claims.items() if k.startswith(prefix))[machine]
+    return cell.split("**")[1]
+
+
+def test_report_makes_every_plot_html_and_markdown(tmp_path):
+    out, claims = report(tmp_path, run_doc("a"))
     for name in PLOTS:
         for ext in ("png", "svg"):
             assert (out / f"{name}.{ext}").stat().st_size > 1000, name
     page = (out / "index.html").read_text()
     assert page.count("<svg") == len(PLOTS), "every plot is inlined"
     assert "<script" not in page and "src=\"http" not in page and "<link" not in page, "self-contained"
-    md = (out / "REPORT.md").read_text()
-    assert "holds: 2.00x" in md, "buffered vs unbuffered verdict from the fixture"
-    assert "packed loses 67 %" in md
-    assert "does not hold: no crossover" in md
+    for needed in ("commit: abc1234", "g++ 12", "Linux 6", "repetitions per benchmark: 5", "2026-01-01T00:00:00Z"):
+        assert needed in page and needed in (out / "REPORT.md").read_text(), needed
+    assert verdict_of(claims, "Buffered") == "holds"
+    assert "2.00x [" in next(v for k, v in claims.items() if k.startswith("Buffered"))[0], "ratio with its interval"
+    assert verdict_of(claims, "Padding") == "holds"
+    assert verdict_of(claims, "recover") == "holds"
+
+
+def test_report_aggregates_repetitions_into_one_point(tmp_path):
+    out, claims = report(tmp_path, run_doc("a", reps=5))
+    cell = next(v for k, v in claims.items() if k.startswith("Buffered"))[0]
+    assert "n=5/5" in cell
+    sys.path.insert(0, str(SCRIPTS))
+    import report as report_py
+
+    doc = run_doc("a", reps=5)
+    run = report_py.Run(Path("a.json"), cr.load(write(tmp_path, "a.json", doc)))
+    spsc = run.select("channel.spsc", payload=8, work=0)
+    assert len(spsc) == 5, "one point per benchmark (channel at 0/16/1024, ring at 16/1024), not per repetition"
+    times = sorted(x["real_time"] for x in doc["benchmarks"] if x["run_name"].startswith("channel.spsc/impl:ring/cap:16/"))
+    point = next(p for p in spsc if p["impl"] == "ring" and p["params"]["cap"] == 16)
+    assert point["stats"]["time_ns"]["median"] == pytest.approx(times[2])
+    assert (point["stats"]["time_ns"]["lo"], point["stats"]["time_ns"]["hi"]) == pytest.approx((times[0], times[-1]))
+
+
+@pytest.mark.parametrize("factor,answer", [(2.0, "holds"), (0.5, "does not hold"), (1.0, "inconclusive")])
+def test_buffered_claim_can_hold_fail_or_be_inconclusive(tmp_path, factor, answer):
+    _, claims = report(tmp_path, run_doc("a", unbuffered_factor=factor, seed=3, noise=0.05))
+    assert verdict_of(claims, "Buffered") == answer
+
+
+def test_one_sample_is_never_a_verdict(tmp_path):
+    _, claims = report(tmp_path, run_doc("a", reps=1))
+    for prefix in ("Buffered", "An atomic", "At 5k", "Padding"):
+        assert verdict_of(claims, prefix) == "inconclusive", prefix
+
+
+@pytest.mark.parametrize("mutex_ns,answer", [(45.0, "does not hold"), (5.0, "holds")])
+def test_rate_rule_claim_follows_the_numbers(tmp_path, mutex_ns, answer):
+    _, claims = report(tmp_path, run_doc("a", mutex_ns=mutex_ns))
+    assert verdict_of(claims, "At 5k") == answer
+
+
+def test_pair_claim_outside_the_ranges_does_not_hold(tmp_path):
+    _, claims = report(tmp_path, run_doc("a"))  # atomic 18 ns (inside 10-20), mutex 45 ns (not 100+)
+    assert verdict_of(claims, "An atomic") == "does not hold"
+
+
+def test_check_claim_reads_the_recorded_outcome(tmp_path):
+    doc = run_doc("a")
+    doc["context"]["conpat"]["checks"]["exception_escaping_thread_ends_process"]["outcome"] = False
+    _, claims = report(tmp_path, doc)
+    assert verdict_of(claims, "recover") == "does not hold"
+    del doc["context"]["conpat"]["checks"]
+    _, claims = report(tmp_path, doc, name="r2")
+    assert verdict_of(claims, "recover") == "not measured"
+
+
+def test_plain_google_benchmark_file_has_no_conpat_verdicts(tmp_path):
+    out = tmp_path / "report"
+    r = script("report.py", FIXTURES / "plain_gbench.json", "--out", out)
+    assert r.returncode == 0, r.stderr
+    claims = claims_of((out / "REPORT.md").read_text())
+    assert all(v[0].startswith("**not measured**") for v in claims.values()), claims
 
 
 def test_report_with_two_machines_adds_the_heatmap(tmp_path):
-    a = write(tmp_path, "a.json", run_doc("a"))
-    b = write(tmp_path, "b.json", run_doc("b", slow=2.0))
-    out = tmp_path / "report"
-    assert script("report.py", a, b, "--out", out).returncode == 0
+    out, claims = report(tmp_path, run_doc("a"), run_doc("b", slow=2.0))
     assert (out / "machines_heatmap.svg").exists()
-    assert "| claim | a | b |" in (out / "REPORT.md").read_text()
+    assert "| claim | setup | a | b |" in (out / "REPORT.md").read_text()
+
+
+def test_report_refuses_a_directory_that_is_not_a_report(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    line = one_line_error(script("report.py", write(tmp_path, "a.json", run_doc("a")), "--out", out))
+    assert "not a conpat report directory" in line
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_report_replaces_a_previous_report(tmp_path):
+    a = write(tmp_path, "a.json", run_doc("a"))
+    out = tmp_path / "report"
+    assert script("report.py", a, "--out", out).returncode == 0
+    assert (out / ".conpat-report").is_file()
+    (out / "stale.png").write_text("old plot")
+    assert script("report.py", a, "--out", out).returncode == 0
+    assert not (out / "stale.png").exists(), "a previous report is replaced as a whole"
 
 
 def test_report_bad_input_overwrites_nothing(tmp_path):
@@ -222,4 +499,5 @@ def test_report_bad_input_overwrites_nothing(tmp_path):
     empty.mkdir()
     one_line_error(script("report.py", empty, "--out", out))
     one_line_error(script("report.py", write(tmp_path, "bad.json", "[]"), "--out", out))
+    one_line_error(script("report.py", write(tmp_path, "none.json", {"benchmarks": []}), "--out", out))
     assert (out / "index.html").read_text() == "old report"
