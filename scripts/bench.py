@@ -2,18 +2,29 @@
 """Run conpat's benchmarks, one family per process, into one results file.
 
 Each family runs as its own conpat_bench process, so a crash or a hang in
-one family keeps the others; the failure is recorded in the file. During
-each family the script samples the machine's noise (steal time and other
-processes' CPU share) and records it. The merged file is written to
-<out-dir>/<machine>/<UTC stamp>-<git short sha>.json through a temporary
-name, and never over an existing file.
+one family keeps the others; the failure is recorded in the file.
+
+Repetitions are passes: every pass runs every family once (in a shuffled
+order, and Google Benchmark shuffles the benchmarks inside a family), so a
+change of the machine's state during the run spreads over all
+implementations instead of landing on one. Before each pass and after the
+last, a probe measures the core-to-core and futex wake round trips; passes
+taken while the probe was far from its run median are marked
+(state_shift). During each family the script also samples steal time and
+other processes' CPU share. Every sample stays in the file; each benchmark
+gets a median aggregate with its confidence interval.
+
+The merged file is written to <out-dir>/<machine>/<UTC stamp>-<git short
+sha>.json through a temporary name, and never over an existing file.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
+import random
 import re
 import resource
 import shutil
@@ -31,12 +42,15 @@ import conpat_results as cr  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Per-benchmark minimum time, repetitions and per-family time limit, by profile.
+# Per-benchmark minimum time, repetitions (passes) and per-family time limit, by profile.
 PROFILES = {
-    "quick": {"min_time": 0.02, "repetitions": 1, "family_timeout": 300},
-    "default": {"min_time": 0.3, "repetitions": 1, "family_timeout": 900},
-    "full": {"min_time": 0.5, "repetitions": 5, "family_timeout": 3600},
+    "quick": {"min_time": 0.02, "repetitions": 3, "family_timeout": 300},
+    "default": {"min_time": 0.2, "repetitions": 5, "family_timeout": 900},
+    "full": {"min_time": 0.3, "repetitions": 10, "family_timeout": 3600},
 }
+# A pass is marked state_shift when a probe next to it is this far (as a
+# factor either way) from the run's median core-to-core round trip.
+STATE_SHIFT_FACTOR = 1.5
 
 
 def die(msg: str, code: int = 2) -> None:
@@ -175,27 +189,71 @@ def run_family(cmd: list, family: str, names: list[str], args: argparse.Namespac
     return rec
 
 
-def add_spread(benchmarks: list[dict]) -> None:
-    """On each median aggregate, records min/median/max/CV of real_time over the repetitions."""
-    runs: dict[str, list[float]] = {}
+def median_aggregates(benchmarks: list[dict]) -> list[dict]:
+    """One Google Benchmark-style "median" aggregate per benchmark with two or
+    more repetitions: real_time and cpu_time medians, the spread
+    (min/median/max/CV) and the confidence interval of the median."""
+    runs: dict[str, list[dict]] = {}
     for b in benchmarks:
-        if b.get("run_type") == "iteration" and not b.get("error_occurred"):
-            runs.setdefault(b["run_name"], []).append(float(b["real_time"]))
-    for b in benchmarks:
-        times = runs.get(b.get("run_name", ""), [])
-        if b.get("run_type") == "aggregate" and b.get("aggregate_name") == "median" and len(times) >= 2:
-            mean = statistics.fmean(times)
-            b["spread"] = {"n": len(times), "min": min(times), "median": statistics.median(times),
-                           "max": max(times), "cv": statistics.pstdev(times) / mean if mean else 0.0}
+        if b.get("run_type") == "iteration" and not b.get("error_occurred") and "real_time" in b:
+            runs.setdefault(b["run_name"], []).append(b)
+    out = []
+    for run_name, entries in runs.items():
+        if len(entries) < 2:
+            continue
+        times = [float(b["real_time"]) for b in entries]
+        mean = statistics.fmean(times)
+        ci = cr.median_ci(times)
+        first = entries[0]
+        out.append({"name": run_name + "_median", "run_name": run_name, "run_type": "aggregate",
+                    "aggregate_name": "median", "repetitions": len(entries), "family": first["family"],
+                    "impl": first["impl"], "params": first["params"], "oversubscribed": first["oversubscribed"],
+                    "real_time": ci["median"], "cpu_time": statistics.median(float(b["cpu_time"]) for b in entries),
+                    "time_unit": first.get("time_unit", "ns"),
+                    "spread": {"n": len(times), "min": min(times), "median": ci["median"], "max": max(times),
+                               "cv": statistics.pstdev(times) / mean if mean else 0.0},
+                    "ci": {"lo": ci["lo"], "hi": ci["hi"], "coverage": ci["coverage"]},
+                    "state_shift_repetitions": sum(1 for b in entries if b.get("state_shift"))})
+    return out
+
+
+def probe(binary: Path) -> dict | None:
+    """The machine-state probe (conpat_bench --conpat_probe); None if it fails."""
+    try:
+        r = subprocess.run([str(binary), "--conpat_probe"], capture_output=True, text=True, timeout=60)
+        return json.loads(r.stdout) if r.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
+        return None
+
+
+def machine_state(probes: list[dict], passes: int) -> dict:
+    """Classifies each pass by the probes around it (before it, and before the next pass or at the end)."""
+    c2c = [p["c2c_round_trip_ns"] for p in probes if p.get("c2c_round_trip_ns")]
+    med = statistics.median(c2c) if c2c else None
+    shifted = []
+    if med:
+        def off(p):
+            v = p.get("c2c_round_trip_ns")
+            return v is not None and not (med / STATE_SHIFT_FACTOR <= v <= med * STATE_SHIFT_FACTOR)
+        by_slot = {p["before_pass"]: p for p in probes}
+        for k in range(1, passes + 1):
+            around = [by_slot.get(k), by_slot.get(k + 1)]
+            if any(p is not None and off(p) for p in around):
+                shifted.append(k)
+    return {"probes": probes, "median_c2c_round_trip_ns": med, "shifted_passes": shifted,
+            "rule": f"a pass is shifted when a probe before or after it is more than {STATE_SHIFT_FACTOR}x away "
+                    "from the run's median core-to-core round trip"}
 
 
 def false_sharing_distance(benchmarks: list[dict]) -> dict | None:
     """From collect.stride: the smallest stride from which every larger stride
     costs at most 25 % more per operation than the largest one measured."""
-    cost: dict[int, float] = {}
+    by_stride: dict[int, list[float]] = {}
     for b in benchmarks:
-        if b.get("family") == "collect.stride" and not b.get("error_occurred") and "ns_per_op" in b:
-            cost.setdefault(int(b["params"]["stride"]), float(b["ns_per_op"]))
+        if (b.get("family") == "collect.stride" and b.get("run_type", "iteration") == "iteration"
+                and not b.get("error_occurred") and "ns_per_op" in b):
+            by_stride.setdefault(int(b["params"]["stride"]), []).append(float(b["ns_per_op"]))
+    cost = {s: statistics.median(v) for s, v in by_stride.items()}  # medians over the repetitions
     if len(cost) < 2:
         return None
     strides = sorted(cost)
@@ -211,28 +269,38 @@ def false_sharing_distance(benchmarks: list[dict]) -> dict | None:
 
 def writer_crossovers(benchmarks: list[dict]) -> dict | None:
     """From collect.writer_freq: for every pair of strategies, the work range
-    where their cost per write changes order by more than 5 % each side (the
-    seed's decision tree says atomics below 5k writes/s per writer, a mutex
-    above)."""
-    cost: dict[str, dict[int, float]] = {}
+    where their cost per write changes order (the seed's decision tree says
+    atomics below 5k writes/s per writer, a mutex above). Costs are medians
+    over the repetitions; an order counts only where the two confidence
+    intervals do not overlap, so a flip inside the noise is no crossover
+    (with one repetition there are no intervals, and so no crossovers)."""
+    raw: dict[str, dict[int, list[float]]] = {}
     unit = None
     for b in benchmarks:
-        if b.get("family") == "collect.writer_freq" and not b.get("error_occurred") and "ns_per_write" in b:
-            cost.setdefault(b["impl"], {})[int(b["params"]["work"])] = float(b["ns_per_write"])
+        if (b.get("family") == "collect.writer_freq" and b.get("run_type", "iteration") == "iteration"
+                and not b.get("error_occurred") and "ns_per_write" in b):
+            raw.setdefault(b["impl"], {}).setdefault(int(b["params"]["work"]), []).append(float(b["ns_per_write"]))
             unit = b.get("unit_ns", unit)
+    ci = {impl: {w: cr.median_ci(v) for w, v in by_work.items()} for impl, by_work in raw.items()}
+    cost = {impl: {w: c["median"] for w, c in by_work.items()} for impl, by_work in ci.items()}
+
+    def order(a: str, b: str, w: int) -> int:
+        """-1: a cheaper, 1: b cheaper, 0: intervals overlap (or missing)."""
+        x, y = ci[a][w], ci[b][w]
+        if x["lo"] is None or y["lo"] is None:
+            return 0
+        return -1 if x["hi"] < y["lo"] else (1 if y["hi"] < x["lo"] else 0)
+
     impls = sorted(cost)
     crossings = []
     for i, a in enumerate(impls):
         for b in impls[i + 1:]:
             works = sorted(set(cost[a]) & set(cost[b]))
-            for w0, w1 in zip(works, works[1:]):
-                d0, d1 = cost[a][w0] - cost[b][w0], cost[a][w1] - cost[b][w1]
-                # A flip within 5 % on either side is noise, not a crossover.
-                big0 = abs(d0) > 0.05 * min(cost[a][w0], cost[b][w0])
-                big1 = abs(d1) > 0.05 * min(cost[a][w1], cost[b][w1])
-                if d0 * d1 < 0 and big0 and big1:
-                    faster_before = b if d0 > 0 else a
-                    faster_after = a if faster_before == b else b
+            decided = [(w, order(a, b, w)) for w in works if order(a, b, w) != 0]
+            for (w0, o0), (w1, o1) in zip(decided, decided[1:]):
+                if o0 != o1:
+                    faster_before = a if o0 < 0 else b
+                    faster_after = b if faster_before == a else a
                     crossings.append({
                         "pair": [a, b], "between_work": [w0, w1],
                         "faster_below": faster_before, "faster_above": faster_after,
@@ -240,13 +308,15 @@ def writer_crossovers(benchmarks: list[dict]) -> dict | None:
     if not cost:
         return None
     return {"unit_ns": unit, "ns_per_write": {k: {str(w): v for w, v in sorted(c.items())} for k, c in cost.items()},
-            "crossovers": crossings}
+            "crossovers": crossings,
+            "rule": "medians over repetitions; the order of two strategies counts only where their confidence "
+                    "intervals do not overlap"}
 
 
-def placeholder(name: str, family_rec: dict) -> dict:
+def placeholder(name: str, family_rec: dict, pass_k: int) -> dict:
     family, impl, params = cr.parse_name(name)
     return {"name": name, "run_name": name, "run_type": "iteration", "family": family, "impl": impl,
-            "params": params, "oversubscribed": False, "error_occurred": True,
+            "params": params, "oversubscribed": False, "error_occurred": True, "pass": pass_k,
             "error_message": f"not run: family {family_rec['family']} {family_rec['status']}: "
                              f"{family_rec.get('error', '')}"}
 
@@ -256,14 +326,16 @@ def main() -> int:
         description="Run conpat's benchmark families (one process each) and write one results file.",
         epilog="Anything after -- goes to Google Benchmark (e.g. -- --benchmark_filter=channel.spsc).")
     p.add_argument("--profile", choices=sorted(PROFILES), default="default",
-                   help="quick: small sweep, under 3 min; default: every family, under 25 min; "
-                        "full: default sweep with 5 interleaved repetitions")
+                   help="quick: small sweep, 3 repetitions, under 3 min; default: every family, 5 repetitions, "
+                        "under 25 min; full: the default sweep, 10 repetitions, longer minimum time")
     p.add_argument("--machine", default=os.uname().nodename.split(".")[0],
                    help="machine label stored in the results and used as the directory name (default: hostname)")
     p.add_argument("--out-dir", default=str(ROOT / "results"), help="results root directory (default: results/)")
     p.add_argument("--binary", default=str(ROOT / "build" / "release" / "benches" / "conpat_bench"),
                    help="the conpat_bench executable")
     p.add_argument("--min-time", type=float, help="seconds per benchmark (default: from the profile)")
+    p.add_argument("--repetitions", type=int,
+                   help="interleaved repetitions: passes over every family (default: quick 3, default 5, full 10)")
     p.add_argument("--watchdog", type=float, default=30.0,
                    help="seconds without progress before a benchmark is stopped and marked failed (default 30)")
     p.add_argument("--family-timeout", type=float, help="seconds before a family's process is killed")
@@ -287,9 +359,17 @@ def main() -> int:
 
     user_filter = [a for a in args.passthrough if a.startswith("--benchmark_filter=")]
     passthrough = [a for a in args.passthrough if not a.startswith("--benchmark_filter=")]
-    if prof["repetitions"] > 1 and not any(a.startswith("--benchmark_repetitions") for a in passthrough):
-        passthrough += [f"--benchmark_repetitions={prof['repetitions']}",
-                        "--benchmark_enable_random_interleaving=true"]
+    passes = args.repetitions or prof["repetitions"]
+    for a in [a for a in passthrough if a.startswith("--benchmark_repetitions=")]:
+        # Repetitions are passes over the families here; Google Benchmark's own stay at 1.
+        try:
+            passes = int(a.split("=", 1)[1])
+        except ValueError:
+            die(f"{a}: not a whole number")
+        passthrough.remove(a)
+    if passes < 1:
+        die("repetitions must be at least 1")
+    passthrough += ["--benchmark_repetitions=1", "--benchmark_enable_random_interleaving=true"]
 
     names = list_benchmarks(binary, args.profile, user_filter)
     go_binary = None if args.no_go else build_go(binary.parent)
@@ -310,51 +390,91 @@ def main() -> int:
     if target.exists():
         die(f"{target}: exists; conpat never overwrites a results file")
 
-    print(f"bench: profile {args.profile}, {len(names)} benchmarks in {len(families)} families, "
-          f"min time {args.min_time} s, machine '{args.machine}'")
+    print(f"bench: profile {args.profile}, {len(names)} benchmarks in {len(families)} families, {passes} "
+          f"interleaved repetition(s), min time {args.min_time} s, machine '{args.machine}'")
     start_iso = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     t_start = time.monotonic()
-    records, benchmarks, context, go_context = [], [], None, None
-    done_benchmarks = 0
+    records, benchmarks, context, go_context, probes = [], [], None, None, []
+    done_benchmarks, total_benchmarks = 0, len(names) * passes
+    given_up: dict[str, dict] = {}  # family -> the record of the pass where it failed
+
+    def take_probe(before_pass: int) -> None:
+        pr = probe(binary)
+        if pr is not None:
+            pr.update(before_pass=before_pass, time=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+            probes.append(pr)
+            print(f"bench: probe: core-to-core round trip {pr['c2c_round_trip_ns']:.0f} ns, "
+                  f"futex wake round trip {pr['futex_round_trip_ns'] / 1000:.1f} us", flush=True)
+
     with tempfile.TemporaryDirectory(prefix="conpat-bench-") as tmp:
-        for k, (family, fnames) in enumerate(families.items(), 1):
-            elapsed = time.monotonic() - t_start
-            eta = (elapsed / done_benchmarks * (len(names) - done_benchmarks)) if done_benchmarks else None
-            print(f"bench: [{k}/{len(families)}] {family} ({len(fnames)} benchmarks) — elapsed {fmt_secs(elapsed)}"
-                  + (f", ETA {fmt_secs(eta)}" if eta is not None else ""), flush=True)
-            out = Path(tmp) / f"{family}.json"
-            if family == "go":
-                cmd = [str(go_binary), "-profile", args.profile, "-min-time", str(args.min_time), "-out", str(out),
-                       "-filter", go_filter(user_filter)]
-            else:
-                cmd = cpp_command(binary, fnames, args, passthrough, out)
-            rec = run_family(cmd, family, fnames, args, out, timeout)
-            records.append(rec)
-            done_benchmarks += len(fnames)
-            if rec["status"] == "ok":
-                doc = cr.load(out)
+        for rep_k in range(1, passes + 1):
+            take_probe(rep_k)
+            order = list(families.items())
+            random.Random(rep_k).shuffle(order)  # a fixed order per pass: two runs shuffle alike
+            for k, (family, fnames) in enumerate(order, 1):
+                elapsed = time.monotonic() - t_start
+                eta = (elapsed / done_benchmarks * (total_benchmarks - done_benchmarks)) if done_benchmarks else None
+                done_benchmarks += len(fnames)
+                if family in given_up:
+                    rec = {**given_up[family], "pass": rep_k, "status": "skipped", "wall_s": 0.0,
+                           "steal_pct": None, "other_cpu_pct": None,
+                           "error": f"not run: failed in pass {given_up[family]['pass']}"}
+                    records.append(rec)
+                    benchmarks += [placeholder(n, rec, rep_k) for n in fnames]
+                    continue
+                print(f"bench: [repetition {rep_k}/{passes}] [{k}/{len(order)}] {family} ({len(fnames)} benchmarks)"
+                      f" — elapsed {fmt_secs(elapsed)}" + (f", ETA {fmt_secs(eta)}" if eta is not None else ""),
+                      flush=True)
+                out = Path(tmp) / f"{family}.{rep_k}.json"
                 if family == "go":
-                    go_context = doc["context"]
+                    cmd = [str(go_binary), "-profile", args.profile, "-min-time", str(args.min_time), "-out",
+                           str(out), "-filter", go_filter(user_filter)]
                 else:
-                    context = context or doc["context"]
-                benchmarks += doc["benchmarks"]
-                errors = sum(1 for b in doc["benchmarks"] if b.get("error_occurred"))
-                if errors:
-                    print(f"bench: {family}: {errors} benchmark(s) reported an error", file=sys.stderr)
-            else:
-                print(f"bench: {family} {rec['status']}: {rec.get('error', '')}; continuing", file=sys.stderr)
-                benchmarks += [placeholder(n, rec) for n in fnames]
-            noisy = [f"{rec['steal_pct']}% steal" if (rec["steal_pct"] or 0) > 5 else "",
-                     f"{rec['other_cpu_pct']}% CPU used by other processes" if (rec["other_cpu_pct"] or 0) > 10 else ""]
-            noisy = [n for n in noisy if n]
-            if noisy:
-                rec["noisy"] = True
-                print(f"bench: warning: {family} ran on a noisy machine: {', '.join(noisy)}", file=sys.stderr)
+                    cmd = cpp_command(binary, fnames, args, passthrough, out)
+                rec = run_family(cmd, family, fnames, args, out, timeout)
+                rec["pass"] = rep_k
+                records.append(rec)
+                doc = None
+                if rec["status"] == "ok":
+                    try:
+                        doc = cr.load(out, check=False)  # one family's piece; the merged file is validated
+                    except cr.ResultsError as e:
+                        rec["status"], rec["error"] = "failed", f"unreadable output: {e}"
+                if doc is not None:
+                    if family == "go":
+                        go_context = go_context or doc["context"]
+                    else:
+                        context = context or doc["context"]
+                    for b in doc["benchmarks"]:
+                        b["pass"] = rep_k
+                    benchmarks += doc["benchmarks"]
+                    errors = sum(1 for b in doc["benchmarks"] if b.get("error_occurred"))
+                    if errors:
+                        print(f"bench: {family}: {errors} benchmark(s) reported an error", file=sys.stderr)
+                else:
+                    print(f"bench: {family} {rec['status']}: {rec.get('error', '')}; continuing"
+                          + ("; not run again in later repetitions" if rep_k < passes else ""), file=sys.stderr)
+                    benchmarks += [placeholder(n, rec, rep_k) for n in fnames]
+                    given_up[family] = rec
+                noisy = [f"{rec['steal_pct']}% steal" if (rec["steal_pct"] or 0) > 5 else "",
+                         f"{rec['other_cpu_pct']}% CPU used by other processes"
+                         if (rec["other_cpu_pct"] or 0) > 10 else ""]
+                noisy = [n for n in noisy if n]
+                if noisy:
+                    rec["noisy"] = True
+                    print(f"bench: warning: {family} ran on a noisy machine: {', '.join(noisy)}", file=sys.stderr)
+        take_probe(passes + 1)
 
     if context is None:
         die("every family failed; no results written", code=1)
-    add_spread(benchmarks)
+    state = machine_state(probes, passes)
+    for b in benchmarks:
+        if b.get("pass") in state["shifted_passes"]:
+            b["state_shift"] = True
+    benchmarks += median_aggregates(benchmarks)
     conpat = context["conpat"]
+    conpat["repetitions"] = passes
+    conpat["machine_state"] = state
     conpat["start_time"] = start_iso
     conpat["end_time"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     conpat["families"] = records
@@ -381,10 +501,26 @@ def main() -> int:
                          f"{r['other_cpu_pct']}% CPU used by other processes")
         if r["status"] != "ok":
             warnings.add(f"family {r['family']} {r['status']}: {r.get('error', '')}")
+    if context.get("library_build_type") == "debug":
+        warnings.add("the Google Benchmark library is a debug build (Debian's package is): its own per-iteration "
+                     "overhead is higher; conpat's workloads time whole batches, so it matters little")
+    if state["shifted_passes"]:
+        warnings.add(f"the machine's state moved during repetition(s) {state['shifted_passes']} of {passes} "
+                     f"(core-to-core round trip outside {STATE_SHIFT_FACTOR}x of its median "
+                     f"{state['median_c2c_round_trip_ns']:.0f} ns); their samples are marked state_shift")
     conpat["warnings"] = sorted(warnings)
     result = {"context": context, "benchmarks": benchmarks}
     try:
         cr.validate(result, target)
+    except cr.ResultsError as e:
+        # Keep what was measured: under a name no reader takes for a valid run.
+        kept = target.with_name(target.stem + ".invalid.json")
+        try:
+            cr.write_new(kept, result)
+        except cr.ResultsError as e2:
+            die(f"{e}; could not keep the measurements either: {e2}", code=1)
+        die(f"{e}; the measurements are kept in {kept}", code=1)
+    try:
         cr.write_new(target, result)
     except cr.ResultsError as e:
         die(str(e), code=1)

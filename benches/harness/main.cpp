@@ -18,8 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "checks.hpp"
 #include "harness.hpp"
 #include "metadata.hpp"
+#include "probe.hpp"
 
 namespace conpat::bench {
 namespace {
@@ -42,6 +44,8 @@ conpat options:
   --conpat_git=SHA          git commit to record (default: the one configured)
   --conpat_git_dirty=0|1    whether the tree had local changes
   --conpat_watchdog=SECONDS a benchmark round with no progress for this long fails (default 30)
+  --conpat_probe            measure the machine's state (core-to-core and futex wake round
+                            trips, about 0.1 s), print it as one JSON line and exit
   --conpat_help             this text
 
 Every Google Benchmark flag works (--benchmark_filter, --benchmark_min_time,
@@ -98,6 +102,9 @@ int main(int argc, char** argv) {
     if (std::strcmp(a, "--conpat_help") == 0 || std::strcmp(a, "-h") == 0) {
       std::cout << kUsage;
       return 0;
+    } else if (std::strcmp(a, "--conpat_probe") == 0) {
+      std::cout << probe_machine().dump() << "\n";
+      return 0;
     } else if (take_flag(a, "--conpat_profile", v)) {
       profile = v;
     } else if (take_flag(a, "--conpat_out", v)) {
@@ -152,6 +159,8 @@ int main(int argc, char** argv) {
   bool listing = false;
   for (char* a : rest) listing |= a != nullptr && std::strncmp(a, "--benchmark_list_tests", 22) == 0;
   if (!listing) warn_about_conditions(info);
+  // Before any benchmark thread exists: one check forks a child process.
+  nlohmann::json checks = listing || out_path.empty() ? nlohmann::json() : run_checks();
   info.start_time = utc_now_iso();
   std::size_t ran = benchmark::RunSpecifiedBenchmarks();
   info.end_time = utc_now_iso();
@@ -171,6 +180,7 @@ int main(int argc, char** argv) {
       doc = nlohmann::json::parse(in);
     }
     extend_results(doc, info);
+    doc["context"]["conpat"]["checks"] = checks;
     write_new_file(out_path, doc.dump(2) + "\n");
     std::filesystem::remove(gb_out);
   } catch (const std::exception& e) {

@@ -59,15 +59,28 @@ def test_quick_profile_writes_a_valid_complete_file(binary, tmp_path):
     if shutil.which("go"):
         assert go and ctx["libraries"]["go"].startswith("go"), "Go's workloads run beside the C++ ones"
         assert {b["family"] for b in go} <= listed_families(binary), "Go uses the C++ family names"
-    for b in doc["benchmarks"]:
+    for b in cr.iterations(doc):
         assert b["impl"] and isinstance(b["params"], dict)
         assert b["items_per_second"] > 0
+        assert b["pass"] in (1, 2, 3), "every sample says which repetition it is"
+    # quick: 3 interleaved repetitions, each benchmark summarised by its median and interval
+    assert ctx["repetitions"] == 3
+    medians = [b for b in doc["benchmarks"] if b.get("aggregate_name") == "median"]
+    assert medians and all(b["repetitions"] == 3 and b["ci"]["lo"] <= b["real_time"] <= b["ci"]["hi"]
+                           for b in medians)
+    assert len(medians) == len(cr.samples(doc)), "one median per benchmark"
+    probes = ctx["machine_state"]["probes"]
+    assert len(probes) == 4, "a probe before each repetition and after the last"
+    assert all(p["c2c_round_trip_ns"] > 0 and p["futex_round_trip_ns"] > 0 for p in probes)
     fs = ctx["derived"]["false_sharing"]
     assert fs["false_sharing_distance_bytes"] in (8, 64) and fs["hardware_destructive_interference_size"] > 0
-    spsc = [b for b in doc["benchmarks"] if b["family"] == "channel.spsc"]
+    spsc = [b for b in cr.iterations(doc) if b["family"] == "channel.spsc"]
     assert all("lat_p99_ns" in b for b in spsc), "spsc reports latency percentiles"
-    assert any(b["oversubscribed"] for b in doc["benchmarks"]), "4x1 on 2 cores is marked oversubscribed" \
-        if ctx["hardware_threads"] < 5 else True
+    if ctx["hardware_threads"] < 5:
+        assert any(b["oversubscribed"] for b in doc["benchmarks"]), "4x1 on 2 cores is marked oversubscribed"
+    checks = ctx["checks"]
+    assert checks["exception_escaping_thread_ends_process"]["outcome"] is True, checks
+    assert checks["errgroup_carries_exception"]["outcome"] is True, checks
 
 
 def test_hang_wrong_result_and_crash_are_recorded_and_the_run_goes_on(binary, tmp_path):
@@ -76,8 +89,11 @@ def test_hang_wrong_result_and_crash_are_recorded_and_the_run_goes_on(binary, tm
             env={"CONPAT_BENCH_SELFTEST": "1"}, timeout=600)
     assert r.returncode == 1, "a failed family makes the run fail"
     doc = cr.load(only_file(tmp_path))
-    by_family = {f["family"]: f for f in doc["context"]["conpat"]["families"]}
+    families = doc["context"]["conpat"]["families"]
+    by_family = {f["family"]: f for f in families if f["pass"] == 1}
     assert by_family["selftest.crash"]["status"] == "failed"
+    later = [f for f in families if f["family"] == "selftest.crash" and f["pass"] > 1]
+    assert later and all(f["status"] == "skipped" for f in later), "a crashing family is not rerun every pass"
     assert by_family["channel.pingpong"]["status"] == "ok", "other families still complete"
     by_name = {b["family"]: b for b in doc["benchmarks"]}
     assert "watchdog: selftest.hang/impl:channel" in by_name["selftest.hang"]["error_message"]
@@ -111,3 +127,65 @@ def test_names_parse_into_family_impl_and_params():
     assert cr.parse_name("channel.spsc/impl:mpmc_ring_padded/cap:1024/payload:8/real_time") == (
         "channel.spsc", "mpmc_ring_padded", {"cap": 1024, "payload": 8})
     assert cr.parse_name("x.y/impl:a/rate:0.1/mode:fast/repeats:5") == ("x.y", "a", {"rate": 0.1, "mode": "fast"})
+
+
+# ---- the driver against a stand-in binary: failures the real one rarely shows --------
+
+FAKE = """#!/usr/bin/python3
+import json, os, sys
+args = sys.argv[1:]
+names = ["fam.a/impl:x/n:1", "fam.b/impl:x/n:1"]
+if any(a.startswith("--benchmark_list_tests") for a in args):
+    print("\\n".join(names))
+    sys.exit(0)
+out = next(a.split("=", 1)[1] for a in args if a.startswith("--conpat_out="))
+flt = next(a.split("=", 1)[1] for a in args if a.startswith("--benchmark_filter="))
+family = "fam.a" if "fam\\\\.a" in flt else "fam.b"
+mode = os.environ["FAKE_MODE"]
+if mode == "truncated" and family == "fam.a":
+    open(out, "w").write('{"context": {"conpat": {"machi')
+    sys.exit(0)
+ctx = json.load(open(os.environ["FAKE_CONTEXT"]))
+if mode == "schema":
+    del ctx["conpat"]["machine"]
+name = family + "/impl:x/n:1"
+bench = {"name": name, "run_name": name, "run_type": "iteration", "family": family, "impl": "x",
+         "params": {"n": 1}, "oversubscribed": False, "real_time": 10.0, "cpu_time": 10.0, "time_unit": "ns",
+         "iterations": 1, "items_per_second": 1e8}
+json.dump({"context": ctx, "benchmarks": [bench]}, open(out, "w"))
+"""
+
+
+def fake_run(tmp_path, mode):
+    from test_compare_report import context
+
+    fake = tmp_path / "fake_bench"
+    fake.write_text(FAKE)
+    fake.chmod(0o755)
+    ctx = tmp_path / "context.json"
+    ctx.write_text(json.dumps(context("fake")))
+    return run(["--profile", "quick", "--out-dir", str(tmp_path / "out"), "--machine", "fake", "--binary", str(fake),
+                "--no-go", "--quiet"], env={"FAKE_MODE": mode, "FAKE_CONTEXT": str(ctx)}, timeout=120)
+
+
+def test_truncated_family_output_is_a_failed_family_not_a_traceback(tmp_path):
+    r = fake_run(tmp_path, "truncated")
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    doc = cr.load(only_file(tmp_path / "out"))
+    fams = {f["family"]: f for f in doc["context"]["conpat"]["families"] if f["pass"] == 1}
+    assert fams["fam.a"]["status"] == "failed" and "unreadable output" in fams["fam.a"]["error"]
+    assert fams["fam.b"]["status"] == "ok", "the other family is kept"
+
+
+def test_a_merged_file_failing_the_schema_is_kept_under_another_name(tmp_path):
+    r = fake_run(tmp_path, "schema")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    lines = [x for x in r.stderr.strip().splitlines() if "warning:" not in x]
+    assert len(lines) == 1 and "schema mismatch" in lines[0] and ".invalid.json" in lines[0], lines
+    kept = only_file(tmp_path / "out")
+    assert kept.name.endswith(".invalid.json")
+    kept_doc = json.loads(kept.read_text())
+    samples = [b for b in kept_doc["benchmarks"] if b["run_type"] == "iteration"]
+    assert len(samples) == 2 * 3, "nothing measured is lost: 2 benchmarks x 3 repetitions"
+    with pytest.raises(cr.ResultsError):  # a kept invalid file is never taken for a run
+        cr.newest(tmp_path / "out")
