@@ -264,7 +264,7 @@ void mpmc(benchmark::State& state, const std::string& name, std::size_t cap, int
   for (std::size_t i = 0; i < sent_count.size(); ++i) sc += sent_count[i], ss += sent_sum[i];
   for (std::size_t i = 0; i < got_count.size(); ++i) gc += got_count[i], gs += got_sum[i];
   if (!check_transfer(state, sc, ss, gc, gs)) return;
-  set_item_counters(state, batch, producers + consumers);
+  set_item_counters(state, batch, producers + consumers + 1);  // + the coordinator, which spins at each round's end
   state.counters["usable_cap"] = static_cast<double>(ch.capacity());
   Latency all;
   for (auto& l : lat) all.merge(l);
@@ -370,7 +370,8 @@ void fan_in(benchmark::State& state, const std::string& name, int workers, std::
     return state.SkipWithError(("wrong result: " + std::to_string(bad_rounds) + " round(s) lost or corrupted results").c_str());
   }
   (void)name;
-  set_item_counters(state, n, R == Runner::thread ? workers + 1 : R == Runner::fiber ? 1 : hardware_threads() + 1);
+  // TBB: the arena's hardware_threads() threads, this (receiving) thread's slot included.
+  set_item_counters(state, n, R == Runner::thread ? workers + 1 : R == Runner::fiber ? 1 : hardware_threads());
   state.counters["peak_workers"] = peak.peak.load();
 }
 

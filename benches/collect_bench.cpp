@@ -223,7 +223,7 @@ void gather_tbb(benchmark::State& state, const std::string&, int workers) {
   }
   if (bad != 0) return state.SkipWithError("wrong result: a gathered total was wrong");
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * workers);
-  state.counters["threads_used"] = hardware_threads() + 1;
+  state.counters["threads_used"] = hardware_threads();  // TBB's arena; the waiting thread works in it
 }
 
 // Fibers on the benchmark thread; FiberWaitGroup parks the waiting fiber.

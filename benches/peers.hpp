@@ -14,9 +14,10 @@
 //   - a blocking send on a full queue busy-waits (spin, then yield);
 //   - a blocking recv busy-waits (atomic_queue) or waits in the queue's own
 //     timed wait, re-checking the flag every 100 us (moodycamel);
-//   - capacity: atomic_queue rounds up to a power of two; moodycamel's
-//     bounded mode (try_enqueue into preallocated blocks) holds at least the
-//     requested number, in blocks, so its capacity is approximate.
+//   - capacity: atomic_queue rounds up to a power of two (and holds at least
+//     4096); moodycamel's bounded mode (try_enqueue into preallocated blocks)
+//     holds the request rounded up to its 32-item blocks; ReaderWriterQueue
+//     says what it holds (max_capacity). capacity() reports the real number.
 #pragma once
 
 #include <atomic>
@@ -48,11 +49,15 @@ namespace conpat::bench {
 // What each peer cannot honour, for the results file.
 inline const std::map<std::string, std::string>& peer_notes() {
   static const std::map<std::string, std::string> notes{
-      {"atomic_queue_spsc", "no blocking mode (busy-waits), no close (emulated), capacity rounded up to a power of two"},
-      {"atomic_queue_mpmc", "no blocking mode (busy-waits), no close (emulated), capacity rounded up to a power of two"},
-      {"moodycamel_mpmc", "no bounded blocking send (busy-waits on try_enqueue), capacity approximate (preallocated blocks), "
+      {"atomic_queue_spsc", "no blocking mode (busy-waits), no close (emulated), holds at least 4096 items: "
+                            "smaller capacities are left out (they would measure a 4096-item queue)"},
+      {"atomic_queue_mpmc", "no blocking mode (busy-waits), no close (emulated), holds at least 4096 items: "
+                            "smaller capacities are left out (they would measure a 4096-item queue)"},
+      {"moodycamel_mpmc", "no bounded blocking send (busy-waits on try_enqueue), capacity rounded up to 32-item blocks "
+                          "(capacities it cannot hold within a power of two are left out), "
                           "no close (emulated, noticed within 100 us), FIFO per producer only"},
-      {"moodycamel_spsc", "no bounded blocking send (busy-waits on try_enqueue), capacity rounded up by the queue, "
+      {"moodycamel_spsc", "no bounded blocking send (busy-waits on try_enqueue), capacity as the queue reports it "
+                          "(max_capacity; capacities it rounds past the next power of two are left out), "
                           "no close (emulated, noticed within 100 us)"},
   };
   return notes;
@@ -135,7 +140,10 @@ struct MoodycamelCore {
   static constexpr bool kCanWait = true;
   static constexpr bool kMultiProducer = true;
   static constexpr bool kMultiConsumer = true;
-  explicit MoodycamelCore(std::size_t n) : q_(n), cap_(n) {}
+  // The queue preallocates whole blocks; try_enqueue uses only those, so the
+  // capacity is the request rounded up to the block size (shared by producers).
+  static constexpr std::size_t kBlock = moodycamel::ConcurrentQueueDefaultTraits::BLOCK_SIZE;
+  explicit MoodycamelCore(std::size_t n) : q_(n), cap_((n + kBlock - 1) / kBlock * kBlock) {}
   bool try_push(V&& v) { return q_.try_enqueue(std::move(v)); }
   bool try_pop(V& v) { return q_.try_dequeue(v); }
   bool wait_pop(V& v, int micros) { return q_.wait_dequeue_timed(v, micros); }
@@ -152,7 +160,7 @@ struct RwqCore {
   static constexpr bool kCanWait = true;
   static constexpr bool kMultiProducer = false;
   static constexpr bool kMultiConsumer = false;
-  explicit RwqCore(std::size_t n) : q_(n), cap_(n) {}
+  explicit RwqCore(std::size_t n) : q_(n), cap_(q_.max_capacity()) {}  // what the queue really holds
   bool try_push(V&& v) { return q_.try_enqueue(std::move(v)); }
   bool try_pop(V& v) { return q_.try_dequeue(v); }
   bool wait_pop(V& v, int micros) { return q_.wait_dequeue_timed(v, static_cast<std::int64_t>(micros)); }

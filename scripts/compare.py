@@ -182,8 +182,11 @@ def summary_line(rows: list, alpha: float) -> str:
     tested = [r for r in rows if r["tested"]]
     slower = sum(1 for r in tested if r["verdict"] == "slower")
     faster = sum(1 for r in tested if r["verdict"] == "faster")
+    dev = sorted(abs(r["ratio"] - 1) for r in rows)
+    within = sum(1 for d in dev if d <= 0.15)
     line = (f"{len(rows)} rows: {len(tested)} tested, {slower} slower, {faster} faster, "
-            f"{len(tested) - slower - faster} no change")
+            f"{len(tested) - slower - faster} no change; median |ratio - 1| {100 * cr.median(dev):.1f} %, "
+            f"{100 * within / len(rows):.0f} % of rows within 15 %")
     if tested:
         line += f"; by chance alone about {len(tested) * alpha:.1f} rows would test significant (rows x alpha)"
     if len(tested) < len(rows):
@@ -246,6 +249,10 @@ def main() -> int:
     p.add_argument("--fail-on-regression", type=float, metavar="PCT",
                    help="exit 1 if any benchmark is significantly slower by more than PCT percent (for CI "
                         "gates); exit 2 if the runs have too few repetitions to test")
+    p.add_argument("--gate-metric", action="append", choices=cr.COMPARED, metavar="METRIC",
+                   help="metric the regression gate looks at (repeatable; default time_ns, and items_per_second "
+                        "where no time is recorded). Latency percentiles are tested and shown but, being tails, "
+                        "are too noisy to gate on unless asked: an A/A pair of default runs moved a p99 by 70 %%")
     p.add_argument("--all", action="store_true", help="show every metric, not only time and significant changes")
     args = p.parse_args()
     if len(args.runs) < 2:
@@ -274,7 +281,8 @@ def main() -> int:
     else:
         print(render_text(results, args.format == "markdown", args.all, args.alpha))
     if args.fail_on_regression is not None:
-        rows = [r for res in results for r in res["rows"]]
+        gated = set(args.gate_metric or ("time_ns", "items_per_second"))
+        rows = [r for res in results for r in res["rows"] if r["metric"] in gated]
         thin = [r for r in rows if not r["tested"]]
         if thin:
             n = min(min(r["repetitions"]) for r in thin)

@@ -70,11 +70,20 @@ func percentile(sorted []int64, p float64) float64 {
 	return float64(sorted[idx])
 }
 
+func minInt(a, b int) int {
+	if a < b {
+		return a
+	}
+	return b
+}
+
 func toEntry(name, family, impl string, params map[string]any, threads int, r result) entry {
 	e := entry{"name": name + "/real_time", "run_name": name + "/real_time", "run_type": "iteration",
 		"repetitions": 1, "repetition_index": 0, "threads": 1, "family": family, "impl": impl,
 		"params": params, "time_unit": "ns", "iterations": r.iters,
-		"oversubscribed": threads > runtime.NumCPU(), "threads_used": threads}
+		// Goroutines are not OS threads: at most GOMAXPROCS of them run at once.
+		"oversubscribed": minInt(threads, runtime.GOMAXPROCS(0)) > runtime.NumCPU(),
+		"threads_used": minInt(threads, runtime.GOMAXPROCS(0)), "goroutines": threads}
 	if r.err != "" {
 		e["error_occurred"] = true
 		e["error_message"] = r.err

@@ -8,7 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdint>
 #include <future>
+#include <memory>
 #include <numeric>
 #include <stdexcept>
 #include <optional>
@@ -154,6 +157,49 @@ TEST(Channel, ValuesLeftInBufferAreDestroyed) {
     EXPECT_EQ(token.use_count(), 3);
   }
   EXPECT_EQ(token.use_count(), 1);
+}
+
+// A value aligned beyond a cache line: each construction checks its address.
+struct alignas(256) OverAligned {
+  static inline std::atomic<int> misaligned{0};
+  std::uint64_t v = 0;
+  OverAligned() = default;
+  explicit OverAligned(std::uint64_t x) : v(x) { check(); }
+  OverAligned(OverAligned&& o) noexcept : v(o.v) { check(); }
+  OverAligned& operator=(OverAligned&& o) noexcept {
+    v = o.v;
+    check();
+    return *this;
+  }
+  void check() const {
+    if (reinterpret_cast<std::uintptr_t>(this) % alignof(OverAligned) != 0) misaligned.fetch_add(1);
+  }
+};
+
+template <class Ring>
+void over_aligned_values_stay_aligned() {
+  OverAligned::misaligned = 0;
+  std::vector<std::unique_ptr<Ring>> rings;  // several: one allocation may be aligned by luck
+  for (int r = 0; r < 8; ++r) rings.push_back(std::make_unique<Ring>(3));
+  for (auto& ring : rings) {
+    for (std::uint64_t i = 0; i < 7; ++i) {  // wraps the ring
+      ASSERT_EQ(ring->send(OverAligned(i)), ChanStatus::ok);
+      OverAligned out;
+      ASSERT_EQ(ring->recv(out), ChanStatus::ok);
+      EXPECT_EQ(out.v, i);
+    }
+  }
+  EXPECT_EQ(OverAligned::misaligned.load(), 0) << "values constructed in the ring at misaligned addresses";
+}
+
+TEST(Rings, OverAlignedValuesAreStoredAlignedInSpscRing) {
+  over_aligned_values_stay_aligned<SpscRing<OverAligned, layout::Packed>>();
+  over_aligned_values_stay_aligned<SpscRing<OverAligned, layout::Padded>>();
+}
+
+TEST(Rings, OverAlignedValuesAreStoredAlignedInMpmcRing) {
+  over_aligned_values_stay_aligned<MpmcRing<OverAligned, layout::Packed>>();
+  over_aligned_values_stay_aligned<MpmcRing<OverAligned, layout::Padded>>();
 }
 
 TEST(Channel, DeadlineAtTheMinimumOfAnyClockIsAlreadyPast) {

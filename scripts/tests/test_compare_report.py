@@ -202,6 +202,7 @@ def test_compare_finds_a_significant_regression_and_gates_on_it(tmp_path):
     assert "slower is positive" in r.stdout, "the convention is stated"
     assert "cpu_model" in r.stdout, "machine differences are shown"
     assert "ranking" in r.stdout and "by chance alone" in r.stdout
+    assert "median |ratio - 1|" in r.stdout and "% of rows within 15 %" in r.stdout
     r = script("compare.py", a, b, "--fail-on-regression", "10")
     assert r.returncode == 1 and "regression" in r.stderr
     r = script("compare.py", a, b, "--fail-on-regression", "120")
@@ -501,3 +502,15 @@ def test_report_bad_input_overwrites_nothing(tmp_path):
     one_line_error(script("report.py", write(tmp_path, "bad.json", "[]"), "--out", out))
     one_line_error(script("report.py", write(tmp_path, "none.json", {"benchmarks": []}), "--out", out))
     assert (out / "index.html").read_text() == "old report"
+
+
+def test_gate_looks_at_time_unless_asked_for_latency(tmp_path):
+    a = write(tmp_path, "a.json", run_doc("a"))
+    doc = run_doc("a")
+    for x in doc["benchmarks"]:
+        if "lat_p99_ns" in x:
+            x["lat_p99_ns"] *= 2  # only the tail moved
+    b = write(tmp_path, "b.json", doc)
+    assert script("compare.py", a, b, "--fail-on-regression", "10").returncode == 0
+    r = script("compare.py", a, b, "--fail-on-regression", "10", "--gate-metric", "lat_p99_ns")
+    assert r.returncode == 1 and "lat_p99_ns" in r.stderr
