@@ -136,12 +136,22 @@ def validate(doc: dict, path: str | os.PathLike = "<results>") -> None:
         raise ResultsError(f"{path}: schema mismatch at {where}: {e.message}{more}")
 
 
+def dumps(doc: dict) -> str:
+    """A results document as text: the context indented, one benchmark entry
+    per line (readable in a diff, and a fifth smaller than indenting all)."""
+    if set(doc) != {"context", "benchmarks"}:
+        return json.dumps(doc, indent=2) + "\n"
+    context = json.dumps(doc["context"], indent=2).replace("\n", "\n  ")
+    entries = ",\n".join("    " + json.dumps(b) for b in doc["benchmarks"])
+    return f'{{\n  "context": {context},\n  "benchmarks": [\n{entries}\n  ]\n}}\n'
+
+
 def write_new(path: str | os.PathLike, doc: dict) -> None:
     """Writes JSON to a temporary file, then links it into place; never overwrites."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    tmp.write_text(dumps(doc))
     try:
         os.link(tmp, path)  # fails if path exists, unlike rename
     except FileExistsError:

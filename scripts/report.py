@@ -523,7 +523,7 @@ def metadata(run: Run) -> list[str]:
         lines.append(f"machine state: core-to-core round trip {min(c2c):.0f}-{max(c2c):.0f} ns over {len(c2c)} probes "
                      f"(median {ms['median_c2c_round_trip_ns']:.0f} ns); repetitions in a shifted state: "
                      + (", ".join(map(str, ms["shifted_passes"])) if ms["shifted_passes"] else "none"))
-    if g.get("library_build_type") == "debug":
+    if g.get("library_build_type") == "debug" and not any("debug build" in w for w in c.get("warnings", [])):
         lines.append("Google Benchmark library built as debug (its own overhead may be higher)")
     lines += [f"warning: {w}" for w in c.get("warnings", [])]
     return lines
