@@ -20,18 +20,10 @@
 #include <vector>
 
 #include "channel_conformance.hpp"
+#include "ring_types.hpp"
 
 namespace conpat::test {
 namespace {
-
-template <class T>
-using SpscPacked = SpscRing<T, layout::Packed>;
-template <class T>
-using SpscPadded = SpscRing<T, layout::Padded>;
-template <class T>
-using MpmcPacked = MpmcRing<T, layout::Packed>;
-template <class T>
-using MpmcPadded = MpmcRing<T, layout::Padded>;
 
 using Implementations = ::testing::Types<Impl<Channel>, Impl<SpscPacked>, Impl<SpscPadded>, Impl<MpmcPacked>,
                                          Impl<MpmcPadded>, Impl<TbbChannel>>;

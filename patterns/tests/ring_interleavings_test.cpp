@@ -14,6 +14,7 @@
 #include "conpat/mpmc_ring.hpp"
 #include "conpat/spsc_ring.hpp"
 #include "channel_conformance.hpp"
+#include "ring_types.hpp"
 #include "destroy_after.hpp"
 
 #if !defined(CONPAT_TEST_HOOKS)
@@ -28,15 +29,6 @@ namespace hook = detail::test_hook;
 // Impl comes from the conformance header; its suite is instantiated elsewhere.
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ChannelConformance);
 using detail::RingProbe;
-
-template <class T>
-using SpscPacked = SpscRing<T, layout::Packed>;
-template <class T>
-using SpscPadded = SpscRing<T, layout::Padded>;
-template <class T>
-using MpmcPacked = MpmcRing<T, layout::Packed>;
-template <class T>
-using MpmcPadded = MpmcRing<T, layout::Padded>;
 
 // pop_ready reads the dequeue position, then that slot's sequence. If
 // another consumer takes the position in between, and the ring is then
