@@ -37,7 +37,7 @@ MARKER = ".conpat-report"
 REPORT_FILE_RE = re.compile(r"^(index\.html|REPORT\.md|[\w.-]+\.(png|svg))$")
 # Fields of a benchmark entry that are bookkeeping, not measurements.
 NOT_METRICS = {"family_index", "per_family_instance_index", "repetitions", "repetition_index", "threads",
-               "iterations", "cpu_time", "real_time", "threads_used"}
+               "iterations", "cpu_time", "real_time", "threads_used", "pass"}
 
 
 class Run:
@@ -83,18 +83,11 @@ class Run:
     def time_cv(self) -> float | None:
         """Median over benchmarks of the coefficient of variation of time across repetitions."""
         cvs = []
-        for b_key, entries in self._times().items():
-            if len(entries) >= 2 and statistics.fmean(entries) > 0:
-                cvs.append(statistics.pstdev(entries) / statistics.fmean(entries))
+        for rec in cr.samples(self.doc).values():
+            times = rec["metrics"].get("time_ns", [])
+            if len(times) >= 2 and statistics.fmean(times) > 0:
+                cvs.append(statistics.pstdev(times) / statistics.fmean(times))
         return statistics.median(cvs) if cvs else None
-
-    def _times(self) -> dict:
-        out: dict = {}
-        for b in cr.iterations(self.doc):
-            t = cr.metrics_of(b).get("time_ns")
-            if t is not None:
-                out.setdefault(cr.key_of(b), []).append(t)
-        return out
 
 
 def stat(point: dict | None, metric: str) -> dict | None:
