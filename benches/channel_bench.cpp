@@ -32,6 +32,7 @@
 #include "conpat/tbb_channel.hpp"
 #include "conpat/wait_group.hpp"
 #include "harness/harness.hpp"
+#include "harness/pinning.hpp"
 #include "harness/workers.hpp"
 #include "harness/metadata.hpp"
 #include "impls.hpp"
@@ -134,7 +135,9 @@ void spsc(benchmark::State& state, const std::string& name, std::size_t cap, int
   Latency lat;
   std::uint64_t got_count = 0, got_sum = 0;
   bool in_order = true;
+  PinScope pin(0);  // the producer (this thread) on one CPU, the consumer on another
   std::thread consumer([&] {
+    PinScope consumer_pin(1);
     T v;
     auto recv = [&] {
       if constexpr (Timed) return ch.recv_for(v, kNeverFires);
@@ -173,6 +176,7 @@ void spsc(benchmark::State& state, const std::string& name, std::size_t cap, int
   if (!check_transfer(state, next, sent_sum, got_count, got_sum)) return;
   set_item_counters(state, kBatch, 2);
   state.counters["usable_cap"] = static_cast<double>(ch.capacity());
+  state.counters["pinned"] = pin.pinned();
   lat.report(state);
 }
 
@@ -198,6 +202,7 @@ void mpmc(benchmark::State& state, const std::string& name, std::size_t cap, int
   std::vector<std::thread> threads;
   for (int c = 0; c < consumers; ++c) {
     threads.emplace_back([&, c] {
+      PinScope pin(producers + c);  // producers on slots 0..P-1, consumers after them
       auto ci = static_cast<std::size_t>(c);
       std::vector<std::int64_t> last(static_cast<std::size_t>(producers), -1);
       std::uint64_t unflushed = 0;
@@ -231,6 +236,7 @@ void mpmc(benchmark::State& state, const std::string& name, std::size_t cap, int
   }
   for (int p = 0; p < producers; ++p) {
     threads.emplace_back([&, p] {
+      PinScope pin(p);
       auto pi = static_cast<std::size_t>(p);
       std::uint32_t seen = 0;
       std::uint64_t seq = 0;
@@ -266,6 +272,7 @@ void mpmc(benchmark::State& state, const std::string& name, std::size_t cap, int
   if (!check_transfer(state, sc, ss, gc, gs)) return;
   set_item_counters(state, batch, producers + consumers + 1);  // + the coordinator, which spins at each round's end
   state.counters["usable_cap"] = static_cast<double>(ch.capacity());
+  state.counters["pinned"] = pinning_active();  // the coordinator (this thread) is not pinned
   Latency all;
   for (auto& l : lat) all.merge(l);
   all.report(state);
@@ -277,7 +284,9 @@ template <class Impl>
 void pingpong(benchmark::State& state, const std::string& name, std::size_t cap) {
   using Ch = typename Impl::template type<std::uint64_t>;
   Ch ping(cap), pong(cap);
+  PinScope pin(0);
   std::thread echo([&] {
+    PinScope echo_pin(1);
     std::uint64_t v = 0;
     while (ping.recv(v) == ChanStatus::ok) {
       if (pong.send(v + 1) != ChanStatus::ok) break;
@@ -307,6 +316,7 @@ void pingpong(benchmark::State& state, const std::string& name, std::size_t cap)
   if (!ok) return state.SkipWithError("wrong result: a channel closed during the run");
   if (bad != 0) return state.SkipWithError("wrong result: echo returned wrong values");
   set_item_counters(state, 1, 2);
+  state.counters["pinned"] = pin.pinned();
   lat.report(state);
 }
 

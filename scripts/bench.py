@@ -8,11 +8,15 @@ Repetitions are passes: every pass runs every family once (in a shuffled
 order, and Google Benchmark shuffles the benchmarks inside a family), so a
 change of the machine's state during the run spreads over all
 implementations instead of landing on one. Before each pass and after the
-last, a probe measures the core-to-core and futex wake round trips; passes
-taken while the probe was far from its run median are marked
-(state_shift). During each family the script also samples steal time and
+last, a probe measures the core-to-core and futex wake round trips, and
+every C++ sample carries its own short core-to-core probe (state_c2c_ns).
+Samples taken while the machine was in another state are marked
+(state_shift); benchmarks left with fewer samples in the usual state than
+repetitions asked for run again in top-up passes (at most about half as many
+passes again). During each family the script also samples steal time and
 other processes' CPU share. Every sample stays in the file; each benchmark
-gets a median aggregate with its confidence interval.
+gets a median aggregate with its confidence interval, from the samples in
+the usual state when at least three exist.
 
 The merged file is written to <out-dir>/<machine>/<UTC stamp>-<git short
 sha>.json through a temporary name, and never over an existing file.
@@ -131,7 +135,8 @@ def cpp_command(binary: Path, names: list[str], args: argparse.Namespace, passth
     flt = "^(" + "|".join(re.escape(n) for n in names) + ")$"
     cmd = [str(binary), f"--conpat_profile={args.profile}", f"--conpat_out={out}",
            f"--conpat_machine={args.machine}", f"--conpat_watchdog={args.watchdog}",
-           f"--benchmark_filter={flt}", f"--benchmark_min_time={args.min_time}", *passthrough]
+           f"--benchmark_filter={flt}", f"--benchmark_min_time={args.min_time}",
+           f"--conpat_pin={0 if getattr(args, 'no_pin', False) else 1}", *passthrough]
     if args.git_sha:
         cmd += [f"--conpat_git={args.git_sha}", f"--conpat_git_dirty={int(args.git_dirty)}"]
     return cmd
@@ -198,7 +203,8 @@ def median_aggregates(benchmarks: list[dict]) -> list[dict]:
         if b.get("run_type") == "iteration" and not b.get("error_occurred") and "real_time" in b:
             runs.setdefault(b["run_name"], []).append(b)
     out = []
-    for run_name, entries in runs.items():
+    for run_name, taken in runs.items():
+        entries, mixed = cr.in_state(taken)
         if len(entries) < 2:
             continue
         times = [float(b["real_time"]) for b in entries]
@@ -213,8 +219,50 @@ def median_aggregates(benchmarks: list[dict]) -> list[dict]:
                     "spread": {"n": len(times), "min": min(times), "median": ci["median"], "max": max(times),
                                "cv": statistics.pstdev(times) / mean if mean else 0.0},
                     "ci": {"lo": ci["lo"], "hi": ci["hi"], "coverage": ci["coverage"]},
-                    "state_shift_repetitions": sum(1 for b in entries if b.get("state_shift"))})
+                    "samples_taken": len(taken), "state_shift_repetitions": sum(1 for b in taken if b.get("state_shift")),
+                    "state_mixed": mixed})
     return out
+
+
+def max_top_ups(passes: int) -> int:
+    """How many top-up passes a run may add: about half its repetitions."""
+    return max(1, (passes + 1) // 2)
+
+
+def mark_sample_states(benchmarks: list[dict], state: dict) -> dict:
+    """Marks every sample state_shift or not (conpat_results, "machine state of
+    each sample"); returns the rule and the usual round trip it used."""
+    c2c = sorted(float(b["state_c2c_ns"]) for b in benchmarks
+                 if b.get("run_type") == "iteration" and isinstance(b.get("state_c2c_ns"), (int, float))
+                 and b["state_c2c_ns"] > 0)
+    usual = c2c[(len(c2c) - 1) // 4] if c2c else None
+    shifted_passes = set(state.get("shifted_passes", []))
+    marked = 0
+    for b in benchmarks:
+        if b.get("run_type") != "iteration":
+            continue
+        v = b.get("state_c2c_ns")
+        if isinstance(v, (int, float)) and v > 0 and usual:
+            off = v > cr.STATE_FACTOR * usual
+        else:
+            off = b.get("pass") in shifted_passes
+        b["state_shift"] = off
+        marked += off
+    return {"usual_c2c_round_trip_ns": usual, "factor": cr.STATE_FACTOR, "marked": marked,
+            "rule": f"a sample is in another state when its own core-to-core round trip (state_c2c_ns, taken before "
+                    f"and after it) is over {cr.STATE_FACTOR}x the run's 25th percentile; samples without one (Go) "
+                    "take the state of the probes around their pass"}
+
+
+def short_of_state(benchmarks: list[dict], passes: int) -> list[str]:
+    """C++ benchmarks (names as listed) with fewer than `passes` samples in the usual state."""
+    by: dict[str, list[dict]] = {}
+    for b in benchmarks:
+        if b.get("run_type") == "iteration" and b.get("family") and "state_c2c_ns" in b:
+            by.setdefault(b["run_name"], []).append(b)
+    return sorted(n for n, entries in by.items()
+                  if not any(e.get("error_occurred") for e in entries)
+                  and sum(1 for e in entries if not e.get("state_shift")) < passes)
 
 
 def probe(binary: Path) -> dict | None:
@@ -339,6 +387,10 @@ def main() -> int:
     p.add_argument("--watchdog", type=float, default=30.0,
                    help="seconds without progress before a benchmark is stopped and marked failed (default 30)")
     p.add_argument("--family-timeout", type=float, help="seconds before a family's process is killed")
+    p.add_argument("--no-pin", action="store_true",
+                   help="leave the benchmarks' threads where the scheduler puts them (default: pinned to distinct CPUs)")
+    p.add_argument("--no-top-up", action="store_true",
+                   help="do not run again the benchmarks whose samples were taken in another machine state")
     p.add_argument("--no-go", action="store_true",
                    help="skip the Go workloads (benches/go; they run when a Go toolchain is installed)")
     p.add_argument("--quiet", action="store_true", help="show progress lines only, not Google Benchmark's table")
@@ -395,7 +447,7 @@ def main() -> int:
     start_iso = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     t_start = time.monotonic()
     records, benchmarks, context, go_context, probes = [], [], None, None, []
-    done_benchmarks, total_benchmarks = 0, len(names) * passes
+    total_benchmarks = len(names) * passes
     given_up: dict[str, dict] = {}  # family -> the record of the pass where it failed
 
     def take_probe(before_pass: int) -> None:
@@ -406,71 +458,96 @@ def main() -> int:
             print(f"bench: probe: core-to-core round trip {pr['c2c_round_trip_ns']:.0f} ns, "
                   f"futex wake round trip {pr['futex_round_trip_ns'] / 1000:.1f} us", flush=True)
 
+    def run_one(family: str, fnames: list[str], pass_k: int, tmp: str, label: str, top_up: bool = False) -> None:
+        nonlocal context, go_context, benchmarks
+        if family in given_up:
+            rec = {**given_up[family], "pass": pass_k, "status": "skipped", "wall_s": 0.0,
+                   "steal_pct": None, "other_cpu_pct": None,
+                   "error": f"not run: failed in pass {given_up[family]['pass']}"}
+            records.append(rec)
+            benchmarks += [placeholder(n, rec, pass_k) for n in fnames]
+            return
+        print(f"bench: {label} {family} ({len(fnames)} benchmarks) — elapsed {fmt_secs(time.monotonic() - t_start)}"
+              + eta_text(), flush=True)
+        out = Path(tmp) / f"{family}.{pass_k}.json"
+        if family == "go":
+            cmd = [str(go_binary), "-profile", args.profile, "-min-time", str(args.min_time), "-out",
+                   str(out), "-filter", go_filter(user_filter)]
+        else:
+            cmd = cpp_command(binary, fnames, args, passthrough, out)
+        rec = run_family(cmd, family, fnames, args, out, timeout)
+        rec["pass"] = pass_k
+        if top_up:
+            rec["top_up"] = True
+        records.append(rec)
+        doc = None
+        if rec["status"] == "ok":
+            try:
+                doc = cr.load(out, check=False)  # one family's piece; the merged file is validated
+            except cr.ResultsError as e:
+                rec["status"], rec["error"] = "failed", f"unreadable output: {e}"
+        if doc is not None:
+            if family == "go":
+                go_context = go_context or doc["context"]
+            else:
+                context = context or doc["context"]
+            for b in doc["benchmarks"]:
+                b["pass"] = pass_k
+                if top_up:
+                    b["top_up"] = True
+            benchmarks += doc["benchmarks"]
+            errors = sum(1 for b in doc["benchmarks"] if b.get("error_occurred"))
+            if errors:
+                print(f"bench: {family}: {errors} benchmark(s) reported an error", file=sys.stderr)
+        else:
+            print(f"bench: {family} {rec['status']}: {rec.get('error', '')}; continuing; not run again",
+                  file=sys.stderr)
+            benchmarks += [placeholder(n, rec, pass_k) for n in fnames]
+            given_up[family] = rec
+        noisy = [f"{rec['steal_pct']}% steal" if (rec["steal_pct"] or 0) > 5 else "",
+                 f"{rec['other_cpu_pct']}% CPU used by other processes"
+                 if (rec["other_cpu_pct"] or 0) > 10 else ""]
+        noisy = [n for n in noisy if n]
+        if noisy:
+            rec["noisy"] = True
+            print(f"bench: warning: {family} ran on a noisy machine: {', '.join(noisy)}", file=sys.stderr)
+
+    progress = {"done": 0}
+
+    def eta_text() -> str:
+        elapsed = time.monotonic() - t_start
+        done = progress["done"]
+        return f", ETA {fmt_secs(elapsed / done * (total_benchmarks - done))}" if done else ""
+
     with tempfile.TemporaryDirectory(prefix="conpat-bench-") as tmp:
         for rep_k in range(1, passes + 1):
             take_probe(rep_k)
             order = list(families.items())
             random.Random(rep_k).shuffle(order)  # a fixed order per pass: two runs shuffle alike
             for k, (family, fnames) in enumerate(order, 1):
-                elapsed = time.monotonic() - t_start
-                eta = (elapsed / done_benchmarks * (total_benchmarks - done_benchmarks)) if done_benchmarks else None
-                done_benchmarks += len(fnames)
-                if family in given_up:
-                    rec = {**given_up[family], "pass": rep_k, "status": "skipped", "wall_s": 0.0,
-                           "steal_pct": None, "other_cpu_pct": None,
-                           "error": f"not run: failed in pass {given_up[family]['pass']}"}
-                    records.append(rec)
-                    benchmarks += [placeholder(n, rec, rep_k) for n in fnames]
-                    continue
-                print(f"bench: [repetition {rep_k}/{passes}] [{k}/{len(order)}] {family} ({len(fnames)} benchmarks)"
-                      f" — elapsed {fmt_secs(elapsed)}" + (f", ETA {fmt_secs(eta)}" if eta is not None else ""),
-                      flush=True)
-                out = Path(tmp) / f"{family}.{rep_k}.json"
-                if family == "go":
-                    cmd = [str(go_binary), "-profile", args.profile, "-min-time", str(args.min_time), "-out",
-                           str(out), "-filter", go_filter(user_filter)]
-                else:
-                    cmd = cpp_command(binary, fnames, args, passthrough, out)
-                rec = run_family(cmd, family, fnames, args, out, timeout)
-                rec["pass"] = rep_k
-                records.append(rec)
-                doc = None
-                if rec["status"] == "ok":
-                    try:
-                        doc = cr.load(out, check=False)  # one family's piece; the merged file is validated
-                    except cr.ResultsError as e:
-                        rec["status"], rec["error"] = "failed", f"unreadable output: {e}"
-                if doc is not None:
-                    if family == "go":
-                        go_context = go_context or doc["context"]
-                    else:
-                        context = context or doc["context"]
-                    for b in doc["benchmarks"]:
-                        b["pass"] = rep_k
-                    benchmarks += doc["benchmarks"]
-                    errors = sum(1 for b in doc["benchmarks"] if b.get("error_occurred"))
-                    if errors:
-                        print(f"bench: {family}: {errors} benchmark(s) reported an error", file=sys.stderr)
-                else:
-                    print(f"bench: {family} {rec['status']}: {rec.get('error', '')}; continuing"
-                          + ("; not run again in later repetitions" if rep_k < passes else ""), file=sys.stderr)
-                    benchmarks += [placeholder(n, rec, rep_k) for n in fnames]
-                    given_up[family] = rec
-                noisy = [f"{rec['steal_pct']}% steal" if (rec["steal_pct"] or 0) > 5 else "",
-                         f"{rec['other_cpu_pct']}% CPU used by other processes"
-                         if (rec["other_cpu_pct"] or 0) > 10 else ""]
-                noisy = [n for n in noisy if n]
-                if noisy:
-                    rec["noisy"] = True
-                    print(f"bench: warning: {family} ran on a noisy machine: {', '.join(noisy)}", file=sys.stderr)
+                run_one(family, fnames, rep_k, tmp, f"[repetition {rep_k}/{passes}] [{k}/{len(order)}]")
+                progress["done"] += len(fnames)
         take_probe(passes + 1)
+        # Top-up passes: C++ benchmarks with fewer samples in the run's usual
+        # state than repetitions asked for run again (state_c2c_ns, below).
+        for j in range(1, (0 if args.no_top_up else max_top_ups(passes)) + 1):
+            mark_sample_states(benchmarks, machine_state(probes, passes))
+            short = short_of_state(benchmarks, passes)
+            if not short:
+                break
+            pass_k = passes + j
+            fams = group_by_family(short)
+            total_benchmarks += len(short)
+            print(f"bench: top-up {j}: {len(short)} benchmark(s) have fewer than {passes} samples in the usual "
+                  f"machine state; running them again", flush=True)
+            for k, (family, fnames) in enumerate(sorted(fams.items()), 1):
+                run_one(family, fnames, pass_k, tmp, f"[top-up {j}] [{k}/{len(fams)}]", top_up=True)
+                progress["done"] += len(fnames)
 
     if context is None:
         die("every family failed; no results written", code=1)
     state = machine_state(probes, passes)
-    for b in benchmarks:
-        if b.get("pass") in state["shifted_passes"]:
-            b["state_shift"] = True
+    state["samples"] = mark_sample_states(benchmarks, state)
     benchmarks += median_aggregates(benchmarks)
     conpat = context["conpat"]
     conpat["repetitions"] = passes
@@ -504,6 +581,10 @@ def main() -> int:
     if context.get("library_build_type") == "debug":
         warnings.add("the Google Benchmark library is a debug build (Debian's package is): its own per-iteration "
                      "overhead is higher; conpat's workloads time whole batches, so it matters little")
+    if state["samples"]["marked"]:
+        warnings.add(f"{state['samples']['marked']} sample(s) were taken in another machine state (core-to-core "
+                     f"round trip over {cr.STATE_FACTOR}x the usual {state['samples']['usual_c2c_round_trip_ns'] or 0:.0f} "
+                     "ns); they are kept, marked state_shift, and left out of the medians where enough others exist")
     if state["shifted_passes"]:
         warnings.add(f"the machine's state moved during repetition(s) {state['shifted_passes']} of {passes} "
                      f"(core-to-core round trip outside {STATE_SHIFT_FACTOR}x of its median "

@@ -217,19 +217,53 @@ def iterations(doc: dict) -> list[dict]:
             if b.get("run_type", "iteration") == "iteration" and not b.get("error_occurred")]
 
 
-def samples(doc: dict, extra: tuple = ()) -> dict:
-    """key -> {"metrics": {metric: [one value per repetition]}, "entry": first entry,
-    "oversubscribed": bool}; failed benchmarks and aggregates are left out.
+# ---- machine state of each sample -------------------------------------------------
+#
+# Every C++ sample carries state_c2c_ns, a core-to-core round trip measured
+# just before and after it. On the reference VM that round trip sits near
+# 60 ns most of the time and moves for minutes at a time to 350-700 ns, and
+# every benchmark is 1.5-5x slower meanwhile. bench.py marks a sample
+# state_shift when its round trip is more than STATE_FACTOR times the run's
+# usual one (the 25th percentile over the run's samples); Go's samples, which
+# have no probe of their own, are marked by the probes taken around their pass.
+# Summaries use the samples in the usual state when at least MIN_IN_STATE of
+# them exist (or all of them, if fewer were taken), else every sample, and say so.
+
+STATE_FACTOR = 2.0
+MIN_IN_STATE = 3
+
+
+def in_state(entries: list) -> tuple:
+    """(the samples a summary uses, whether those mix states): the samples not
+    marked state_shift when there are enough of them, else all of them."""
+    good = [b for b in entries if not b.get("state_shift")]
+    if len(good) >= min(MIN_IN_STATE, len(entries)):
+        return good, False
+    return list(entries), len(good) < len(entries)
+
+
+def samples(doc: dict, extra: tuple = (), all_states: bool = False) -> dict:
+    """key -> {"metrics": {metric: [one value per sample used]}, "entry": first entry,
+    "oversubscribed": bool, "n_taken": samples taken, "n_off_state": samples left
+    out for their machine state, "state_mixed": bool}; failed benchmarks and
+    aggregates are left out, and so are samples taken in another machine
+    state when enough remain (in_state; all_states=True keeps every sample).
     `extra` names counters to collect besides the compared metrics."""
-    out: dict = {}
+    grouped: dict = {}
     for b in iterations(doc):
-        rec = out.setdefault(key_of(b), {"metrics": {}, "entry": b, "oversubscribed": bool(b.get("oversubscribed"))})
-        values = metrics_of(b)
-        for m in extra:
-            if isinstance(b.get(m), (int, float)):
-                values[m] = float(b[m])
-        for m, v in values.items():
-            rec["metrics"].setdefault(m, []).append(v)
+        grouped.setdefault(key_of(b), []).append(b)
+    out: dict = {}
+    for key, entries in grouped.items():
+        used, mixed = (entries, False) if all_states else in_state(entries)
+        rec = out[key] = {"metrics": {}, "entry": entries[0], "oversubscribed": bool(entries[0].get("oversubscribed")),
+                          "n_taken": len(entries), "n_off_state": len(entries) - len(used), "state_mixed": mixed}
+        for b in used:
+            values = metrics_of(b)
+            for m in extra:
+                if isinstance(b.get(m), (int, float)):
+                    values[m] = float(b[m])
+            for m, v in values.items():
+                rec["metrics"].setdefault(m, []).append(v)
     return out
 
 

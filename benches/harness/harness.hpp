@@ -28,6 +28,7 @@ enum class Profile { quick, standard, full };  // `standard` is PROFILE=default
 struct Options {
   Profile profile = Profile::standard;
   double watchdog_seconds = 30;  // a round making no progress this long fails the benchmark
+  bool pin_threads = true;       // pin the harness's threads to distinct CPUs (pinning.hpp)
 };
 const Options& options();
 
@@ -55,11 +56,25 @@ class Name {
   std::string s_;
 };
 
+// The machine-state probe taken before and after every sample (probe.hpp).
+double sample_c2c_ns();
+
+// Runs one sample of a benchmark between two state probes; the larger round
+// trip becomes the sample's `state_c2c_ns` counter (bench.py marks samples
+// whose value is far from the run's usual state).
+template <class F>
+void run_sample(benchmark::State& st, const std::string& n, const F& fn) {
+  const double before = sample_c2c_ns();
+  fn(st, n);
+  const double after = sample_c2c_ns();
+  if (before > 0 && after > 0) st.counters["state_c2c_ns"] = std::max(before, after);
+}
+
 // Registers fn(state, name) under `name`, timed in wall-clock nanoseconds.
 template <class F>
 void register_benchmark(const Name& name, F fn) {
   std::string n = name.str();
-  benchmark::RegisterBenchmark(n.c_str(), [n, fn](benchmark::State& st) { fn(st, n); })
+  benchmark::RegisterBenchmark(n.c_str(), [n, fn](benchmark::State& st) { run_sample(st, n, fn); })
       ->UseRealTime()
       ->Unit(benchmark::kNanosecond);
 }
@@ -72,7 +87,7 @@ void register_benchmark(const Name& name, F fn) {
 template <class F>
 void register_manual(const Name& name, F fn, benchmark::IterationCount iterations = 0) {
   std::string n = name.str();
-  auto* b = benchmark::RegisterBenchmark(n.c_str(), [n, fn](benchmark::State& st) { fn(st, n); })
+  auto* b = benchmark::RegisterBenchmark(n.c_str(), [n, fn](benchmark::State& st) { run_sample(st, n, fn); })
                 ->UseManualTime()
                 ->Unit(benchmark::kNanosecond);
   if (iterations > 0) b->Iterations(iterations);

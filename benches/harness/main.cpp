@@ -21,6 +21,7 @@
 #include "checks.hpp"
 #include "harness.hpp"
 #include "metadata.hpp"
+#include "pinning.hpp"
 #include "probe.hpp"
 
 namespace conpat::bench {
@@ -44,6 +45,8 @@ conpat options:
   --conpat_git=SHA          git commit to record (default: the one configured)
   --conpat_git_dirty=0|1    whether the tree had local changes
   --conpat_watchdog=SECONDS a benchmark round with no progress for this long fails (default 30)
+  --conpat_pin=0|1          pin the benchmarks' own threads to distinct allowed CPUs
+                            (default 1; recorded in context.conpat.pinning)
   --conpat_probe            measure the machine's state (core-to-core and futex wake round
                             trips, about 0.1 s), print it as one JSON line and exit
   --conpat_help             this text
@@ -93,6 +96,7 @@ unsigned hardware_threads() {
 
 int main(int argc, char** argv) {
   using namespace conpat::bench;
+  allowed_cpus();  // read the process's CPU set before any thread is pinned
   RunInfo info;
   std::string out_path, profile = "default";
   std::vector<char*> rest{argv[0]};
@@ -116,6 +120,9 @@ int main(int argc, char** argv) {
     } else if (take_flag(a, "--conpat_git_dirty", v)) {
       if (v != "0" && v != "1") usage_error("--conpat_git_dirty takes 0 or 1, not '" + v + "'");
       info.git_dirty = v == "1";
+    } else if (take_flag(a, "--conpat_pin", v)) {
+      if (v != "0" && v != "1") usage_error("--conpat_pin takes 0 or 1, not '" + v + "'");
+      g_options.pin_threads = v == "1";
     } else if (take_flag(a, "--conpat_watchdog", v)) {
       char* end = nullptr;
       double s = std::strtod(v.c_str(), &end);
@@ -181,6 +188,7 @@ int main(int argc, char** argv) {
     }
     extend_results(doc, info);
     doc["context"]["conpat"]["checks"] = checks;
+    doc["context"]["conpat"]["pinning"] = pinning_context();
     write_new_file(out_path, doc.dump(2) + "\n");
     std::filesystem::remove(gb_out);
   } catch (const std::exception& e) {

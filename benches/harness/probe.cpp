@@ -69,16 +69,12 @@ std::vector<double> round_trips(int batches, int rounds, std::pair<int, int> cpu
   return out;
 }
 
-}  // namespace
-
-nlohmann::json probe_machine() {
-  const auto cpus = two_cpus();
-  bool pinned = false;
-
-  // Core to core: one cache line, each side waits for the other's value.
+// Core to core: one cache line, each side waits for the other's value;
+// `batches` batches of `rounds` round trips, ns per round trip each.
+std::vector<double> c2c_batches(int batches, int rounds, std::pair<int, int> cpus, bool& pinned) {
   alignas(kCacheLine) std::atomic<std::uint64_t> line{0};
-  auto c2c = round_trips(
-      7, 20000, cpus, pinned,
+  return round_trips(
+      batches, rounds, cpus, pinned,
       [&](int i) {
         const auto v = static_cast<std::uint64_t>(2 * i);
         line.store(v + 1, std::memory_order_release);
@@ -89,7 +85,22 @@ nlohmann::json probe_machine() {
         while (line.load(std::memory_order_acquire) != v + 1) detail::spin_pause();
         line.store(v + 2, std::memory_order_release);
       });
-  line.store(0);
+}
+
+}  // namespace
+
+double sample_c2c_ns() {
+  static const auto cpus = two_cpus();
+  if (cpus.first < 0) return 0;
+  bool pinned = false;
+  auto b = c2c_batches(3, 500, cpus, pinned);
+  return pinned ? median(b) : 0;
+}
+
+nlohmann::json probe_machine() {
+  const auto cpus = two_cpus();
+  bool pinned = false;
+  auto c2c = c2c_batches(7, 20000, cpus, pinned);
 
   // Futex: each side sleeps in the kernel until the other wakes it.
   alignas(kCacheLine) std::atomic<std::uint32_t> word{0};

@@ -14,4 +14,10 @@ namespace conpat::bench {
 //  "futex_batches": [...], "cpus": [a, b] or null, "pinned": bool}. Takes about 0.1 s.
 nlohmann::json probe_machine();
 
+// A short core-to-core round trip (3 batches of 500, median; about 0.1 ms in
+// the usual state, 1-2 ms in the slow one), taken around every benchmark
+// sample (counter state_c2c_ns) so that a sample taken while the machine
+// was in another state can be told apart. 0 when two CPUs are not available.
+double sample_c2c_ns();
+
 }  // namespace conpat::bench

@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "conpat/detail/park.hpp"
 #include "conpat/wait_group.hpp"
 #include "harness.hpp"
+#include "pinning.hpp"
 
 namespace conpat::bench {
 
@@ -50,9 +52,13 @@ class WorkerPool {
   // calls start(), waits its own way (the subject), then calls finish().
   WorkerPool(int workers, std::string name, bool waits_itself = false)
       : name_(std::move(name)), first_(waits_itself ? 0 : 1) {
+    // Worker k on allowed CPU k (pinning.hpp); the calling thread is worker 0
+    // for the pool's lifetime, a waiter that waits itself is not pinned.
+    if (first_ == 1) caller_pin_.emplace(0);
     threads_.reserve(static_cast<std::size_t>(workers));
     for (int t = first_; t < workers; ++t) {
       threads_.emplace_back([this, t] {
+        PinScope pin(t);
         std::uint32_t seen = 0;
         for (;;) {
           seen = gate_.wait(seen);
@@ -101,6 +107,7 @@ class WorkerPool {
  private:
   std::string name_;
   int first_;  // index of the first pool thread: 1 when the caller is worker 0
+  std::optional<PinScope> caller_pin_;
   std::function<void(int)> task_;  // written before gate_.open(), read by workers after it
   RoundGate gate_;
   WaitGroup done_;
