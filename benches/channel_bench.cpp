@@ -177,6 +177,7 @@ void spsc(benchmark::State& state, const std::string& name, std::size_t cap, int
   set_item_counters(state, kBatch, 2);
   state.counters["usable_cap"] = static_cast<double>(ch.capacity());
   state.counters["pinned"] = pin.pinned();
+  if (work > 0) state.counters["work_ns"] = local_work_ns(work);  // the producer's work per item, measured
   lat.report(state);
 }
 

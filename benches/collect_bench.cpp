@@ -128,21 +128,6 @@ void stride(benchmark::State& state, const std::string& name, std::size_t stride
 
 // ---- collect.writer_freq ---------------------------------------------------
 
-// ns per unit of local_work on this machine, measured once per process.
-double unit_ns() {
-  static const double ns = [] {
-    constexpr int kUnits = 2'000'000;
-    double best = 1e9;
-    for (int rep = 0; rep < 5; ++rep) {
-      auto t0 = Clock::now();
-      local_work(kUnits);
-      best = std::min(best, std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / kUnits);
-    }
-    return best;
-  }();
-  return ns;
-}
-
 template <class C>
 void writer_freq(benchmark::State& state, const std::string& name, int work, int threads) {
   // Fewer writes per round when each carries more work: rounds stay ~1-10 ms.
@@ -172,8 +157,9 @@ void writer_freq(benchmark::State& state, const std::string& name, int work, int
                                                           benchmark::Counter::kInvert);
   state.counters["writes_per_s_per_writer"] =
       benchmark::Counter(static_cast<double>(writes), benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["work_ns"] = unit_ns() * work;
-  state.counters["unit_ns"] = unit_ns();
+  // The work's own cost, measured in bursts of `work` units as called here (local_work_ns).
+  state.counters["work_ns"] = local_work_ns(work);
+  state.counters["unit_ns"] = work > 0 ? local_work_ns(work) / work : 0.0;
   state.counters["threads_used"] = threads;
 }
 

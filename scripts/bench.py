@@ -136,7 +136,7 @@ def cpp_command(binary: Path, names: list[str], args: argparse.Namespace, passth
     cmd = [str(binary), f"--conpat_profile={args.profile}", f"--conpat_out={out}",
            f"--conpat_machine={args.machine}", f"--conpat_watchdog={args.watchdog}",
            f"--benchmark_filter={flt}", f"--benchmark_min_time={args.min_time}",
-           f"--conpat_pin={0 if getattr(args, 'no_pin', False) else 1}", *passthrough]
+           f"--conpat_pin={1 if getattr(args, 'pin', False) else 0}", *passthrough]
     if args.git_sha:
         cmd += [f"--conpat_git={args.git_sha}", f"--conpat_git_dirty={int(args.git_dirty)}"]
     return cmd
@@ -387,8 +387,9 @@ def main() -> int:
     p.add_argument("--watchdog", type=float, default=30.0,
                    help="seconds without progress before a benchmark is stopped and marked failed (default 30)")
     p.add_argument("--family-timeout", type=float, help="seconds before a family's process is killed")
-    p.add_argument("--no-pin", action="store_true",
-                   help="leave the benchmarks' threads where the scheduler puts them (default: pinned to distinct CPUs)")
+    p.add_argument("--pin", action="store_true",
+                   help="pin the benchmarks' own threads to distinct CPUs (default: where the scheduler puts them; "
+                        "see benches/README.md, Pinning)")
     p.add_argument("--no-top-up", action="store_true",
                    help="do not run again the benchmarks whose samples were taken in another machine state")
     p.add_argument("--no-go", action="store_true",

@@ -55,10 +55,14 @@ def compare_pair(base: dict, other: dict, alpha: float, min_effect: float) -> li
                 continue
             change = slower_pct(metric, va, vb)
             na, nb = len(ma[metric]), len(mb[metric])
+            taken = [sa[key]["n_taken"], sb[key]["n_taken"]]
             testable = min(na, nb) >= MIN_SAMPLES
             p = cr.mann_whitney(ma[metric], mb[metric]) if testable else None
             significant = testable and p < alpha and abs(change) >= min_effect
-            if not testable:
+            state_thinned = not testable and min(taken) >= MIN_SAMPLES
+            if state_thinned:
+                verdict = f"too few samples in the usual machine state ({na}/{nb} of {taken[0]}/{taken[1]})"
+            elif not testable:
                 verdict = f"too few samples ({na}/{nb}; need {MIN_SAMPLES})"
             elif significant:
                 verdict = "slower" if change > 0 else "faster"
@@ -67,7 +71,8 @@ def compare_pair(base: dict, other: dict, alpha: float, min_effect: float) -> li
             rows.append({"benchmark": cr.key_label(key), "family": key[0], "impl": key[1],
                          "params": dict(key[2]), "metric": metric, "baseline": va, "value": vb,
                          "ratio": vb / va, "change_pct": change, "p_value": p, "repetitions": [na, nb],
-                         "tested": testable, "significant": bool(significant), "verdict": verdict,
+                         "tested": testable, "state_thinned": state_thinned, "samples_taken": taken,
+                         "significant": bool(significant), "verdict": verdict,
                          "oversubscribed": sa[key]["oversubscribed"] or sb[key]["oversubscribed"]})
     return rows
 
@@ -143,8 +148,14 @@ def state_summary(doc: dict) -> str | None:
         return None
     c2c = [p["c2c_round_trip_ns"] for p in ms["probes"]]
     shifted = ms.get("shifted_passes", [])
-    return (f"core-to-core round trip {min(c2c):.0f}-{max(c2c):.0f} ns (median {ms['median_c2c_round_trip_ns']:.0f}); "
-            f"repetitions in a shifted state: {', '.join(map(str, shifted)) if shifted else 'none'}")
+    text = (f"core-to-core round trip {min(c2c):.0f}-{max(c2c):.0f} ns (median {ms['median_c2c_round_trip_ns']:.0f}); "
+            f"passes in a shifted state: {', '.join(map(str, shifted)) if shifted else 'none'}")
+    per_sample = ms.get("samples")
+    if per_sample and per_sample.get("usual_c2c_round_trip_ns"):
+        taken = sum(1 for b in cr.iterations(doc))
+        text += (f"; samples in another state: {per_sample['marked']} of {taken} (usual round trip "
+                 f"{per_sample['usual_c2c_round_trip_ns']:.0f} ns; left out of the medians where 3 others exist)")
+    return text
 
 
 def noise_summary(doc: dict) -> str | None:
@@ -283,13 +294,21 @@ def main() -> int:
     if args.fail_on_regression is not None:
         gated = set(args.gate_metric or ("time_ns", "items_per_second"))
         rows = [r for res in results for r in res["rows"] if r["metric"] in gated]
-        thin = [r for r in rows if not r["tested"]]
+        thin = [r for r in rows if not r["tested"] and not r["state_thinned"]]
         if thin:
-            n = min(min(r["repetitions"]) for r in thin)
+            n = min(min(r["samples_taken"]) for r in thin)
             print(f"compare: cannot gate: {len(thin)} of {len(rows)} rows have {n} repetition(s) a side, the test "
                   f"needs {MIN_SAMPLES}; run 'make bench' with PROFILE=default or full (or "
                   f"--benchmark_repetitions={MIN_SAMPLES})", file=sys.stderr)
             return 2
+        off = [r for r in rows if r["state_thinned"]]
+        if len(off) * 2 > len(rows):
+            print(f"compare: cannot gate: {len(off)} of {len(rows)} rows have fewer than {MIN_SAMPLES} samples in "
+                  "the usual machine state (it moved for most of a run); run the benchmarks again", file=sys.stderr)
+            return 2
+        if off:
+            print(f"compare: {len(off)} of {len(rows)} gated rows were not tested: too few samples in the usual "
+                  "machine state", file=sys.stderr)
         worst = [r for r in rows if r["significant"] and r["change_pct"] > args.fail_on_regression]
         if worst:
             w = max(worst, key=lambda r: r["change_pct"])

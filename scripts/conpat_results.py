@@ -227,7 +227,11 @@ def iterations(doc: dict) -> list[dict]:
 # usual one (the 25th percentile over the run's samples); Go's samples, which
 # have no probe of their own, are marked by the probes taken around their pass.
 # Summaries use the samples in the usual state when at least MIN_IN_STATE of
-# them exist (or all of them, if fewer were taken), else every sample, and say so.
+# them exist (or all of them, if fewer were taken), else every sample, and say
+# so (state_mixed). compare.py tests on the same selection, so a row left
+# with 3 or 4 usual samples has a median and an interval but no test; the
+# state probe measures the machine, not the code, so a slower build does not
+# move its own samples out of the test.
 
 STATE_FACTOR = 2.0
 MIN_IN_STATE = 3

@@ -28,7 +28,7 @@ enum class Profile { quick, standard, full };  // `standard` is PROFILE=default
 struct Options {
   Profile profile = Profile::standard;
   double watchdog_seconds = 30;  // a round making no progress this long fails the benchmark
-  bool pin_threads = true;       // pin the harness's threads to distinct CPUs (pinning.hpp)
+  bool pin_threads = false;      // pin the harness's threads to distinct CPUs (pinning.hpp)
 };
 const Options& options();
 
@@ -117,6 +117,13 @@ inline void local_work(int units) {
     benchmark::DoNotOptimize(foo);
   }
 }
+
+// What one local_work(units) call costs on this machine when called back to
+// back, as the benchmarks call it (short bursts overlap in the CPU, so the
+// cost of a long chain divided by its length is wrong for small counts):
+// the best of 5 timings of enough calls to take about 2 ms, measured once
+// per count and process. 0 for units <= 0.
+double local_work_ns(int units);
 
 // ---- latency -------------------------------------------------------------
 

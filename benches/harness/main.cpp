@@ -8,7 +8,11 @@
 // file is never overwritten.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -46,7 +50,7 @@ conpat options:
   --conpat_git_dirty=0|1    whether the tree had local changes
   --conpat_watchdog=SECONDS a benchmark round with no progress for this long fails (default 30)
   --conpat_pin=0|1          pin the benchmarks' own threads to distinct allowed CPUs
-                            (default 1; recorded in context.conpat.pinning)
+                            (default 0; recorded in context.conpat.pinning)
   --conpat_probe            measure the machine's state (core-to-core and futex wake round
                             trips, about 0.1 s), print it as one JSON line and exit
   --conpat_help             this text
@@ -85,6 +89,26 @@ bool check_transfer(benchmark::State& state, std::uint64_t sent_count, std::uint
                     "), received " + std::to_string(got_count) + " (sum " + std::to_string(got_sum) + ")";
   state.SkipWithError(msg.c_str());
   return false;
+}
+
+double local_work_ns(int units) {
+  if (units <= 0) return 0;
+  static std::mutex mu;
+  static std::map<int, double> cache;
+  std::lock_guard lk(mu);
+  if (auto it = cache.find(units); it != cache.end()) return it->second;
+  const long calls = std::max(16L, 2'000'000L / (units + 2));
+  double best = 1e18;
+  for (int rep = 0; rep < 5; ++rep) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (long i = 0; i < calls; ++i) {
+      local_work(units);
+      benchmark::ClobberMemory();
+    }
+    best = std::min(best, std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() /
+                              static_cast<double>(calls));
+  }
+  return cache[units] = best;
 }
 
 unsigned hardware_threads() {

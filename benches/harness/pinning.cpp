@@ -43,7 +43,7 @@ nlohmann::json pinning_context() {
   return {{"enabled", pinning_active()},
           {"requested", options().pin_threads},
           {"allowed_cpus", allowed_cpus()},
-          {"applies_to", "threads the harness creates: channel.spsc, channel.mpmc, channel.pingpong, timeout.*, "
+          {"applies_to", "when enabled, threads the harness creates: channel.spsc, channel.mpmc, channel.pingpong, timeout.*, "
                          "and the collect/callback worker pools (thread k on allowed CPU k mod count); not oneTBB's "
                          "arena, Boost.Fiber's schedulers, fan_in's per-round threads or Go"}};
 }

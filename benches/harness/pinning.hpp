@@ -5,8 +5,10 @@
 // cache-line transfer and a context switch on one core: the same benchmark
 // measures two different things from one repetition to the next.
 //
-// Pinning is on by default (--conpat_pin=0 turns it off) and recorded in
-// context.conpat.pinning and, per benchmark, in the counter `pinned`. It
+// Pinning is off by default: on this 2-vCPU VM it did not make two runs
+// agree better (benches/README.md, "Pinning"). --conpat_pin=1 turns it on;
+// it is recorded in context.conpat.pinning and, per benchmark, in the
+// counter `pinned`. It
 // applies to the threads the harness creates (channel.spsc, channel.mpmc,
 // channel.pingpong, timeout.*, and the WorkerPool families); threads that
 // a library owns (oneTBB's arena, Boost.Fiber's schedulers, Go's Ms) are
