@@ -11,8 +11,9 @@ required=(
   libboost-fiber-dev libboost-context-dev libtbb-dev nlohmann-json3-dev
   python3 python3-matplotlib python3-numpy python3-scipy python3-jsonschema python3-pytest
 )
-# Optional peers: benchmarked beside conpat when present.
-optional=(golang-go libatomic-queue-dev libconcurrentqueue-dev libreaderwriterqueue-dev)
+# Optional: the peers, benchmarked beside conpat when present; Chromium,
+# with which a test opens the HTML report (skipped without it).
+optional=(golang-go libatomic-queue-dev libconcurrentqueue-dev libreaderwriterqueue-dev chromium)
 
 check_only=0
 case "${1:-}" in

@@ -52,7 +52,8 @@ class Run:
         for b in cr.iterations(doc):
             groups.setdefault(cr.key_of(b), []).append(b)
         self.points = []
-        for key, entries in groups.items():
+        for key, taken in groups.items():
+            entries, mixed = cr.in_state(taken)  # samples taken in another machine state are left out
             values: dict = {}
             for b in entries:
                 row = {k: float(v) for k, v in b.items()
@@ -62,7 +63,8 @@ class Run:
                     values.setdefault(k, []).append(v)
             self.points.append({"family": key[0], "impl": key[1], "params": entries[0]["params"],
                                 "oversubscribed": any(b.get("oversubscribed") for b in entries),
-                                "n": len(entries), "stats": {k: cr.median_ci(v) for k, v in values.items()}})
+                                "n": len(entries), "n_off_state": len(taken) - len(entries), "state_mixed": mixed,
+                                "stats": {k: cr.median_ci(v) for k, v in values.items()}})
 
     def select(self, family: str, **params) -> list[dict]:
         return [p for p in self.points if p["family"] == family
@@ -128,6 +130,43 @@ class Palette:
         return self.style[impl][1]
 
 
+# The reference implementation and Go's channel are drawn bold and in front;
+# the other implementations thin and lighter.
+def emphasized(impl: str) -> bool:
+    return impl == "channel" or impl.startswith("go_")
+
+
+def line_kw(impl: str) -> dict:
+    return ({"linewidth": 2.6, "zorder": 4, "alpha": 1.0, "markersize": 5} if emphasized(impl)
+            else {"linewidth": 1.0, "zorder": 2, "alpha": 0.55, "markersize": 3})
+
+
+# ---- values on hover ------------------------------------------------------------------
+#
+# Every drawn point gets an invisible marker whose SVG group carries a
+# <title>: browsers show it as a tooltip, with the exact median, interval
+# and sample count. No script is needed, and the PNGs are unaffected.
+
+TIPS: dict[str, str] = {}
+
+
+def tip(ax, x, y, text: str) -> None:
+    gid = f"conpat-tip-{len(TIPS)}"
+    art = ax.plot([x], [y], marker="o", markersize=10, alpha=0.0, linestyle="none", zorder=10)[0]
+    art.set_gid(gid)
+    TIPS[gid] = text
+
+
+def stat_tip(s: dict) -> str:
+    return ci_text(s, digits=4)
+
+
+def add_titles(svg: str) -> str:
+    for gid, text in TIPS.items():
+        svg = svg.replace(f'<g id="{gid}">', f'<g id="{gid}"><title>{html.escape(text)}</title>', 1)
+    return svg
+
+
 def linestyle(k: int) -> str:
     return ["-", "--", ":", "-."][k % 4]
 
@@ -158,8 +197,10 @@ def plot_lines(ax, runs, pal, family, x_param, y_metric, fixed, xlog=True, ylog=
             label = impl if len(runs) == 1 else f"{impl} ({run.machine})"
             color = pal.color(impl)
             ax.plot(xs, [s["median"] for s in stats], linestyle(m), color=color, marker=pal.marker(impl),
-                    label=label, markersize=4)
+                    label=label, **line_kw(impl))
             error_bars(ax, xs, stats, color)
+            for x, s, p in zip(xs, stats, pts):
+                tip(ax, x, s["median"], f"{label}, {x_param}={p['params'][x_param]}: {y_metric} {stat_tip(s)}")
             over = [(x, s["median"]) for x, s, p in zip(xs, stats, pts) if p["oversubscribed"]]
             if over:
                 any_over = True
@@ -182,6 +223,9 @@ def finish(fig, ax, out: Path, name: str, any_over=False, legend=True):
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     # No date in the files: regenerating from the same results gives the same report.
     fig.savefig(out / f"{name}.svg", dpi=90, metadata={"Date": None})
+    svg = out / f"{name}.svg"
+    svg.write_text(add_titles(svg.read_text()))
+    TIPS.clear()
     fig.savefig(out / f"{name}.png", dpi=90)
     import matplotlib.pyplot as plt
 
@@ -189,8 +233,10 @@ def finish(fig, ax, out: Path, name: str, any_over=False, legend=True):
     return name
 
 
-def bar_with_interval(ax, x, s, width, color, label=None):
+def bar_with_interval(ax, x, s, width, color, label=None, what=""):
     ax.bar(x, s["median"], width=width, color=color, label=label)
+    if what:
+        tip(ax, x, s["median"], f"{what}: {stat_tip(s)}")
     if s["lo"] is not None:
         ax.errorbar([x], [s["median"]], yerr=[[s["median"] - s["lo"]], [s["hi"] - s["median"]]],
                     fmt="none", ecolor="black", elinewidth=1, capsize=2)
@@ -201,6 +247,7 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
 
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.hashsalt"] = "conpat"  # stable SVG ids: regenerated reports diff cleanly
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text as text, not glyph paths: a third of the size
     import matplotlib.pyplot as plt
 
     pal = Palette(runs)
@@ -224,7 +271,8 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
             labels.append(p["impl"] if len(runs) == 1 else f"{p['impl']}\n{run.machine}")
             for j, name in enumerate(pcts):
                 bar_with_interval(ax, k + j * 0.2, p["stats"][name], 0.2, pct_colors[j],
-                                  label=name[4:-3] if k == 0 else None)
+                                  label=name[4:-3] if k == 0 else None,
+                                  what=f"{p['impl']} ({run.machine}) {name}")
             k += 1
     ax.set_xticks([i + 0.3 for i in range(len(labels))], labels, rotation=30, ha="right", fontsize=7)
     ax.set_yscale("log")
@@ -248,9 +296,13 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
             xs = [xpos[(p["params"]["producers"], p["params"]["consumers"])] for p in pts]
             stats = [p["stats"]["items_per_second"] for p in pts]
             color = pal.color(impl)
+            label = impl if len(runs) == 1 else f"{impl} ({run.machine})"
             ax.plot(xs, [s["median"] for s in stats], linestyle(m), color=color, marker=pal.marker(impl),
-                    label=impl if len(runs) == 1 else f"{impl} ({run.machine})")
+                    label=label, **line_kw(impl))
             error_bars(ax, xs, stats, color)
+            for x, s, p in zip(xs, stats, pts):
+                tip(ax, x, s["median"], f"{label}, {p['params']['producers']}x{p['params']['consumers']}: "
+                                        f"items/s {stat_tip(s)}")
             for x, s, p in zip(xs, stats, pts):
                 if p["oversubscribed"]:
                     any_over = True
@@ -270,10 +322,11 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
                 continue
             labels.append(f"{p['params']['threads']} thr, {p['params']['align']} B" +
                           ("" if len(runs) == 1 else f"\n{run.machine}") + (" *" if p["oversubscribed"] else ""))
+            what = f"{p['params']['threads']} threads, {p['params']['align']} B ({run.machine})"
             bar_with_interval(ax, k - 0.2, p["stats"]["packed_ns_per_op"], 0.4, "tab:red",
-                              label="packed" if k == 0 else None)
+                              label="packed" if k == 0 else None, what=f"packed, {what}, ns/op")
             bar_with_interval(ax, k + 0.2, p["stats"]["padded_ns_per_op"], 0.4, "tab:green",
-                              label="padded" if k == 0 else None)
+                              label="padded" if k == 0 else None, what=f"padded, {what}, ns/op")
             k += 1
     ax.set_xticks(range(len(labels)), labels, fontsize=7)
     ax.set(ylabel="time per increment (ns)",
@@ -314,8 +367,12 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
                 if not have:
                     continue  # not measured: no point, rather than a made-up one
                 xs = [max(p["params"]["timeout_ns"], 100) for p in have]
+                label = f"{impl} {pct[10:13]}" + ("" if len(runs) == 1 else f" ({run.machine})")
                 ax.plot(xs, [p["stats"][pct]["median"] for p in have], ls, color=pal.color(impl), marker="o",
-                        markersize=3, label=f"{impl} {pct[10:13]}" + ("" if len(runs) == 1 else f" ({run.machine})"))
+                        label=label, **line_kw(impl))
+                for x, p in zip(xs, have):
+                    tip(ax, x, p["stats"][pct]["median"], f"{label}, timeout {p['params']['timeout_ns']} ns: "
+                                                          f"overshoot {stat_tip(p['stats'][pct])} ns")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
@@ -355,9 +412,125 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
             for j in range(len(machines)):
                 if not math.isnan(grid[i, j]):
                     ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7)
+                    tip(ax, j, i, f"{families[i]}: {machines[j]} / {runs[0].machine} geomean time ratio "
+                                  f"{grid[i, j]:.4g} over {len(cells[(families[i], machines[j])])} benchmarks")
         fig.colorbar(im, label="log2(time ratio)")
         ax.set_title(f"geomean time ratio per family, against {runs[0].machine}")
         made.append((finish(fig, ax, out, "machines_heatmap", legend=False), "Cross-machine ratios"))
+    made += history_plots(runs, out)
+    return made
+
+
+# ---- history: one machine across commits --------------------------------------------
+#
+# For every machine whose results directory holds two or more runs, chosen
+# benchmarks are drawn against the runs in time order (commit and date), as
+# the ratio to the series' first run, each point with its interval; a ring
+# marks a run that compare.py finds significantly different from the run
+# before it (U test at compare's alpha and minimum effect).
+
+HISTORY_SERIES = [
+    ("channel.spsc", "channel", {"cap": 1024, "payload": 8, "work": 0}, "time_ns", "spsc cap 1024: channel"),
+    ("channel.spsc", "go_chan", {"cap": 1024, "payload": 8, "work": 0}, "time_ns", "spsc cap 1024: Go chan"),
+    ("channel.spsc", "spsc_ring_padded", {"cap": 1024, "payload": 8, "work": 0}, "time_ns",
+     "spsc cap 1024: padded SPSC ring"),
+    ("channel.pingpong", "channel", {"cap": 0}, "time_ns", "pingpong cap 0: channel"),
+    ("channel.mpmc", "channel", {"cap": 1024, "producers": 2, "consumers": 2}, "time_ns", "mpmc 2x2: channel"),
+    ("collect.false_sharing", "counter", {"threads": 2, "align": 64}, "packed_ns_per_op",
+     "false sharing, 2 threads: packed"),
+]
+
+
+def history_runs(runs: list[Run]) -> dict[str, list[Run]]:
+    """machine -> its runs in time order, for machines with two or more runs
+    in the directory of the run reported for them."""
+    out, seen = {}, set()
+    for run in runs:
+        files = cr.results_files(run.path.parent)
+        if len(files) < 2 or run.path.parent.resolve() in seen:
+            continue
+        seen.add(run.path.parent.resolve())
+        series = []
+        for f in files:
+            try:
+                series.append(run if f.resolve() == run.path.resolve() else Run(f, cr.load(f)))
+            except cr.ResultsError as e:
+                print(f"report: history: skipping {f}: {e}", file=sys.stderr)
+        if len(series) >= 2:
+            out[run.machine] = series
+    return out
+
+
+def history_changes(series: list[Run]) -> list[set]:
+    """For each run after the first: the (key, metric) pairs of HISTORY_SERIES
+    that changed significantly from the run before, by compare.py's rule
+    (U test p < 0.01, at least 5 % and 5 samples a side)."""
+    import compare
+
+    metrics = tuple({m for *_, m, _ in HISTORY_SERIES})
+    samples = [cr.samples(run.doc, extra=metrics) for run in series]
+    out = [set()]
+    for prev, cur in zip(samples, samples[1:]):
+        changed = set()
+        for family, impl, params, metric, _ in HISTORY_SERIES:
+            key = cr.key_of({"family": family, "impl": impl, "params": params})
+            a = prev.get(key, {}).get("metrics", {}).get(metric, [])
+            b = cur.get(key, {}).get("metrics", {}).get(metric, [])
+            if min(len(a), len(b)) < compare.MIN_SAMPLES:
+                continue
+            p = cr.mann_whitney(a, b)
+            if p is not None and p < 0.01 and abs(cr.median(b) / cr.median(a) - 1) >= 0.05:
+                changed.add((key, metric))
+        out.append(changed)
+    return out
+
+
+def run_label(run: Run) -> str:
+    c = run.ctx
+    return f"{c.get('git_commit', '?')}{'*' if c.get('git_dirty') else ''}\n{str(c.get('start_time', '?'))[:10]}"
+
+
+def history_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
+    import matplotlib.pyplot as plt
+
+    made = []
+    for machine, series in history_runs(runs).items():
+        changes = history_changes(series)
+        fig, ax = plt.subplots(figsize=(8, 5))
+        colors = plt.cm.tab10.colors
+        for k, (family, impl, params, metric, label) in enumerate(HISTORY_SERIES):
+            pts = []
+            for i, run in enumerate(series):
+                s = stat(run.find({"family": family, "impl": impl, "params": params}), metric)
+                if s is not None:
+                    pts.append((i, s, cr.key_of({"family": family, "impl": impl, "params": params})))
+            if not pts:
+                continue
+            base = pts[0][1]["median"]
+            xs = [i for i, _, _ in pts]
+            scaled = [{**s, "median": s["median"] / base,
+                       "lo": None if s["lo"] is None else s["lo"] / base,
+                       "hi": None if s["hi"] is None else s["hi"] / base} for _, s, _ in pts]
+            color = colors[k % 10]
+            ax.plot(xs, [s["median"] for s in scaled], "-", marker="o", color=color, label=label,
+                    **{**line_kw(impl), "alpha": 1.0})
+            error_bars(ax, xs, scaled, color)
+            for (i, s, key), sc in zip(pts, scaled):
+                changed = (key, metric) in changes[i]
+                if changed:
+                    ax.plot([i], [sc["median"]], "o", markersize=13, markerfacecolor="none", color="black", zorder=6)
+                tip(ax, i, sc["median"], f"{label} at {series[i].ctx.get('git_commit', '?')}: {metric} "
+                                         f"{stat_tip(s)} ({sc['median']:.3f}x the first run)"
+                                         + ("; significantly changed from the run before" if changed else ""))
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(series)), [run_label(r) for r in series], fontsize=7)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set(xlabel="run (commit, date; * = uncommitted changes)", ylabel="ratio to the first run (lower is faster)",
+               title=f"History on {machine}: chosen benchmarks across commits\n"
+                     "(black ring: significantly changed from the run before)")
+        name = "history_" + re.sub(r"[^A-Za-z0-9_.-]", "_", machine)
+        made.append((finish(fig, ax, out, name), f"History on {machine}"))
     return made
 
 
@@ -514,8 +687,20 @@ def metadata(run: Run) -> list[str]:
     if ms and ms.get("probes"):
         c2c = [p["c2c_round_trip_ns"] for p in ms["probes"]]
         lines.append(f"machine state: core-to-core round trip {min(c2c):.0f}-{max(c2c):.0f} ns over {len(c2c)} probes "
-                     f"(median {ms['median_c2c_round_trip_ns']:.0f} ns); repetitions in a shifted state: "
+                     f"(median {ms['median_c2c_round_trip_ns']:.0f} ns); passes in a shifted state: "
                      + (", ".join(map(str, ms["shifted_passes"])) if ms["shifted_passes"] else "none"))
+        per_sample = ms.get("samples")
+        if per_sample and per_sample.get("usual_c2c_round_trip_ns"):
+            off = sum(p.get("n_off_state", 0) for p in run.points)
+            mixed = sum(1 for p in run.points if p.get("state_mixed"))
+            lines.append(f"samples in another machine state: {per_sample['marked']} marked (round trip over "
+                         f"{per_sample['factor']:g}x the usual {per_sample['usual_c2c_round_trip_ns']:.0f} ns), "
+                         f"{off} left out of the points; {mixed} point(s) mix states for want of 3 usual samples")
+    pin = c.get("pinning")
+    if pin:
+        lines.append("thread pinning: " + (f"on, one thread per CPU of {pin.get('allowed_cpus')}" if pin.get("enabled")
+                                           else "off (" + ("turned off" if not pin.get("requested")
+                                                           else "one CPU allowed") + ")"))
     if g.get("library_build_type") == "debug" and not any("debug build" in w for w in c.get("warnings", [])):
         lines.append("Google Benchmark library built as debug (its own overhead may be higher)")
     lines += [f"warning: {w}" for w in c.get("warnings", [])]
@@ -588,6 +773,18 @@ def check_out_dir(out: Path) -> None:
                               f"{', ...' if len(foreign) > 3 else ''}); give an empty or new --out")
 
 
+def unique_labels(runs: list[Run]) -> None:
+    """Runs of one machine label (a baseline and a new run) are told apart by commit, then by position."""
+    labels = [r.machine for r in runs]
+    for r in runs:
+        if labels.count(r.machine) > 1:
+            r.machine = f"{r.machine}@{r.ctx.get('git_commit', '?')}"
+    labels = [r.machine for r in runs]
+    for k, r in enumerate(runs):
+        if labels.count(r.machine) > 1:
+            r.machine = f"{r.machine}#{k + 1}"
+
+
 def default_inputs() -> list[Path]:
     root = ROOT / "results"
     paths = []
@@ -621,6 +818,7 @@ def main() -> int:
     except cr.ResultsError as e:
         print(f"report: {e}", file=sys.stderr)
         return 2
+    unique_labels(runs)
     # Build in a scratch directory, then swap it in: a failure leaves the old report intact.
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))

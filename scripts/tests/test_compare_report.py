@@ -514,3 +514,193 @@ def test_gate_looks_at_time_unless_asked_for_latency(tmp_path):
     assert script("compare.py", a, b, "--fail-on-regression", "10").returncode == 0
     r = script("compare.py", a, b, "--fail-on-regression", "10", "--gate-metric", "lat_p99_ns")
     assert r.returncode == 1 and "lat_p99_ns" in r.stderr
+
+
+# ---- machine state of each sample ----------------------------------------------
+
+def with_states(doc: dict, c2c_of) -> dict:
+    """Gives every sample a state_c2c_ns from c2c_of(benchmark, repetition index)."""
+    seen: dict = {}
+    for b in doc["benchmarks"]:
+        k = seen[b["run_name"]] = seen.get(b["run_name"], -1) + 1
+        b["state_c2c_ns"] = c2c_of(b, k)
+    return doc
+
+
+def test_samples_in_another_state_are_marked_and_left_out_when_enough_remain():
+    sys.path.insert(0, str(SCRIPTS))
+    import bench as bench_py
+
+    # 6 samples per benchmark; the second is taken in a slow state (600 ns, 4x slower).
+    doc = run_doc("a", reps=6, seed=3, noise=0.02)
+    doc = with_states(doc, lambda b, k: 600.0 if k == 1 else 60.0)
+    for b in doc["benchmarks"]:
+        if b["state_c2c_ns"] > 100:
+            b["real_time"] *= 4
+    info = bench_py.mark_sample_states(doc["benchmarks"], {"shifted_passes": []})
+    assert info["usual_c2c_round_trip_ns"] == 60.0
+    assert info["marked"] == len(doc["benchmarks"]) // 6
+    s = cr.samples(doc)
+    key = next(k for k in s if k[1] == "ring" and dict(k[2]).get("cap") == "16")
+    assert s[key]["n_taken"] == 6 and s[key]["n_off_state"] == 1 and not s[key]["state_mixed"]
+    assert len(s[key]["metrics"]["time_ns"]) == 5
+    assert max(s[key]["metrics"]["time_ns"]) < 15, "the slow sample is not in the summary"
+    assert len(cr.samples(doc, all_states=True)[key]["metrics"]["time_ns"]) == 6, "every sample is kept"
+    aggs = {a["run_name"]: a for a in bench_py.median_aggregates(doc["benchmarks"])}
+    agg = aggs["channel.spsc/impl:ring/cap:16/payload:8/work:0/real_time"]
+    assert agg["repetitions"] == 5 and agg["samples_taken"] == 6 and agg["state_shift_repetitions"] == 1
+    assert agg["ci"]["hi"] < 15
+
+
+def test_too_few_samples_in_the_usual_state_keep_every_sample_and_say_so():
+    doc = with_states(run_doc("a", reps=5), lambda b, k: 600.0 if k < 3 else 60.0)
+    for b in doc["benchmarks"]:
+        b["state_shift"] = b["state_c2c_ns"] > 100
+    s = cr.samples(doc)
+    rec = next(iter(s.values()))
+    assert rec["state_mixed"] and rec["n_off_state"] == 0 and len(rec["metrics"]["time_ns"]) == 5
+
+
+def test_benchmarks_short_of_usual_samples_are_named_for_a_top_up():
+    sys.path.insert(0, str(SCRIPTS))
+    import bench as bench_py
+
+    doc = with_states(run_doc("a", reps=5), lambda b, k: 600.0 if (k == 0 and "impl:ring" in b["name"]) else 60.0)
+    bench_py.mark_sample_states(doc["benchmarks"], {"shifted_passes": []})
+    short = bench_py.short_of_state(doc["benchmarks"], 5)
+    assert short and all("impl:ring" in n for n in short)
+    assert bench_py.short_of_state(doc["benchmarks"], 4) == []
+
+
+def test_samples_without_their_own_probe_take_their_pass_state():
+    sys.path.insert(0, str(SCRIPTS))
+    import bench as bench_py
+
+    doc = run_doc("a", reps=5)
+    seen: dict = {}
+    for b in doc["benchmarks"]:
+        b["pass"] = seen[b["run_name"]] = seen.get(b["run_name"], 0) + 1
+    bench_py.mark_sample_states(doc["benchmarks"], {"shifted_passes": [2]})
+    assert {b["pass"] for b in doc["benchmarks"] if b["state_shift"]} == {2}
+
+
+def test_aa_pair_with_state_episodes_agrees_once_they_are_left_out(tmp_path):
+    """A slow episode (4x) in a different repetition of each run: without the
+    state marks the medians move; with them both runs agree and the gate passes."""
+    def run_with_episode(seed, slow_rep):
+        doc = with_states(run_doc("a", reps=6, seed=seed, noise=0.02),
+                          lambda b, k: 500.0 if k in slow_rep else 55.0)
+        for b in doc["benchmarks"]:
+            if b["state_c2c_ns"] > 100:
+                b["real_time"] *= 4
+                b["cpu_time"] *= 4
+                b["items_per_second"] /= 4
+        sys.path.insert(0, str(SCRIPTS))
+        import bench as bench_py
+
+        bench_py.mark_sample_states(doc["benchmarks"], {"shifted_passes": []})
+        return doc
+
+    a = write(tmp_path, "a.json", run_with_episode(1, {0}))
+    b = write(tmp_path, "b.json", run_with_episode(2, {3}))
+    r = script("compare.py", a, b, "--format", "json", "--fail-on-regression", "10")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)[0]["rows"]
+    time_rows = [x for x in rows if x["metric"] == "time_ns"]
+    assert all(abs(x["ratio"] - 1) < 0.15 for x in time_rows), [x["ratio"] for x in time_rows]
+
+
+# ---- report: hover values, two machines, history ---------------------------------
+
+def test_every_plotted_point_has_its_value_on_hover(tmp_path):
+    out, _ = report(tmp_path, run_doc("a"))
+    svg = (out / "channel_spsc_throughput.svg").read_text()
+    # channel at 0/16/1024 and ring at 16/1024: five points, five tooltips with the exact median.
+    assert svg.count("<title>") >= 5
+    assert "channel, cap=1024: items_per_second" in svg
+    page = (out / "index.html").read_text()
+    assert page.count("<title>") > 20, "the inlined SVGs keep their tooltips"
+
+
+def test_two_machine_report_has_heatmap_claims_columns_and_metadata_differences(tmp_path):
+    a = run_doc("box-a")
+    b = run_doc("box-b-taskset-c0", slow=2.0)
+    b["context"]["conpat"].update(hardware_threads=1, cpu_model="CPU of box-b")
+    out, claims = report(tmp_path, a, b)
+    md = (out / "REPORT.md").read_text()
+    assert (out / "machines_heatmap.svg").stat().st_size > 1000
+    assert "| claim | setup | box-a | box-b-taskset-c0 |" in md
+    assert all(len(cells) == 2 for cells in claims.values()), "one verdict column per machine"
+    assert "CPU: CPU of box-a, 2 hardware threads" in md and "CPU: CPU of box-b, 1 hardware threads" in md
+    heat = (out / "machines_heatmap.svg").read_text()
+    assert "channel.spsc: box-b-taskset-c0 / box-a geomean time ratio" in heat
+    page = (out / "index.html").read_text()
+    assert len(page.encode()) < 2_000_000, f"index.html is {len(page.encode())} bytes"
+
+
+def test_two_runs_of_one_machine_label_are_told_apart(tmp_path):
+    a, b = run_doc("box"), run_doc("box")
+    b["context"]["conpat"]["git_commit"] = "def5678"
+    out, _ = report(tmp_path, a, b)
+    assert "| claim | setup | box@abc1234 | box@def5678 |" in (out / "REPORT.md").read_text()
+
+
+def test_history_draws_a_machine_across_commits_and_rings_a_change(tmp_path):
+    d = tmp_path / "results" / "box"
+    for i, (sha, slow) in enumerate((("aaa1111", 1.0), ("bbb2222", 1.0), ("ccc3333", 1.6))):
+        doc = run_doc("box", slow=slow, seed=i, noise=0.01)
+        doc["context"]["conpat"].update(git_commit=sha, start_time=f"2026-01-0{i + 1}T00:00:00Z")
+        write(d, f"2026010{i + 1}T000000Z-{sha}.json", doc)
+    out = tmp_path / "report"
+    r = script("report.py", d, "--out", out)
+    assert r.returncode == 0, r.stderr
+    svg = (out / "history_box.svg").read_text()
+    for sha in ("aaa1111", "bbb2222", "ccc3333"):
+        assert sha in svg
+    # Only the fixture's "ring" slows down, and it is not a history series: no point is ringed.
+    assert "false sharing, 2 threads: packed at bbb2222" in svg
+    assert "History on box" in (out / "REPORT.md").read_text()
+    changed = [t for t in svg.split("<title>")[1:] if "significantly changed" in t]
+    assert changed == [], "nothing in the history series moved"
+
+
+def test_history_marks_the_commit_where_a_series_moved(tmp_path):
+    d = tmp_path / "results" / "box"
+    for i, (sha, slow) in enumerate((("aaa1111", 1.0), ("bbb2222", 1.5))):
+        doc = run_doc("box", seed=i, noise=0.01, slow=slow, slow_family="collect.false_sharing")
+        for b in doc["benchmarks"]:
+            if b["family"] == "collect.false_sharing":
+                b["packed_ns_per_op"] *= slow
+        doc["context"]["conpat"].update(git_commit=sha, start_time=f"2026-01-0{i + 1}T00:00:00Z")
+        write(d, f"2026010{i + 1}T000000Z-{sha}.json", doc)
+    out = tmp_path / "report"
+    r = script("report.py", d, "--out", out)
+    assert r.returncode == 0, r.stderr
+    tips = (out / "history_box.svg").read_text().split("<title>")[1:]
+    moved = [t.split("</title>")[0] for t in tips if "significantly changed" in t]
+    assert len(moved) == 1 and "at bbb2222" in moved[0] and "1.497x the first run" in moved[0], moved
+
+
+def test_rows_thinned_by_the_machine_state_are_not_tested_and_the_gate_says_so(tmp_path):
+    def doc_with_off(off_reps, seed):
+        doc = with_states(run_doc("a", reps=5, seed=seed), lambda b, k: 600.0 if (k in off_reps and "impl:ring" in b["name"]) else 60.0)
+        for b in doc["benchmarks"]:
+            b["state_shift"] = b["state_c2c_ns"] > 100
+        return doc
+
+    a = write(tmp_path, "a.json", doc_with_off({0}, 1))
+    b = write(tmp_path, "b.json", doc_with_off(set(), 2))
+    r = script("compare.py", a, b, "--format", "json", "--fail-on-regression", "10")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)[0]["rows"]
+    thinned = [x for x in rows if x["state_thinned"]]
+    assert thinned and all("impl:ring" in x["benchmark"] for x in thinned)
+    assert all(x["verdict"].startswith("too few samples in the usual machine state") for x in thinned)
+    assert "were not tested: too few samples in the usual machine state" in r.stderr
+    # Most rows thinned: no gate verdict can be given.
+    c = write(tmp_path, "c.json", with_states(run_doc("a", reps=5, seed=3), lambda b, k: 600.0 if k < 2 else 60.0))
+    doc = json.loads(c.read_text())
+    for x in doc["benchmarks"]:
+        x["state_shift"] = x["state_c2c_ns"] > 100
+    c.write_text(json.dumps(doc))
+    assert "usual machine state" in one_line_error(script("compare.py", a, c, "--fail-on-regression", "10"))
