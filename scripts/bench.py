@@ -568,7 +568,7 @@ def main() -> int:
         derived["writer_freq"] = wf
     conpat["derived"] = derived
     warnings = set(conpat.get("warnings", []))
-    over = sum(1 for b in benchmarks if b.get("oversubscribed"))
+    over = len({b["run_name"] for b in benchmarks if b.get("oversubscribed") and b.get("run_type") == "iteration"})
     warnings = {w for w in warnings if "oversubscribed" not in w}
     if over:
         warnings.add(f"{over} benchmark(s) run more threads than the {conpat['hardware_threads']} hardware threads "
@@ -589,7 +589,8 @@ def main() -> int:
     if state["shifted_passes"]:
         warnings.add(f"the machine's state moved during repetition(s) {state['shifted_passes']} of {passes} "
                      f"(core-to-core round trip outside {STATE_SHIFT_FACTOR}x of its median "
-                     f"{state['median_c2c_round_trip_ns']:.0f} ns); their samples are marked state_shift")
+                     f"{state['median_c2c_round_trip_ns']:.0f} ns); Go's samples in them are marked state_shift "
+                     "(C++ samples carry their own probe)")
     conpat["warnings"] = sorted(warnings)
     result = {"context": context, "benchmarks": benchmarks}
     try:

@@ -370,6 +370,7 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
                 label = f"{impl} {pct[10:13]}" + ("" if len(runs) == 1 else f" ({run.machine})")
                 ax.plot(xs, [p["stats"][pct]["median"] for p in have], ls, color=pal.color(impl), marker="o",
                         label=label, **line_kw(impl))
+                error_bars(ax, xs, [p["stats"][pct] for p in have], pal.color(impl))
                 for x, p in zip(xs, have):
                     tip(ax, x, p["stats"][pct]["median"], f"{label}, timeout {p['params']['timeout_ns']} ns: "
                                                           f"overshoot {stat_tip(p['stats'][pct])} ns")

@@ -556,6 +556,7 @@ def test_too_few_samples_in_the_usual_state_keep_every_sample_and_say_so():
     doc = with_states(run_doc("a", reps=5), lambda b, k: 600.0 if k < 3 else 60.0)
     for b in doc["benchmarks"]:
         b["state_shift"] = b["state_c2c_ns"] > 100
+        b["real_time"] *= 3 if b["state_shift"] else 1
     s = cr.samples(doc)
     rec = next(iter(s.values()))
     assert rec["state_mixed"] and rec["n_off_state"] == 0 and len(rec["metrics"]["time_ns"]) == 5
@@ -686,6 +687,7 @@ def test_rows_thinned_by_the_machine_state_are_not_tested_and_the_gate_says_so(t
         doc = with_states(run_doc("a", reps=5, seed=seed), lambda b, k: 600.0 if (k in off_reps and "impl:ring" in b["name"]) else 60.0)
         for b in doc["benchmarks"]:
             b["state_shift"] = b["state_c2c_ns"] > 100
+            b["real_time"] *= 3 if b["state_shift"] else 1
         return doc
 
     a = write(tmp_path, "a.json", doc_with_off({0}, 1))
@@ -702,5 +704,20 @@ def test_rows_thinned_by_the_machine_state_are_not_tested_and_the_gate_says_so(t
     doc = json.loads(c.read_text())
     for x in doc["benchmarks"]:
         x["state_shift"] = x["state_c2c_ns"] > 100
+        x["real_time"] *= 3 if x["state_shift"] else 1
     c.write_text(json.dumps(doc))
     assert "usual machine state" in one_line_error(script("compare.py", a, c, "--fail-on-regression", "10"))
+
+
+def test_a_benchmark_the_state_did_not_move_keeps_every_sample():
+    # Marked samples within 10 % of the others: the state did not matter here.
+    doc = with_states(run_doc("a", reps=6, seed=5, noise=0.01), lambda b, k: 600.0 if k < 3 else 60.0)
+    for b in doc["benchmarks"]:
+        b["state_shift"] = b["state_c2c_ns"] > 100
+    rec = next(iter(cr.samples(doc).values()))
+    assert len(rec["metrics"]["time_ns"]) == 6 and rec["n_off_state"] == 0 and not rec["state_mixed"]
+    # ...and 1.5x slower marked samples are left out.
+    for b in doc["benchmarks"]:
+        b["real_time"] *= 1.5 if b["state_shift"] else 1
+    rec = next(iter(cr.samples(doc).values()))
+    assert len(rec["metrics"]["time_ns"]) == 3 and rec["n_off_state"] == 3
