@@ -12,6 +12,8 @@
 // benchmark checks count, checksum and per-producer order, and a watchdog
 // closes the channels of a benchmark that stops making progress.
 #include <boost/fiber/all.hpp>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
 #include <algorithm>
@@ -346,8 +348,19 @@ void fan_in(benchmark::State& state, const std::string& name, int workers, std::
   const std::uint64_t want_sum = n * (n - 1) / 2 * 3;  // worker i returns 3 * i
   Peak peak;
   std::uint64_t bad_rounds = 0;
+  // TBB: an arena with at least one worker besides this (collecting)
+  // thread. The default arena on one allowed CPU has none, and tasks that
+  // block in send would then wait for a wait() that never comes.
+  const int arena_threads = std::max(2, tbb::this_task_arena::max_concurrency());
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(arena_threads));
+  tbb::task_arena arena(arena_threads);
+  std::atomic<Ch*> current{nullptr};  // the round's channel, for the watchdog to close
+  Watchdog wd(options().watchdog_seconds, [&] {
+    if (Ch* c = current.load(std::memory_order_acquire)) c->close();
+  });
   for (auto _ : state) {
     Ch ch(cap);
+    current.store(&ch, std::memory_order_release);
     auto worker = [&ch, &peak](std::uint64_t i) {
       peak.enter();
       ch.send(3 * i);
@@ -371,18 +384,23 @@ void fan_in(benchmark::State& state, const std::string& name, int workers, std::
       for (auto& f : fs) f.join();
     } else {
       tbb::task_group tg;
-      for (std::uint64_t i = 0; i < n; ++i) tg.run([&worker, i] { worker(i); });
+      arena.execute([&] {
+        for (std::uint64_t i = 0; i < n; ++i) tg.run([&worker, i] { worker(i); });
+      });
       collect();
-      tg.wait();
+      arena.execute([&] { tg.wait(); });
     }
+    current.store(nullptr, std::memory_order_release);
+    wd.kick();
     bad_rounds += (count != n || sum != want_sum);
+    if (wd.fired()) break;
   }
+  if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
   if (bad_rounds != 0) {
     return state.SkipWithError(("wrong result: " + std::to_string(bad_rounds) + " round(s) lost or corrupted results").c_str());
   }
-  (void)name;
-  // TBB: the arena's hardware_threads() threads, this (receiving) thread's slot included.
-  set_item_counters(state, n, R == Runner::thread ? workers + 1 : R == Runner::fiber ? 1 : hardware_threads());
+  // TBB: the arena's threads, this (receiving) thread's slot included.
+  set_item_counters(state, n, R == Runner::thread ? workers + 1 : R == Runner::fiber ? 1 : arena_threads);
   state.counters["peak_workers"] = peak.peak.load();
 }
 

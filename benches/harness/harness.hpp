@@ -229,8 +229,9 @@ class Watchdog {
 bool check_transfer(benchmark::State& state, std::uint64_t sent_count, std::uint64_t sent_sum,
                     std::uint64_t got_count, std::uint64_t got_sum);
 
-// Number of hardware threads; benchmarks report `threads_used` and the
-// results file marks any benchmark using more as oversubscribed.
+// Number of hardware threads this process may run on (its CPU affinity);
+// benchmarks report `threads_used` and the results file marks any benchmark
+// using more as oversubscribed.
 unsigned hardware_threads();
 
 }  // namespace conpat::bench

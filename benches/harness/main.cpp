@@ -112,6 +112,9 @@ double local_work_ns(int units) {
 }
 
 unsigned hardware_threads() {
+  // The CPUs this process may run on (taskset, cgroups), not all online ones:
+  // under `taskset -c 0` a two-thread benchmark is oversubscribed.
+  if (!allowed_cpus().empty()) return static_cast<unsigned>(allowed_cpus().size());
   unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : n;
 }

@@ -166,6 +166,7 @@ nlohmann::json machine_context(const RunInfo& info) {
       {"hostname", hostname()},
       {"cpu_model", cpuinfo_field("model name")},
       {"hardware_threads", hw},
+      {"online_cpus", std::thread::hardware_concurrency()},
       {"physical_cores", phys},
       {"smt", smt.empty() ? nlohmann::json(static_cast<int>(hw) > phys) : nlohmann::json(smt == "1")},
       {"caches", caches()},
