@@ -23,6 +23,7 @@
 #include <type_traits>
 
 #if defined(__linux__)
+#include <sched.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -127,11 +128,31 @@ inline void futex_wake(std::atomic<std::uint32_t>& word, int count) noexcept {
 #endif
 }
 
-// Spins, then yields, until `ready()` holds, the budget is spent or the
-// deadline (nullptr: none) passes. Returns true if `ready()` became true.
+// Whether this process may run on more than one CPU (its affinity mask,
+// read once). With one CPU the peer a spinner waits for cannot run until
+// the spinner gives the CPU up, so spinning only burns the time slice (a
+// one-CPU pingpong spent ~200 µs per round trip in pause loops); like Go's
+// runtime (active spinning only when ncpu > 1) the waits then go straight
+// to yielding.
+inline bool multi_cpu() noexcept {
+  static const bool multi = [] {
+#if defined(__linux__)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set) > 1;
+#endif
+    return std::thread::hardware_concurrency() != 1;
+  }();
+  return multi;
+}
+
+// Spins (on a machine with more than one CPU), then yields, until `ready()`
+// holds, the budget is spent or the deadline (nullptr: none) passes.
+// Returns true if `ready()` became true.
 template <class Pred>
 inline bool spin_until(Pred&& ready, const Clock::time_point* deadline = nullptr) noexcept {
-  for (int i = 0; i < SpinPolicy::kSpinIterations; ++i) {
+  const int spins = multi_cpu() ? SpinPolicy::kSpinIterations : 0;
+  for (int i = 0; i < spins; ++i) {
     if (ready()) return true;
     if (deadline != nullptr && (i & 63) == 63 && Clock::now() >= *deadline) return false;
     spin_pause();
@@ -216,7 +237,8 @@ class SpinMutex {
 
   void lock() noexcept {
     if (try_lock()) return;
-    for (int i = 0; i < 128; ++i) {
+    const int spins = multi_cpu() ? 128 : 0;  // one CPU: the holder cannot run while we spin
+    for (int i = 0; i < spins; ++i) {
       if (state_.load(std::memory_order_relaxed) == 0 && try_lock()) return;
       spin_pause();
     }
