@@ -456,7 +456,8 @@ def main() -> int:
         if pr is not None:
             pr.update(before_pass=before_pass, time=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
             probes.append(pr)
-            print(f"bench: probe: core-to-core round trip {pr['c2c_round_trip_ns']:.0f} ns, "
+            c2c = pr.get("c2c_round_trip_ns")
+            print("bench: probe: core-to-core round trip " + (f"{c2c:.0f} ns" if c2c else "n/a (one CPU)") + ", "
                   f"futex wake round trip {pr['futex_round_trip_ns'] / 1000:.1f} us", flush=True)
 
     def run_one(family: str, fnames: list[str], pass_k: int, tmp: str, label: str, top_up: bool = False) -> None:

@@ -146,7 +146,9 @@ def state_summary(doc: dict) -> str | None:
     ms = doc["context"].get("conpat", {}).get("machine_state")
     if not ms or not ms.get("probes"):
         return None
-    c2c = [p["c2c_round_trip_ns"] for p in ms["probes"]]
+    c2c = [p["c2c_round_trip_ns"] for p in ms["probes"] if p.get("c2c_round_trip_ns")]
+    if not c2c:
+        return None
     shifted = ms.get("shifted_passes", [])
     text = (f"core-to-core round trip {min(c2c):.0f}-{max(c2c):.0f} ns (median {ms['median_c2c_round_trip_ns']:.0f}); "
             f"passes in a shifted state: {', '.join(map(str, shifted)) if shifted else 'none'}")

@@ -684,9 +684,9 @@ def metadata(run: Run) -> list[str]:
         f"repetitions per benchmark: {run.repetitions()}"
         + (f"; median spread of time across repetitions (CV): {100 * cv:.1f} %" if cv is not None else ""),
     ]
-    ms = c.get("machine_state")
-    if ms and ms.get("probes"):
-        c2c = [p["c2c_round_trip_ns"] for p in ms["probes"]]
+    ms = c.get("machine_state") or {}
+    c2c = [p["c2c_round_trip_ns"] for p in ms.get("probes", []) if p.get("c2c_round_trip_ns")]
+    if c2c:
         lines.append(f"machine state: core-to-core round trip {min(c2c):.0f}-{max(c2c):.0f} ns over {len(c2c)} probes "
                      f"(median {ms['median_c2c_round_trip_ns']:.0f} ns); passes in a shifted state: "
                      + (", ".join(map(str, ms["shifted_passes"])) if ms["shifted_passes"] else "none"))

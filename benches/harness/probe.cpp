@@ -100,7 +100,10 @@ double sample_c2c_ns() {
 nlohmann::json probe_machine() {
   const auto cpus = two_cpus();
   bool pinned = false;
-  auto c2c = c2c_batches(7, 20000, cpus, pinned);
+  // With one CPU there is no core-to-core round trip: the two spinners
+  // would only take turns at time-slice length.
+  std::vector<double> c2c;
+  if (cpus.first >= 0) c2c = c2c_batches(7, 20000, cpus, pinned);
 
   // Futex: each side sleeps in the kernel until the other wakes it.
   alignas(kCacheLine) std::atomic<std::uint32_t> word{0};
@@ -125,7 +128,7 @@ nlohmann::json probe_machine() {
       });
 
   nlohmann::json cpu_pair = cpus.first < 0 ? nlohmann::json(nullptr) : nlohmann::json({cpus.first, cpus.second});
-  return {{"c2c_round_trip_ns", median(c2c)}, {"c2c_batches", c2c},
+  return {{"c2c_round_trip_ns", c2c.empty() ? nlohmann::json(nullptr) : nlohmann::json(median(c2c))}, {"c2c_batches", c2c},
           {"futex_round_trip_ns", median(futex)}, {"futex_batches", futex},
           {"cpus", cpu_pair}, {"pinned", pinned}};
 }

@@ -10,7 +10,7 @@
 
 namespace conpat::bench {
 
-// {"c2c_round_trip_ns": median, "c2c_batches": [...], "futex_round_trip_ns": median,
+// {"c2c_round_trip_ns": median (null with one allowed CPU), "c2c_batches": [...], "futex_round_trip_ns": median,
 //  "futex_batches": [...], "cpus": [a, b] or null, "pinned": bool}. Takes about 0.1 s.
 nlohmann::json probe_machine();
 

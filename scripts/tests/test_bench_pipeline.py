@@ -62,16 +62,22 @@ def test_quick_profile_writes_a_valid_complete_file(binary, tmp_path):
     for b in cr.iterations(doc):
         assert b["impl"] and isinstance(b["params"], dict)
         assert b["items_per_second"] > 0
-        assert b["pass"] in (1, 2, 3), "every sample says which repetition it is"
+        assert b["pass"] in (1, 2, 3) or (b["pass"] in (4, 5) and b.get("top_up")), \
+            "every sample says which repetition (or top-up pass) it is"
     # quick: 3 interleaved repetitions, each benchmark summarised by its median and interval
     assert ctx["repetitions"] == 3
     medians = [b for b in doc["benchmarks"] if b.get("aggregate_name") == "median"]
-    assert medians and all(b["repetitions"] == 3 and b["ci"]["lo"] <= b["real_time"] <= b["ci"]["hi"]
+    assert medians and all(b["repetitions"] >= 3 and b["ci"]["lo"] <= b["real_time"] <= b["ci"]["hi"]
                            for b in medians)
     assert len(medians) == len(cr.samples(doc)), "one median per benchmark"
     probes = ctx["machine_state"]["probes"]
     assert len(probes) == 4, "a probe before each repetition and after the last"
-    assert all(p["c2c_round_trip_ns"] > 0 and p["futex_round_trip_ns"] > 0 for p in probes)
+    # One allowed CPU has no core-to-core round trip (null); the futex one is always there.
+    assert all((p["c2c_round_trip_ns"] or 0) > 0 or ctx["hardware_threads"] == 1 for p in probes)
+    assert all(p["futex_round_trip_ns"] > 0 for p in probes)
+    assert all(isinstance(b.get("state_c2c_ns"), (int, float)) for b in cr.iterations(doc)
+               if b["impl"] != "" and not b["impl"].startswith("go_")) or ctx["hardware_threads"] == 1, \
+        "every C++ sample carries its own state probe"
     fs = ctx["derived"]["false_sharing"]
     assert fs["false_sharing_distance_bytes"] in (8, 64) and fs["hardware_destructive_interference_size"] > 0
     spsc = [b for b in cr.iterations(doc) if b["family"] == "channel.spsc"]
