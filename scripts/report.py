@@ -444,13 +444,16 @@ HISTORY_SERIES = [
 
 def history_runs(runs: list[Run]) -> dict[str, list[Run]]:
     """machine -> its runs in time order, for machines with two or more runs
-    in the directory of the run reported for them."""
+    in the directory of the run reported for them. One history per machine
+    label: when two reported runs share a label (a baseline and a new run),
+    the later run's directory is drawn."""
     out, seen = {}, set()
-    for run in runs:
+    for run in reversed(runs):
+        label = cr.machine_label(run.doc, run.path)
         files = cr.results_files(run.path.parent)
-        if len(files) < 2 or run.path.parent.resolve() in seen:
+        if len(files) < 2 or label in seen:
             continue
-        seen.add(run.path.parent.resolve())
+        seen.add(label)
         series = []
         for f in files:
             try:
@@ -458,8 +461,8 @@ def history_runs(runs: list[Run]) -> dict[str, list[Run]]:
             except cr.ResultsError as e:
                 print(f"report: history: skipping {f}: {e}", file=sys.stderr)
         if len(series) >= 2:
-            out[run.machine] = series
-    return out
+            out[label] = series
+    return dict(reversed(list(out.items())))
 
 
 def history_changes(series: list[Run]) -> list[set]:

@@ -721,3 +721,16 @@ def test_a_benchmark_the_state_did_not_move_keeps_every_sample():
         b["real_time"] *= 1.5 if b["state_shift"] else 1
     rec = next(iter(cr.samples(doc).values()))
     assert len(rec["metrics"]["time_ns"]) == 3 and rec["n_off_state"] == 3
+
+
+def test_a_baseline_and_a_new_run_of_one_machine_draw_one_history(tmp_path):
+    for where, shas in (("base", ("aaa1111", "bbb2222")), ("new", ("bbb2222", "ccc3333"))):
+        for i, sha in enumerate(shas):
+            doc = run_doc("box", seed=i)
+            doc["context"]["conpat"].update(git_commit=sha)
+            write(tmp_path / where / "box", f"2026010{i + 1}T000000Z-{sha}.json", doc)
+    out = tmp_path / "report"
+    r = script("report.py", tmp_path / "base" / "box", tmp_path / "new" / "box", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert [p.name for p in out.glob("history_*.svg")] == ["history_box.svg"]
+    assert "ccc3333" in (out / "history_box.svg").read_text(), "the later run's directory is drawn"
