@@ -103,7 +103,7 @@ fi
 gate_rc=0
 if [ -n "$baseline" ]; then
   base="$baseline"
-  if [ -d "$baseline" ] && [ -d "$baseline/$machine" ]; then base="$baseline/$machine"; fi
+  if [ -d "$baseline" ] && [ -d "$baseline/$machine" ]; then base="${baseline%/}/$machine"; fi
   set +e
   $py scripts/compare.py "$base" "$new" --format markdown >"$work/compare.md" 2>"$work/compare.err"
   cmp_rc=$?
