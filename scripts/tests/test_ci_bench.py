@@ -1,8 +1,8 @@
 """scripts/ci-bench.sh end to end, as a CI job would run it: quick profile
 with five repetitions on two benchmarks, against a fake baseline made from a
 committed results file (every time scaled), so that the gate has a known
-answer: a 10x slower baseline passes, a 10x faster one fails (10x: wider than
-this VM's slow state, which makes everything up to ~5x slower)."""
+answer: a 1000x slower baseline passes, a 1000x faster one fails (wider than
+anything this VM's slow state or a busy machine does to a blocking channel)."""
 
 import json
 import subprocess
@@ -14,7 +14,9 @@ import conpat_results as cr
 
 ROOT = Path(__file__).resolve().parents[2]
 CI = ROOT / "scripts" / "ci-bench.sh"
-FILTER = r"^channel\.pingpong/impl:(channel|spsc_ring_padded)/"
+# The blocking channel only: a pure spinner (the rings) on a machine busy with
+# anything else can be 100x slower than the committed reference.
+FILTER = r"^channel\.pingpong/impl:channel/"
 
 
 def fake_baseline(tmp_path: Path, factor: float) -> Path:
@@ -49,7 +51,7 @@ def ci(tmp_path: Path, baseline: Path, name: str):
 
 
 def test_ci_bench_passes_against_a_slower_baseline_and_leaves_everything_behind(tmp_path):
-    r, work = ci(tmp_path, fake_baseline(tmp_path, 10.0), "pass")
+    r, work = ci(tmp_path, fake_baseline(tmp_path, 1000.0), "pass")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     results = list((work / "results" / "ci-test").glob("*.json"))
     assert len(results) == 1
@@ -65,7 +67,7 @@ def test_ci_bench_passes_against_a_slower_baseline_and_leaves_everything_behind(
 
 
 def test_ci_bench_fails_the_job_on_a_regression(tmp_path):
-    r, work = ci(tmp_path, fake_baseline(tmp_path, 0.1), "fail")
+    r, work = ci(tmp_path, fake_baseline(tmp_path, 0.001), "fail")
     assert r.returncode == 1, r.stdout[-2000:] + r.stderr[-2000:]
     verdict = (work / "gate.txt").read_text()
     assert verdict.startswith("gate FAILED") and "channel.pingpong" in verdict, verdict
