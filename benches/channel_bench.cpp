@@ -134,6 +134,10 @@ void spsc(benchmark::State& state, const std::string& name, std::size_t cap, int
   typename Impl::template type<T> ch(cap);
   std::vector<std::int64_t> stamps(kBatch);  // send times of sampled items, by id % kBatch
   WaitGroup round;
+  // The consumer's tallies: its own locals while it runs, published here at
+  // the end. (Written per item into this frame, they shared cache lines with
+  // the producer's locals, and the false sharing cost every implementation
+  // tens of ns per item.)
   Latency lat;
   std::uint64_t got_count = 0, got_sum = 0;
   bool in_order = true;
@@ -145,12 +149,17 @@ void spsc(benchmark::State& state, const std::string& name, std::size_t cap, int
       if constexpr (Timed) return ch.recv_for(v, kNeverFires);
       else return ch.recv(v);
     };
+    Latency my_lat;
+    std::uint64_t count = 0, sum = 0;
+    bool order = true;
     while (recv() == ChanStatus::ok) {
-      if (v.id % kLatencyStride == 0) lat.record(now_ns() - stamps[v.id % kBatch]);
-      in_order &= v.id == got_count;
-      got_sum += v.id;
-      if (++got_count % kBatch == 0) round.done();
+      if (v.id % kLatencyStride == 0) my_lat.record(now_ns() - stamps[v.id % kBatch]);
+      order &= v.id == count;
+      sum += v.id;
+      if (++count % kBatch == 0) round.done();
     }
+    lat.merge(my_lat);
+    got_count = count, got_sum = sum, in_order = order;
   });
   Watchdog wd(options().watchdog_seconds, [&] { ch.close(); });
   std::uint64_t next = 0, sent_sum = 0;
@@ -207,6 +216,10 @@ void mpmc(benchmark::State& state, const std::string& name, std::size_t cap, int
     threads.emplace_back([&, c] {
       PinScope pin(producers + c);  // producers on slots 0..P-1, consumers after them
       auto ci = static_cast<std::size_t>(c);
+      // Tallies in locals, published at the end (adjacent vector elements
+      // written per item would false-share between consumers).
+      std::uint64_t my_count = 0, my_sum = 0;
+      Latency my_lat;
       std::vector<std::int64_t> last(static_cast<std::size_t>(producers), -1);
       std::uint64_t unflushed = 0;
       auto flush = [&] {  // publish progress in bulk, not per item
@@ -228,13 +241,15 @@ void mpmc(benchmark::State& state, const std::string& name, std::size_t cap, int
         if (seq <= last[p]) in_order.store(false, std::memory_order_relaxed);
         last[p] = seq;
         if (seq % static_cast<std::int64_t>(kLatencyStride) == 0) {
-          lat[ci].record(now_ns() - stamps[p * share + static_cast<std::uint64_t>(seq) % share]);
+          my_lat.record(now_ns() - stamps[p * share + static_cast<std::uint64_t>(seq) % share]);
         }
-        got_sum[ci] += v.id;
-        ++got_count[ci];
+        my_sum += v.id;
+        ++my_count;
         if (++unflushed == 256) flush();
       }
       flush();
+      got_sum[ci] = my_sum, got_count[ci] = my_count;
+      lat[ci].merge(my_lat);
     });
   }
   for (int p = 0; p < producers; ++p) {
@@ -242,19 +257,21 @@ void mpmc(benchmark::State& state, const std::string& name, std::size_t cap, int
       PinScope pin(p);
       auto pi = static_cast<std::size_t>(p);
       std::uint32_t seen = 0;
-      std::uint64_t seq = 0;
+      std::uint64_t seq = 0, my_count = 0, my_sum = 0;  // published at the end, as the consumers'
       for (;;) {
         seen = gate.wait(seen);
-        if (stop.load(std::memory_order_acquire)) return;
-        for (std::uint64_t i = 0; i < share; ++i, ++seq) {
+        if (stop.load(std::memory_order_acquire)) break;
+        bool open = true;
+        for (std::uint64_t i = 0; i < share && open; ++i, ++seq) {
           if (seq % kLatencyStride == 0) stamps[pi * share + i] = now_ns();
           T item;
           item.id = (static_cast<std::uint64_t>(p) << kProducerShift) | seq;
-          if (ch.send(item) != ChanStatus::ok) return;
-          sent_sum[pi] += item.id;
-          ++sent_count[pi];
+          open = ch.send(item) == ChanStatus::ok;
+          if (open) my_sum += item.id, ++my_count;
         }
+        if (!open) break;
       }
+      sent_sum[pi] = my_sum, sent_count[pi] = my_count;
     });
   }
   Watchdog wd(options().watchdog_seconds, [&] { ch.close(); });

@@ -1,62 +1,58 @@
 // conpat/channel.hpp — conpat::Channel<T>: Go's chan in C++. MPMC, bounded
 // (capacity >= 1) or unbuffered (capacity 0, a rendezvous); blocking send and
 // recv with timeouts and std::stop_token cancellation; close() wakes everyone.
-//
-// Like Go's runtime/chan.go, one lock guards a ring buffer and two FIFO queues
-// of parked operations (sendq_, recvq_), and a value goes straight from a
-// sender to a waiting receiver (or the reverse) without touching the buffer.
 // Where Go panics, this channel returns a status (ChanStatus::closed).
 //
-// Invariants (under mu_):
-//   - At least one of sendq_ and recvq_ is empty.
-//   - recvq_ is non-empty only while the buffer is empty and the channel open.
-//   - sendq_ is non-empty only while the buffer is full (always, when
-//     unbuffered) and the channel open.
-//   - A waiter is in a queue if and only if its `linked` flag is set; whoever
-//     unlinks it (a peer, close(), or the waiter withdrawing on timeout or
-//     cancellation) decides its result, exactly once.
+// Flavours, chosen by capacity at construction, as crossbeam-channel does
+// (one header each, one method set here):
+//   capacity >= 1  detail/array_flavor.hpp  lock-free array with a stamp per
+//                  slot; a lock only to park or wake a blocked operation
+//   capacity 0     detail/zero_flavor.hpp   rendezvous: a short lock over
+//                  queues of waiting operations, values handed across directly
 //
-// Waiting: a blocked operation spins, then yields, then parks on a futex (see
-// detail/park.hpp), so a hand-off between two running threads costs no system
-// call, and an oversubscribed machine still makes progress.
+// Waiting is a policy, the same algorithm above both, as Go's chan.go sits
+// above gopark: Channel<T> (ThreadWait) spins, yields, then parks the OS
+// thread on a futex (detail/park.hpp); Channel<T, FiberWait>
+// (conpat/fiber_wait.hpp) suspends the running Boost.Fiber instead.
 //
-// Memory ordering: a successful recv happens-after the send of the value it
-// received (everything the sender wrote before send is visible to the
-// receiver after recv). An unbuffered send that returned ok happens-after the
-// receiver took the value. close() happens-before every operation that
-// returns ChanStatus::closed because of it. Channel operations are
-// linearisable: each takes effect at one point while holding mu_.
+// Memory ordering (details in each flavour's header): a successful recv
+// happens-after the send of the value it received (everything the sender
+// wrote before send is visible to the receiver after recv). An unbuffered
+// send that returned ok happens-after the receiver took the value. close()
+// happens-before every operation that returns ChanStatus::closed because of
+// it. In the array flavour a send publishes its slot with a release store of
+// the slot's stamp and a recv acquires it; claims are seq_cst CASes on the
+// head and tail positions, and a parking operation re-checks those with
+// seq_cst loads after announcing itself, so no wake-up is lost.
 #pragma once
 
 #include <cstddef>
 #include <iterator>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <utility>
+#include <variant>
 
 #include "conpat/blocking_channel.hpp"
 #include "conpat/chan_status.hpp"
+#include "conpat/detail/array_flavor.hpp"
 #include "conpat/detail/park.hpp"
+#include "conpat/detail/zero_flavor.hpp"
 
 namespace conpat {
 
-template <class T>
+template <class T, class Wait = ThreadWait>
   requires ChannelValue<T>
 class Channel {
  public:
   using value_type = T;
+  using wait_policy = Wait;
 
   // capacity 0: unbuffered (send completes only when a receiver takes the value).
-  explicit Channel(std::size_t capacity = 0)
-      : cap_(capacity), buf_(capacity > 0 ? alloc_.allocate(capacity) : nullptr) {}
+  explicit Channel(std::size_t capacity = 0) : flavor_(make(capacity)) {}
 
-  ~Channel() {
-    // Precondition: no thread is blocked on the channel.
-    while (count_ > 0) pop_buffer();
-    if (buf_ != nullptr) alloc_.deallocate(buf_, cap_);
-  }
+  // Precondition: no operation is in progress (a close() may be: it is waited for).
+  ~Channel() = default;
 
   Channel(const Channel&) = delete;  // non-copyable and non-movable
   Channel& operator=(const Channel&) = delete;
@@ -86,7 +82,7 @@ class Channel {
   // Never blocks: ok if the value went into the buffer or to a waiting
   // receiver, closed if the channel is closed, would_block otherwise.
   // Unbuffered: succeeds only if a receiver is already waiting.
-  ChanStatus try_send(T value) { return try_send_ref(value); }
+  ChanStatus try_send(T value) { return as_try(send_impl(value, kNow, nullptr)); }
 
   // Receives into `out`, blocking while the channel is empty and open.
   // Returns ok, or closed once the channel is closed and drained; `out` is
@@ -108,17 +104,16 @@ class Channel {
 
   // Never blocks: ok with a buffered value or one from a waiting sender,
   // closed if closed and drained, would_block otherwise.
-  ChanStatus try_recv(T& out) {
-    std::optional<T> v;
-    ChanStatus s = recv_impl(v, detail::Deadline{true, detail::Clock::time_point::min()}, nullptr);
-    if (s == ChanStatus::ok) out = std::move(*v);
-    return s == ChanStatus::timeout ? ChanStatus::would_block : s;
-  }
+  ChanStatus try_recv(T& out) { return as_try(recv_into(out, kNow, nullptr)); }
 
   // Receives a value, or nullopt once the channel is closed and drained.
   std::optional<T> recv() {
     std::optional<T> v;
-    recv_impl(v, detail::Deadline{}, nullptr);
+    if (auto* a = std::get_if<Array>(&flavor_)) {
+      a->recv([&](T&& x) { v.emplace(std::move(x)); }, detail::Deadline{}, nullptr);
+    } else {
+      std::get<Zero>(flavor_).recv(v, detail::Deadline{}, nullptr);
+    }
     return v;
   }
 
@@ -127,34 +122,21 @@ class Channel {
   // (blocked senders' values are not delivered). Returns true if this call
   // closed it, false if it was already closed.
   bool close() noexcept {
-    Waiter* woken = nullptr;
-    {
-      std::lock_guard lk(mu_);
-      if (closed_.load(std::memory_order_relaxed)) return false;
-      closed_.store(true, std::memory_order_release);
-      for (WaitQueue* q : {&recvq_, &sendq_}) {
-        while (Waiter* w = q->pop_front()) {
-          w->result = ChanStatus::closed;
-          w->next = woken;
-          woken = w;
-        }
-      }
-    }
-    while (woken != nullptr) {
-      Waiter* next = woken->next;  // read before signal: the waiter may return at once
-      woken->parker.signal(detail::Parker::kDone);
-      woken = next;
-    }
-    return true;
+    return std::visit([](auto& f) { return f.close(); }, flavor_);
   }
 
-  bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
-  std::size_t capacity() const noexcept { return cap_; }
+  bool is_closed() const noexcept {
+    return std::visit([](const auto& f) { return f.is_closed(); }, flavor_);
+  }
+  std::size_t capacity() const noexcept {
+    const auto* a = std::get_if<Array>(&flavor_);
+    return a != nullptr ? a->capacity() : 0;
+  }
 
   // Values buffered now (always 0 when unbuffered); a snapshot.
   std::size_t size() const noexcept {
-    std::lock_guard lk(mu_);
-    return count_;
+    const auto* a = std::get_if<Array>(&flavor_);
+    return a != nullptr ? a->size() : 0;
   }
 
   // Input iterator for `for (T v : ch)`: receives until closed and drained.
@@ -183,159 +165,36 @@ class Channel {
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
-  // A blocked operation, on its thread's stack while it waits.
-  struct Waiter {
-    Waiter* next = nullptr;
-    Waiter* prev = nullptr;
-    T* src = nullptr;                 // sender: the value to hand over
-    std::optional<T>* dst = nullptr;  // receiver: where the value goes
-    ChanStatus result = ChanStatus::ok;  // written by whoever unlinks it, before signal
-    bool linked = false;                 // guarded by mu_
-    detail::Parker parker;
-  };
+  using Array = detail::ArrayFlavor<T, Wait>;
+  using Zero = detail::ZeroFlavor<T, Wait>;
+  using Flavor = std::variant<Array, Zero>;
 
-  // Intrusive FIFO of waiters. Guarded by mu_.
-  struct WaitQueue {
-    Waiter* head = nullptr;
-    Waiter* tail = nullptr;
-    bool empty() const noexcept { return head == nullptr; }
-    void push_back(Waiter* w) noexcept {
-      w->linked = true;
-      w->next = nullptr;
-      w->prev = tail;
-      (tail != nullptr ? tail->next : head) = w;
-      tail = w;
-    }
-    Waiter* pop_front() noexcept {
-      Waiter* w = head;
-      if (w != nullptr) remove(w);
-      return w;
-    }
-    void remove(Waiter* w) noexcept {
-      (w->prev != nullptr ? w->prev->next : head) = w->next;
-      (w->next != nullptr ? w->next->prev : tail) = w->prev;
-      w->next = w->prev = nullptr;
-      w->linked = false;
-    }
-  };
+  // The try_ forms: a deadline that has always passed.
+  static constexpr detail::Deadline kNow{true, detail::Clock::time_point::min()};
 
-  struct Interrupt {
-    detail::Parker* parker;
-    void operator()() const noexcept { parker->signal(detail::Parker::kInterrupted); }
-  };
-
-  ChanStatus try_send_ref(T& value) {
-    ChanStatus s = send_impl(value, detail::Deadline{true, detail::Clock::time_point::min()}, nullptr);
-    return s == ChanStatus::timeout ? ChanStatus::would_block : s;
+  static Flavor make(std::size_t capacity) {
+    if (capacity == 0) return Flavor(std::in_place_type<Zero>);
+    return Flavor(std::in_place_type<Array>, capacity);
   }
 
-  ChanStatus recv_into(T& out, detail::Deadline deadline, std::stop_token* stop) {
+  static ChanStatus as_try(ChanStatus s) noexcept { return s == ChanStatus::timeout ? ChanStatus::would_block : s; }
+
+  ChanStatus send_impl(T& value, const detail::Deadline& deadline, std::stop_token* stop) {
+    if (auto* a = std::get_if<Array>(&flavor_)) return a->send(value, deadline, stop);
+    return std::get<Zero>(flavor_).send(value, deadline, stop);
+  }
+
+  ChanStatus recv_into(T& out, const detail::Deadline& deadline, std::stop_token* stop) {
+    if (auto* a = std::get_if<Array>(&flavor_)) {
+      return a->recv([&](T&& x) { out = std::move(x); }, deadline, stop);
+    }
     std::optional<T> v;
-    ChanStatus s = recv_impl(v, deadline, stop);
+    ChanStatus s = std::get<Zero>(flavor_).recv(v, deadline, stop);
     if (s == ChanStatus::ok) out = std::move(*v);
     return s;
   }
 
-  // Requires mu_ held and count_ < cap_.
-  void push_buffer(T&& v) {
-    std::size_t tail = head_ + count_;
-    if (tail >= cap_) tail -= cap_;
-    std::construct_at(buf_ + tail, std::move(v));
-    ++count_;
-  }
-
-  // Requires mu_ held (or exclusive access) and count_ > 0.
-  T pop_buffer() {
-    T* p = buf_ + head_;
-    T v(std::move(*p));
-    std::destroy_at(p);
-    if (++head_ == cap_) head_ = 0;
-    --count_;
-    return v;
-  }
-
-  // Completes waiter `w` (already unlinked) after mu_ is released.
-  static void finish(Waiter* w, ChanStatus result) noexcept {
-    w->result = result;
-    w->parker.signal(detail::Parker::kDone);
-  }
-
-  ChanStatus send_impl(T& value, detail::Deadline deadline, std::stop_token* stop) {
-    std::unique_lock lk(mu_);
-    if (closed_.load(std::memory_order_relaxed)) return ChanStatus::closed;
-    if (Waiter* r = recvq_.pop_front()) {  // direct hand-off; the buffer is empty
-      r->dst->emplace(std::move(value));
-      lk.unlock();
-      finish(r, ChanStatus::ok);
-      return ChanStatus::ok;
-    }
-    if (count_ < cap_) {
-      push_buffer(std::move(value));
-      return ChanStatus::ok;
-    }
-    if (deadline.expired()) return ChanStatus::timeout;
-    if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
-    Waiter w;
-    w.src = &value;
-    sendq_.push_back(&w);
-    lk.unlock();
-    return wait(w, sendq_, deadline, stop);
-  }
-
-  ChanStatus recv_impl(std::optional<T>& dst, detail::Deadline deadline, std::stop_token* stop) {
-    std::unique_lock lk(mu_);
-    if (count_ > 0) {
-      dst.emplace(pop_buffer());
-      if (Waiter* s = sendq_.pop_front()) {  // the buffer was full: refill from a parked sender
-        push_buffer(std::move(*s->src));
-        lk.unlock();
-        finish(s, ChanStatus::ok);
-      }
-      return ChanStatus::ok;
-    }
-    if (Waiter* s = sendq_.pop_front()) {  // unbuffered: take straight from the sender
-      dst.emplace(std::move(*s->src));
-      lk.unlock();
-      finish(s, ChanStatus::ok);
-      return ChanStatus::ok;
-    }
-    if (closed_.load(std::memory_order_relaxed)) return ChanStatus::closed;
-    if (deadline.expired()) return ChanStatus::timeout;
-    if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
-    Waiter w;
-    w.dst = &dst;
-    recvq_.push_back(&w);
-    lk.unlock();
-    return wait(w, recvq_, deadline, stop);
-  }
-
-  // Waits for a peer or close() to complete `w`; on timeout or cancellation,
-  // withdraws it unless someone already unlinked it (then that decision wins).
-  ChanStatus wait(Waiter& w, WaitQueue& q, const detail::Deadline& deadline, std::stop_token* stop) {
-    std::optional<std::stop_callback<Interrupt>> on_stop;
-    if (stop != nullptr) on_stop.emplace(*stop, Interrupt{&w.parker});
-    std::uint32_t s = w.parker.wait(detail::Parker::kDone | detail::Parker::kInterrupted, deadline.get());
-    if ((s & detail::Parker::kDone) == 0) {
-      std::unique_lock lk(mu_);
-      if (w.linked) {
-        q.remove(&w);
-        return (s & detail::Parker::kInterrupted) != 0 ? ChanStatus::cancelled : ChanStatus::timeout;
-      }
-      lk.unlock();
-      w.parker.wait(detail::Parker::kDone);  // unlinked by a peer that is finishing now
-    }
-    return w.result;
-  }
-
-  mutable detail::SpinMutex mu_;
-  const std::size_t cap_;
-  [[no_unique_address]] std::allocator<T> alloc_;
-  T* const buf_;
-  std::size_t head_ = 0;   // guarded by mu_
-  std::size_t count_ = 0;  // guarded by mu_
-  WaitQueue sendq_;        // guarded by mu_
-  WaitQueue recvq_;        // guarded by mu_
-  std::atomic<bool> closed_{false};  // written under mu_; read without it by is_closed()
+  Flavor flavor_;
 };
 
 static_assert(TimedChannel<Channel<int>> && CancellableChannel<Channel<int>>);

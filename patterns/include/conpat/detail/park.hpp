@@ -261,3 +261,32 @@ class SpinMutex {
 };
 
 }  // namespace conpat::detail
+
+namespace conpat {
+
+// The waiting policy of conpat::Channel: how a blocked operation waits.
+// ThreadWait parks the OS thread (spin, yield, then a futex); FiberWait
+// (conpat/fiber_wait.hpp) suspends the running Boost.Fiber instead, so the
+// thread runs other fibers meanwhile. A policy provides:
+//   Parker          a one-shot wake-up slot with kDone and kInterrupted bits,
+//                   signal(bit), state() and wait(bits, deadline) as detail::Parker;
+//   relax(step)     one step of the short backoff between retries of a
+//                   lock-free operation (step counts from 0);
+//   spin_until(ready, deadline)  wait briefly for ready() without parking
+//                   (true once it held), as detail::spin_until.
+struct ThreadWait {
+  using Parker = detail::Parker;
+  static void relax(int step) noexcept {
+    if (step < 6 && detail::multi_cpu()) {
+      for (int i = 0; i < (1 << step); ++i) detail::spin_pause();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+  template <class Pred>
+  static bool spin_until(Pred&& ready, const detail::Clock::time_point* deadline) noexcept {
+    return detail::spin_until(ready, deadline);
+  }
+};
+
+}  // namespace conpat

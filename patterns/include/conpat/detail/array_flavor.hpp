@@ -1,0 +1,278 @@
+// conpat/detail/array_flavor.hpp — conpat::Channel with capacity >= 1: a
+// lock-free bounded array (crossbeam-channel's array flavour, itself
+// Vyukov's bounded MPMC queue with a stamp per slot), and parked waiters on
+// the slow path only.
+//
+// Positions: head_ (next to receive) and tail_ (next to send) each hold a
+// lap and an index, pos = lap * one_lap_ + index, with index < cap_ and
+// one_lap_ = 2 * mark_bit_, mark_bit_ = bit_ceil(cap_ + 1). The bit
+// mark_bit_ of tail_ is the closed flag, so close() and "no send after
+// close" are one RMW on tail_. Any capacity works, 1 included; nothing is
+// rounded up.
+//
+// Slot stamps: slot i's stamp is the tail position that may write it next
+// (free) or that position + 1 (holding a value, for the receiver at that
+// head position). A sender claims a slot by CAS on tail_, writes the value
+// and publishes it with stamp = pos + 1; a receiver claims it by CAS on
+// head_, moves the value out and frees it with stamp = pos + one_lap_.
+// Between claim and publish a slot is "in progress": the other side spins
+// (with Wait::relax) rather than reporting empty or full.
+//
+// Blocking: an operation that cannot proceed spins (Wait::spin_until)
+// watching the one slot it waits for, then links itself into the waker of its side (senders_ or
+// receivers_), re-checks, and sleeps on its Parker until a peer of the other
+// side notifies it (each successful operation wakes at most one waiter of
+// the other side), close() wakes it, or its deadline or stop token fires.
+// A woken operation retries from the start; one that timed out or was
+// cancelled still retries once, so a notification is never swallowed.
+//
+// Memory ordering: a send publishes its slot with a release store of the
+// stamp, and a receive reads the stamp with acquire before moving the value
+// out, so a recv that returned ok happens-after the send of its value (and
+// freeing a slot happens-before the next lap's write of it). The claims
+// (CAS on head_/tail_) and close() (fetch_or on tail_) are seq_cst, as are
+// the waiter's re-check loads and the waker's count (detail/waker.hpp): no
+// wake-up is lost between a fast-path operation and a parking one. close()
+// happens-before every operation that returns closed because of it.
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <optional>
+#include <stop_token>
+#include <utility>
+
+#include "conpat/chan_status.hpp"
+#include "conpat/detail/doorbell.hpp"
+#include "conpat/detail/park.hpp"
+#include "conpat/detail/waker.hpp"
+#include "conpat/padding.hpp"
+
+namespace conpat::detail {
+
+template <class T, class Wait>
+class ArrayFlavor {
+  using Parker = typename Wait::Parker;
+  using WakerT = Waker<Parker>;
+
+ public:
+  // Requires capacity >= 1.
+  explicit ArrayFlavor(std::size_t capacity)
+      : cap_(capacity),
+        mark_bit_(std::bit_ceil(capacity + 1)),
+        one_lap_(2 * mark_bit_),
+        slots_(std::make_unique<Slot[]>(capacity)) {
+    for (std::size_t i = 0; i < cap_; ++i) slots_[i].stamp.store(i, std::memory_order_relaxed);
+  }
+
+  // Precondition: no send or recv is in progress (a close() may be: it is waited for).
+  ~ArrayFlavor() {
+    CloseGuard::wait_idle(closing_);
+    const std::size_t n = size();
+    std::size_t index = head_.load(std::memory_order_relaxed) & (mark_bit_ - 1);
+    for (std::size_t k = 0; k < n; ++k) {
+      std::destroy_at(slots_[index].ptr());
+      if (++index == cap_) index = 0;
+    }
+  }
+
+  ArrayFlavor(const ArrayFlavor&) = delete;  // non-copyable and non-movable
+  ArrayFlavor& operator=(const ArrayFlavor&) = delete;
+
+  // Status ok, closed, timeout (deadline passed; for the try_ form too) or cancelled.
+  ChanStatus send(T& value, const Deadline& deadline, std::stop_token* stop) {
+    for (;;) {
+      Try r = try_send_once(value);
+      if (r != Try::blocked) return r == Try::ok ? ChanStatus::ok : ChanStatus::closed;
+      if (deadline.expired()) return ChanStatus::timeout;
+      if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
+      if (!Wait::spin_until([this] { return send_may_proceed(); }, deadline.get())) {
+        park(senders_, [this] { return !is_full() || is_closed(); }, deadline, stop);
+      }
+    }
+  }
+
+  // `put(T&&)` receives the value. Status ok, closed, timeout or cancelled.
+  template <class Put>
+  ChanStatus recv(Put&& put, const Deadline& deadline, std::stop_token* stop) {
+    for (;;) {
+      Try r = try_recv_once(put);
+      if (r != Try::blocked) return r == Try::ok ? ChanStatus::ok : ChanStatus::closed;
+      if (deadline.expired()) return ChanStatus::timeout;
+      if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
+      if (!Wait::spin_until([this, n = 0u]() mutable { return recv_may_proceed(++n); }, deadline.get())) {
+        park(receivers_, [this] { return !is_empty() || is_closed(); }, deadline, stop);
+      }
+    }
+  }
+
+  // A consumer that sees "closed and drained" may destroy the channel while
+  // this call is still waking parked operations: the destructor waits.
+  bool close() noexcept {
+    CloseGuard guard(closing_);
+    if ((tail_.load(std::memory_order_relaxed) & mark_bit_) != 0) return false;
+    if ((tail_.fetch_or(mark_bit_, std::memory_order_seq_cst) & mark_bit_) != 0) return false;
+    senders_.notify_all();
+    receivers_.notify_all();
+    return true;
+  }
+
+  bool is_closed() const noexcept { return (tail_.load(std::memory_order_seq_cst) & mark_bit_) != 0; }
+  std::size_t capacity() const noexcept { return cap_; }
+
+  // Values buffered now (claimed sends included, claimed receives not); a snapshot.
+  std::size_t size() const noexcept {
+    for (;;) {
+      std::size_t tail = tail_.load(std::memory_order_seq_cst);
+      std::size_t head = head_.load(std::memory_order_seq_cst);
+      if (tail_.load(std::memory_order_seq_cst) != tail) continue;
+      std::size_t hix = head & (mark_bit_ - 1);
+      std::size_t tix = tail & (mark_bit_ - 1);
+      if (hix < tix) return tix - hix;
+      if (hix > tix) return cap_ - hix + tix;
+      return (tail & ~mark_bit_) == head ? 0 : cap_;
+    }
+  }
+
+ private:
+  struct Slot {
+    std::atomic<std::size_t> stamp{0};
+    alignas(T) unsigned char storage[sizeof(T)];
+    T* ptr() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
+  };
+
+  enum class Try { ok, closed, blocked };
+
+  // The spin before parking watches one slot, not the other side's
+  // position: a receiver polling tail_ would pull that line away from the
+  // sender at every send (it is the line the sender's claim writes), and
+  // would make a receiver that keeps up pay a cache-line transfer per item.
+  //
+  // A sender blocked on a full array: the slot at tail_ still holds the
+  // previous lap's value. Worth retrying once that changes, or on close.
+  bool send_may_proceed() const noexcept {
+    const std::size_t tail = tail_.load(std::memory_order_relaxed);
+    if ((tail & mark_bit_) != 0) return true;
+    const std::size_t stamp = slots_[tail & (mark_bit_ - 1)].stamp.load(std::memory_order_relaxed);
+    return stamp + one_lap_ != tail + 1;
+  }
+  // A receiver blocked on an empty array: the slot at head_ is free. Worth
+  // retrying once its stamp changes; whether the channel was closed is
+  // looked up every 64th poll only (it is tail_'s mark bit).
+  bool recv_may_proceed(unsigned polls) const noexcept {
+    const std::size_t head = head_.load(std::memory_order_relaxed);
+    const std::size_t stamp = slots_[head & (mark_bit_ - 1)].stamp.load(std::memory_order_relaxed);
+    if (stamp != head) return true;
+    return polls % 64 == 0 && (tail_.load(std::memory_order_relaxed) & mark_bit_) != 0;
+  }
+
+  Try try_send_once(T& value) {
+    std::size_t tail = tail_.load(std::memory_order_relaxed);
+    for (int step = 0;;) {
+      if ((tail & mark_bit_) != 0) return Try::closed;
+      const std::size_t index = tail & (mark_bit_ - 1);
+      const std::size_t lap = tail & ~(one_lap_ - 1);
+      Slot& slot = slots_[index];
+      const std::size_t stamp = slot.stamp.load(std::memory_order_acquire);
+      if (stamp == tail) {  // free for this lap
+        const std::size_t next = index + 1 < cap_ ? tail + 1 : lap + one_lap_;
+        if (tail_.compare_exchange_weak(tail, next, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+          std::construct_at(slot.ptr(), std::move(value));
+          slot.stamp.store(tail + 1, std::memory_order_release);
+          receivers_.notify_one();
+          return Try::ok;
+        }
+        spin_pause();  // lost the claim to another sender; `tail` was reloaded
+      } else if (stamp + one_lap_ == tail + 1) {  // holds the previous lap's value
+        const std::size_t head = head_.load(std::memory_order_seq_cst);
+        if (head + one_lap_ == tail) return Try::blocked;  // full
+        Wait::relax(step++);  // a receiver is moving that value out
+        tail = tail_.load(std::memory_order_relaxed);
+      } else {  // another sender claimed it and is writing
+        Wait::relax(step++);
+        tail = tail_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+  template <class Put>
+  Try try_recv_once(Put& put) {
+    std::size_t head = head_.load(std::memory_order_relaxed);
+    for (int step = 0;;) {
+      const std::size_t index = head & (mark_bit_ - 1);
+      const std::size_t lap = head & ~(one_lap_ - 1);
+      Slot& slot = slots_[index];
+      const std::size_t stamp = slot.stamp.load(std::memory_order_acquire);
+      if (stamp == head + 1) {  // holds a value for this position
+        const std::size_t next = index + 1 < cap_ ? head + 1 : lap + one_lap_;
+        if (head_.compare_exchange_weak(head, next, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+          T* p = slot.ptr();
+          put(std::move(*p));
+          std::destroy_at(p);
+          slot.stamp.store(head + one_lap_, std::memory_order_release);
+          senders_.notify_one();
+          return Try::ok;
+        }
+        spin_pause();
+      } else if (stamp == head) {  // free: empty, unless a sender is writing it
+        const std::size_t tail = tail_.load(std::memory_order_seq_cst);
+        if ((tail & ~mark_bit_) == head) return (tail & mark_bit_) != 0 ? Try::closed : Try::blocked;
+        Wait::relax(step++);
+        head = head_.load(std::memory_order_relaxed);
+      } else {  // another receiver claimed it
+        Wait::relax(step++);
+        head = head_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+  bool is_full() const noexcept {
+    const std::size_t tail = tail_.load(std::memory_order_seq_cst);
+    const std::size_t head = head_.load(std::memory_order_seq_cst);
+    return head + one_lap_ == (tail & ~mark_bit_);
+  }
+  bool is_empty() const noexcept {
+    const std::size_t head = head_.load(std::memory_order_seq_cst);
+    const std::size_t tail = tail_.load(std::memory_order_seq_cst);
+    return (tail & ~mark_bit_) == head;
+  }
+
+  struct Interrupt {
+    Parker* parker;
+    void operator()() const noexcept { parker->signal(Parker::kInterrupted); }
+  };
+
+  // Sleeps until notified, `ready()` already holds, the deadline passes or
+  // stop is requested. The caller retries its operation afterwards.
+  template <class Ready>
+  static void park(WakerT& waker, Ready&& ready, const Deadline& deadline, std::stop_token* stop) {
+    typename WakerT::Entry e;
+    waker.add(e);
+    if (ready()) {  // the re-check after linking (see detail/waker.hpp)
+      if (!waker.remove(e)) e.parker.wait(Parker::kDone);
+      return;
+    }
+    std::optional<std::stop_callback<Interrupt>> on_stop;
+    if (stop != nullptr) on_stop.emplace(*stop, Interrupt{&e.parker});
+    std::uint32_t s = e.parker.wait(Parker::kDone | Parker::kInterrupted, deadline.get());
+    if ((s & Parker::kDone) == 0 && !waker.remove(e)) {
+      e.parker.wait(Parker::kDone);  // a notifier unlinked it and is signalling now
+    }
+  }
+
+  const std::size_t cap_;
+  const std::size_t mark_bit_;  // the closed bit of tail_; also bounds an index
+  const std::size_t one_lap_;
+  const std::unique_ptr<Slot[]> slots_;
+  alignas(kCacheLine) std::atomic<std::size_t> head_{0};
+  alignas(kCacheLine) std::atomic<std::size_t> tail_{0};
+  alignas(kCacheLine) std::atomic<std::uint32_t> closing_{0};  // close() calls in progress
+  WakerT senders_;
+  WakerT receivers_;
+};
+
+}  // namespace conpat::detail

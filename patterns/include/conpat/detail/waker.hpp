@@ -1,0 +1,115 @@
+// conpat/detail/waker.hpp — the parked operations of one side of a lock-free
+// channel (its blocked senders, or its blocked receivers), woken one at a
+// time, in the order they parked.
+//
+// The fast path of a channel operation never takes the lock here: after it
+// changed the channel, it reads the number of parked waiters and only if it
+// is not zero takes the lock, unlinks the oldest waiter and signals it. A
+// waiter links itself, then re-checks the channel, then sleeps; whoever
+// unlinks an entry (a notifier, or the waiter itself on timeout or
+// cancellation) decides, exactly once, whether it was notified.
+//
+// Memory ordering: add() increments the count with a seq_cst RMW and the
+// waiter then re-checks the channel with seq_cst loads; the channel's fast
+// path changes its indices with seq_cst RMWs and then loads the count with
+// seq_cst. In the single total order of seq_cst operations either the
+// waiter's re-check sees the change, or the notifier's load sees the count,
+// so no wake-up is lost (the Dekker pattern, fenced by the RMWs themselves).
+// Waking is signal(kDone) on the waiter's Parker, a release RMW.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <mutex>
+
+#include "conpat/detail/park.hpp"
+#include "conpat/padding.hpp"
+
+namespace conpat::detail {
+
+template <class Parker>
+class Waker {
+ public:
+  // One parked operation, on its waiter's stack.
+  struct Entry {
+    Entry* next = nullptr;
+    Entry* prev = nullptr;
+    bool linked = false;  // guarded by the waker's lock
+    Parker parker;
+  };
+
+  Waker() = default;
+  Waker(const Waker&) = delete;  // non-copyable and non-movable
+  Waker& operator=(const Waker&) = delete;
+
+  // Links `e` at the back. The caller must re-check its condition after
+  // this, before it sleeps.
+  void add(Entry& e) noexcept {
+    std::lock_guard lk(mu_);
+    e.linked = true;
+    e.next = nullptr;
+    e.prev = tail_;
+    (tail_ != nullptr ? tail_->next : head_) = &e;
+    tail_ = &e;
+    count_.fetch_add(1, std::memory_order_seq_cst);
+  }
+
+  // Unlinks `e` if it is still linked and returns true; false means a
+  // notifier unlinked it first and has signalled, or is about to signal,
+  // kDone (the caller must wait for that before `e` goes out of scope).
+  bool remove(Entry& e) noexcept {
+    std::lock_guard lk(mu_);
+    if (!e.linked) return false;
+    unlink(&e);
+    return true;
+  }
+
+  // Wakes the oldest waiter, if any. Cheap when nobody waits.
+  void notify_one() noexcept {
+    if (count_.load(std::memory_order_seq_cst) == 0) return;
+    Entry* e;
+    {
+      std::lock_guard lk(mu_);
+      e = head_;
+      if (e == nullptr) return;
+      unlink(e);
+    }
+    e->parker.signal(Parker::kDone);
+  }
+
+  // Wakes every waiter (close).
+  void notify_all() noexcept {
+    Entry* woken = nullptr;
+    {
+      std::lock_guard lk(mu_);
+      while (Entry* e = head_) {
+        unlink(e);
+        e->next = woken;
+        woken = e;
+      }
+    }
+    while (woken != nullptr) {
+      Entry* next = woken->next;  // read before signal: the waiter may return at once
+      woken->parker.signal(Parker::kDone);
+      woken = next;
+    }
+  }
+
+ private:
+  void unlink(Entry* e) noexcept {  // requires mu_
+    (e->prev != nullptr ? e->prev->next : head_) = e->next;
+    (e->next != nullptr ? e->next->prev : tail_) = e->prev;
+    e->next = e->prev = nullptr;
+    e->linked = false;
+    count_.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // The count is read by every fast-path operation of the other side, the
+  // list only on the slow path: separate cache lines.
+  alignas(kCacheLine) std::atomic<std::size_t> count_{0};
+  alignas(kCacheLine) SpinMutex mu_;
+  Entry* head_ = nullptr;  // guarded by mu_
+  Entry* tail_ = nullptr;  // guarded by mu_
+};
+
+}  // namespace conpat::detail
