@@ -22,6 +22,7 @@
 #include <climits>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -29,10 +30,12 @@
 #include "conpat/channel.hpp"
 #include "conpat/detail/park.hpp"
 #include "conpat/fiber_channel.hpp"
+#include "conpat/fiber_wait.hpp"
 #include "conpat/mpmc_ring.hpp"
 #include "conpat/spsc_ring.hpp"
 #include "conpat/tbb_channel.hpp"
 #include "conpat/wait_group.hpp"
+#include "harness/fiber_pool.hpp"
 #include "harness/harness.hpp"
 #include "harness/pinning.hpp"
 #include "harness/workers.hpp"
@@ -300,6 +303,17 @@ void mpmc(benchmark::State& state, const std::string& name, std::size_t cap, int
 
 // ---- channel.pingpong ------------------------------------------------------
 
+// How close to the machine a round trip is: the core-to-core round trip of
+// two spinning threads, probed right after the sample (`c2c_ns`), and the
+// sample's round trip as a multiple of it (`rtt_per_c2c`). One allowed CPU
+// has no core-to-core round trip; the counters are left out.
+void report_round_trip(benchmark::State& state, std::int64_t elapsed_ns, std::uint64_t round_trips) {
+  const double c2c = sample_c2c_ns();
+  if (c2c <= 0 || round_trips == 0) return;
+  state.counters["c2c_ns"] = c2c;
+  state.counters["rtt_per_c2c"] = static_cast<double>(elapsed_ns) / static_cast<double>(round_trips) / c2c;
+}
+
 template <class Impl>
 void pingpong(benchmark::State& state, const std::string& name, std::size_t cap) {
   using Ch = typename Impl::template type<std::uint64_t>;
@@ -319,6 +333,7 @@ void pingpong(benchmark::State& state, const std::string& name, std::size_t cap)
   Latency lat;
   std::uint64_t i = 0, bad = 0;
   bool ok = true;
+  const std::int64_t t0 = now_ns();
   for (auto _ : state) {
     bool sample = i % 16 == 0;
     std::int64_t t0 = sample ? now_ns() : 0;
@@ -329,6 +344,7 @@ void pingpong(benchmark::State& state, const std::string& name, std::size_t cap)
     bad += back != i + 1;
     if (++i % 1024 == 0) wd.kick();
   }
+  const std::int64_t t1 = now_ns();
   ping.close();
   pong.close();
   echo.join();
@@ -338,6 +354,216 @@ void pingpong(benchmark::State& state, const std::string& name, std::size_t cap)
   set_item_counters(state, 1, 2);
   state.counters["pinned"] = pin.pinned();
   lat.report(state);
+  report_round_trip(state, t1 - t0, i);
+}
+
+// ---- runner:fiber ----------------------------------------------------------
+//
+// The same workloads with conpat::Channel<T, FiberWait>, producers and
+// consumers as fibers on a FiberPool (one OS thread per allowed CPU, the
+// benchmark's thread included), as Go runs goroutines. A blocked operation
+// suspends its fiber, and the thread runs another. The benchmark's thread
+// starts each round through a channel and waits for the round's end on
+// another (fiber-aware, so it runs pool fibers meanwhile).
+
+template <class T>
+using FiberCh = Channel<T, FiberWait>;
+
+// Waits for the round's end on `done`, kicking the watchdog; false if the
+// watchdog fired or the channel closed.
+inline bool await_fiber_round(FiberCh<int>& done, Watchdog& wd) {
+  int token = 0;
+  for (;;) {
+    ChanStatus s = done.recv_for(token, std::chrono::milliseconds(100));
+    if (s == ChanStatus::ok) break;
+    if (s != ChanStatus::timeout || wd.fired()) return false;
+  }
+  wd.kick();
+  return true;
+}
+
+void spsc_fiber(benchmark::State& state, const std::string& name, std::size_t cap, int work) {
+  using T = Payload<8>;
+  FiberPool pool(static_cast<int>(hardware_threads()));
+  FiberCh<T> ch(cap);
+  FiberCh<int> start(1), done(1);
+  std::uint64_t got_count = 0, got_sum = 0, sent = 0, sent_sum = 0;
+  bool in_order = true;
+  pool.spawn([&] {  // consumer
+    std::uint64_t count = 0, sum = 0;
+    bool order = true;
+    T v;
+    while (ch.recv(v) == ChanStatus::ok) {
+      order &= v.id == count;
+      sum += v.id;
+      if (++count % kBatch == 0 && done.send(1) != ChanStatus::ok) break;
+    }
+    got_count = count, got_sum = sum, in_order = order;
+  });
+  pool.spawn([&] {  // producer
+    std::uint64_t next = 0, sum = 0;
+    int token = 0;
+    while (start.recv(token) == ChanStatus::ok) {
+      bool open = true;
+      for (std::uint64_t i = 0; i < kBatch && open; ++i, ++next) {
+        if (work > 0) local_work(work);
+        T item;
+        item.id = next;
+        open = ch.send(std::move(item)) == ChanStatus::ok;
+        if (open) sum += next;
+      }
+      if (!open) break;
+    }
+    sent = next, sent_sum = sum;
+    ch.close();
+  });
+  Watchdog wd(options().watchdog_seconds, [&] {
+    start.close();
+    ch.close();
+    done.close();
+  });
+  for (auto _ : state) {
+    if (start.send(1) != ChanStatus::ok || !await_fiber_round(done, wd)) break;
+  }
+  start.close();
+  pool.join();
+  if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
+  if (!in_order) return state.SkipWithError("wrong result: items arrived out of order");
+  if (!check_transfer(state, sent, sent_sum, got_count, got_sum)) return;
+  set_item_counters(state, kBatch, pool.threads());
+  state.counters["usable_cap"] = static_cast<double>(ch.capacity());
+  if (work > 0) state.counters["work_ns"] = local_work_ns(work);
+}
+
+void mpmc_fiber(benchmark::State& state, const std::string& name, std::size_t cap, int producers, int consumers) {
+  using T = Payload<8>;
+  FiberPool pool(static_cast<int>(hardware_threads()));
+  FiberCh<T> ch(cap);
+  FiberCh<int> start(static_cast<std::size_t>(producers)), done(1);
+  const std::uint64_t share = kBatch / static_cast<std::uint64_t>(producers);
+  const std::uint64_t batch = share * static_cast<std::uint64_t>(producers);
+  constexpr int kProducerShift = 40;
+  std::atomic<std::uint64_t> consumed{0}, sent_count{0}, sent_sum{0}, got_count{0}, got_sum{0};
+  std::atomic<bool> in_order{true};
+  std::atomic<int> producers_left{producers};
+  for (int c = 0; c < consumers; ++c) {
+    pool.spawn([&] {
+      std::vector<std::int64_t> last(static_cast<std::size_t>(producers), -1);
+      std::uint64_t count = 0, sum = 0, unflushed = 0;
+      auto flush = [&] {
+        if (unflushed == 0) return;
+        std::uint64_t total = consumed.fetch_add(unflushed, std::memory_order_acq_rel) + unflushed;
+        unflushed = 0;
+        if (total % batch == 0) done.send(1);
+      };
+      T v;
+      for (;;) {
+        ChanStatus s = ch.try_recv(v);
+        if (s == ChanStatus::would_block) {
+          flush();
+          s = ch.recv(v);
+        }
+        if (s != ChanStatus::ok) break;
+        auto p = static_cast<std::size_t>(v.id >> kProducerShift);
+        auto seq = static_cast<std::int64_t>(v.id & ((std::uint64_t{1} << kProducerShift) - 1));
+        if (seq <= last[p]) in_order.store(false, std::memory_order_relaxed);
+        last[p] = seq;
+        sum += v.id, ++count;
+        if (++unflushed == 256) flush();
+      }
+      flush();
+      got_count.fetch_add(count), got_sum.fetch_add(sum);
+    });
+  }
+  for (int p = 0; p < producers; ++p) {
+    pool.spawn([&, p] {
+      std::uint64_t seq = 0, count = 0, sum = 0;
+      int token = 0;
+      while (start.recv(token) == ChanStatus::ok) {
+        bool open = true;
+        for (std::uint64_t i = 0; i < share && open; ++i, ++seq) {
+          T item;
+          item.id = (static_cast<std::uint64_t>(p) << kProducerShift) | seq;
+          open = ch.send(item) == ChanStatus::ok;
+          if (open) sum += item.id, ++count;
+        }
+        if (!open) break;
+      }
+      sent_count.fetch_add(count), sent_sum.fetch_add(sum);
+      if (producers_left.fetch_sub(1) == 1) ch.close();
+    });
+  }
+  Watchdog wd(options().watchdog_seconds, [&] {
+    start.close();
+    ch.close();
+    done.close();
+  });
+  for (auto _ : state) {
+    bool ok = true;
+    for (int p = 0; p < producers && ok; ++p) ok = start.send(1) == ChanStatus::ok;
+    if (!ok || !await_fiber_round(done, wd)) break;
+  }
+  start.close();
+  pool.join();
+  if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
+  if (!in_order.load()) return state.SkipWithError("wrong result: a producer's items arrived out of order");
+  if (!check_transfer(state, sent_count.load(), sent_sum.load(), got_count.load(), got_sum.load())) return;
+  set_item_counters(state, batch, pool.threads());
+  state.counters["usable_cap"] = static_cast<double>(ch.capacity());
+  state.counters["fibers"] = producers + consumers;
+}
+
+// Pinger and echo are both pool fibers (as Go's benchmark goroutines; the
+// benchmark thread's main fiber is pinned to its thread). One iteration is
+// kPingRounds round trips; ns_per_item is the time per round trip.
+constexpr std::uint64_t kPingRounds = 256;
+
+void pingpong_fiber(benchmark::State& state, const std::string& name, std::size_t cap) {
+  FiberPool pool(static_cast<int>(hardware_threads()));
+  FiberCh<std::uint64_t> ping(cap), pong(cap);
+  FiberCh<int> start(1), done(1);
+  std::uint64_t trips = 0, bad = 0;
+  pool.spawn([&] {  // echo
+    std::uint64_t v = 0;
+    while (ping.recv(v) == ChanStatus::ok) {
+      if (pong.send(v + 1) != ChanStatus::ok) break;
+    }
+  });
+  pool.spawn([&] {  // pinger
+    std::uint64_t i = 0, wrong = 0;
+    int token = 0;
+    bool ok = true;
+    while (ok && start.recv(token) == ChanStatus::ok) {
+      for (std::uint64_t k = 0; k < kPingRounds && ok; ++k, ++i) {
+        std::uint64_t back = 0;
+        ok = ping.send(i) == ChanStatus::ok && pong.recv(back) == ChanStatus::ok;
+        wrong += ok && back != i + 1;
+      }
+      ok = ok && done.send(1) == ChanStatus::ok;
+    }
+    trips = i, bad = wrong;
+    ping.close();
+  });
+  Watchdog wd(options().watchdog_seconds, [&] {
+    start.close();
+    ping.close();
+    pong.close();
+    done.close();
+  });
+  const std::int64_t t0 = now_ns();
+  std::uint64_t rounds = 0;
+  for (auto _ : state) {
+    if (start.send(1) != ChanStatus::ok || !await_fiber_round(done, wd)) break;
+    ++rounds;
+  }
+  const std::int64_t t1 = now_ns();
+  start.close();
+  pool.join();
+  if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
+  if (trips != rounds * kPingRounds) return state.SkipWithError("wrong result: round trips lost");
+  if (bad != 0) return state.SkipWithError("wrong result: echo returned wrong values");
+  set_item_counters(state, kPingRounds, pool.threads());
+  report_round_trip(state, t1 - t0, trips);
 }
 
 // ---- channel.fan_in --------------------------------------------------------
@@ -371,6 +597,8 @@ void fan_in(benchmark::State& state, const std::string& name, int workers, std::
   const int arena_threads = std::max(2, tbb::this_task_arena::max_concurrency());
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(arena_threads));
   tbb::task_arena arena(arena_threads);
+  std::optional<FiberPool> pool;  // fibers: one OS thread per allowed CPU, as goroutines
+  if constexpr (R == Runner::fiber) pool.emplace(static_cast<int>(hardware_threads()));
   std::atomic<Ch*> current{nullptr};  // the round's channel, for the watchdog to close
   Watchdog wd(options().watchdog_seconds, [&] {
     if (Ch* c = current.load(std::memory_order_acquire)) c->close();
@@ -394,11 +622,9 @@ void fan_in(benchmark::State& state, const std::string& name, int workers, std::
       collect();
       for (auto& t : ts) t.join();
     } else if constexpr (R == Runner::fiber) {
-      std::vector<boost::fibers::fiber> fs;
-      fs.reserve(n);
-      for (std::uint64_t i = 0; i < n; ++i) fs.emplace_back(worker, i);
+      for (std::uint64_t i = 0; i < n; ++i) pool->spawn([&worker, i] { worker(i); });
       collect();
-      for (auto& f : fs) f.join();
+      pool->join();
     } else {
       tbb::task_group tg;
       arena.execute([&] {
@@ -417,7 +643,7 @@ void fan_in(benchmark::State& state, const std::string& name, int workers, std::
     return state.SkipWithError(("wrong result: " + std::to_string(bad_rounds) + " round(s) lost or corrupted results").c_str());
   }
   // TBB: the arena's threads, this (receiving) thread's slot included.
-  set_item_counters(state, n, R == Runner::thread ? workers + 1 : R == Runner::fiber ? 1 : arena_threads);
+  set_item_counters(state, n, R == Runner::thread ? workers + 1 : R == Runner::fiber ? pool->threads() : arena_threads);
   state.counters["peak_workers"] = peak.peak.load();
 }
 
@@ -498,11 +724,30 @@ void register_channel(const Options& opt) {
     }
   });
 
+  // runner:fiber — conpat::Channel<T, FiberWait> with fibers on a FiberPool.
+  // (Rows without a runner in their name run on OS threads.)
+  for (std::size_t cap : caps) {
+    register_benchmark(Name("channel.spsc", RefChannel::kName).add("runner", "fiber").add("cap", cap).add("payload", 8).add("work", 0),
+                       [cap](benchmark::State& st, const std::string& n) { spsc_fiber(st, n, cap, 0); });
+  }
+  for (auto [p, c] : shapes) {
+    for (std::size_t cap : mpmc_caps) {
+      register_benchmark(Name("channel.mpmc", RefChannel::kName).add("runner", "fiber").add("cap", cap).add("producers", p).add("consumers", c),
+                         [cap, p = p, c = c](benchmark::State& st, const std::string& n) { mpmc_fiber(st, n, cap, p, c); });
+    }
+  }
+  for (std::size_t cap : {std::size_t{0}, std::size_t{1}}) {
+    register_benchmark(Name("channel.pingpong", RefChannel::kName).add("runner", "fiber").add("cap", cap),
+                       [cap](benchmark::State& st, const std::string& n) { pingpong_fiber(st, n, cap); });
+  }
+
   const std::vector<int> fan = quick ? std::vector<int>{16, 1024} : std::vector<int>{16, 1024, 10000};
   constexpr std::size_t kFanCap = 64;
   for (int w : fan) {
     register_benchmark(Name("channel.fan_in", RefChannel::kName).add("runner", runner_name(Runner::thread)).add("workers", w).add("cap", kFanCap),
         [w](benchmark::State& st, const std::string& n) { fan_in<RefChannel, Runner::thread>(st, n, w, kFanCap); });
+    register_benchmark(Name("channel.fan_in", RefChannel::kName).add("runner", runner_name(Runner::fiber)).add("workers", w).add("cap", kFanCap),
+        [w](benchmark::State& st, const std::string& n) { fan_in<RefChannelFiber, Runner::fiber>(st, n, w, kFanCap); });
     register_benchmark(Name("channel.fan_in", Fiber::kName).add("runner", runner_name(Runner::fiber)).add("workers", w).add("cap", kFanCap),
         [w](benchmark::State& st, const std::string& n) { fan_in<Fiber, Runner::fiber>(st, n, w, kFanCap); });
     register_benchmark(Name("channel.fan_in", Tbb::kName).add("runner", runner_name(Runner::tbb_task)).add("workers", w).add("cap", kFanCap),

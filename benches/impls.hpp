@@ -4,6 +4,7 @@
 
 #include "conpat/channel.hpp"
 #include "conpat/fiber_channel.hpp"
+#include "conpat/fiber_wait.hpp"
 #include "conpat/mpmc_ring.hpp"
 #include "conpat/padding.hpp"
 #include "conpat/spsc_ring.hpp"
@@ -15,6 +16,11 @@ struct RefChannel {  // The reference.
   static constexpr const char* kName = "channel";
   template <class T>
   using type = Channel<T>;
+};
+struct RefChannelFiber {  // The reference, suspending fibers (runner:fiber).
+  static constexpr const char* kName = "channel";
+  template <class T>
+  using type = Channel<T, FiberWait>;
 };
 template <class Layout>
 struct Spsc {

@@ -84,7 +84,7 @@ func toEntry(name, family, impl string, params map[string]any, threads int, r re
 		"params": params, "time_unit": "ns", "iterations": r.iters,
 		// Goroutines are not OS threads: at most GOMAXPROCS of them run at once.
 		"oversubscribed": minInt(threads, runtime.GOMAXPROCS(0)) > runtime.NumCPU(),
-		"threads_used": minInt(threads, runtime.GOMAXPROCS(0)), "goroutines": threads}
+		"threads_used":   minInt(threads, runtime.GOMAXPROCS(0)), "goroutines": threads}
 	if r.err != "" {
 		e["error_occurred"] = true
 		e["error_message"] = r.err
@@ -162,17 +162,22 @@ func spsc(capacity, work int) func(n int64) result {
 		inOrder := true
 		lat := make([]int64, 0, n*batch/latencyStride+1)
 		go func() {
+			// Tallies in the goroutine's own locals, published at the end
+			// (as the C++ harness does, so neither measures false sharing).
+			var sum, count uint64
+			order := true
 			for v := range ch {
 				if v%latencyStride == 0 {
 					lat = append(lat, nowNs()-stamps[v%batch])
 				}
-				inOrder = inOrder && v == gotCount
-				gotSum += v
-				gotCount++
-				if gotCount%batch == 0 {
+				order = order && v == count
+				sum += v
+				count++
+				if count%batch == 0 {
 					done <- struct{}{}
 				}
 			}
+			gotSum, gotCount, inOrder = sum, count, order
 			close(done)
 		}()
 		var next, sentSum uint64

@@ -5,6 +5,7 @@
 // Boost.Fiber's context switches (it sees one thread's stack change under
 // it) and reports false races or crashes. The release run covers it.
 #include "conpat/fiber_channel.hpp"
+#include "conpat/fiber_wait.hpp"
 #include "conpat/waiters.hpp"
 
 #include <gtest/gtest.h>
@@ -21,6 +22,8 @@ namespace conpat::test {
 namespace {
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Fiber, ChannelConformance, ::testing::Types<Impl<FiberChannel>>);
+// conpat::Channel with the fiber waiting policy: the same contract.
+INSTANTIATE_TYPED_TEST_SUITE_P(FiberWait, ChannelConformance, ::testing::Types<Impl<FiberWaitChannel>>);
 
 TEST(FiberChannel, CapacityRoundsToPowerOfTwoAndHoldsOneLess) {
   EXPECT_EQ(FiberChannel<int>(1).capacity(), 1u);
@@ -105,6 +108,66 @@ TEST(FiberWaitGroup, WorksAcrossThreads) {
   }
   wg.wait();
   EXPECT_EQ(n.load(), 4);
+}
+
+// Channel<T, FiberWait>: a blocked operation suspends its fiber, so two
+// fibers on one thread (which a blocked OS thread would deadlock) hand every
+// value across, buffered and unbuffered.
+TEST(FiberWaitChannel, FibersOnOneThreadHandOffEveryValueInOrder) {
+  for (std::size_t cap : {0, 1, 16}) {
+    FiberWaitChannel<int> ch(cap);
+    std::vector<int> got;
+    boost::fibers::fiber producer([&] {
+      for (int i = 0; i < 5000; ++i) ASSERT_EQ(ch.send(i), ChanStatus::ok);
+      ch.close();
+    });
+    boost::fibers::fiber consumer([&] {
+      for (int v : ch) got.push_back(v);
+    });
+    producer.join();
+    consumer.join();
+    std::vector<int> want(5000);
+    std::iota(want.begin(), want.end(), 0);
+    EXPECT_EQ(got, want) << "capacity " << cap;
+  }
+}
+
+TEST(FiberWaitChannel, TenThousandFibersFanInToOneCollector) {
+  constexpr int kFibers = 10000;
+  FiberWaitChannel<std::uint64_t> ch(64);
+  std::vector<boost::fibers::fiber> workers;
+  workers.reserve(kFibers);
+  for (int i = 0; i < kFibers; ++i) {
+    workers.emplace_back([&ch, i] { ch.send(static_cast<std::uint64_t>(i)); });
+  }
+  std::uint64_t sum = 0, v = 0;
+  for (int i = 0; i < kFibers; ++i) {
+    ASSERT_EQ(ch.recv(v), ChanStatus::ok);
+    sum += v;
+  }
+  for (auto& f : workers) f.join();
+  EXPECT_EQ(sum, static_cast<std::uint64_t>(kFibers) * (kFibers - 1) / 2);
+}
+
+TEST(FiberWaitChannel, TimedRecvOnOneThreadTimesOutWhileOtherFibersRun) {
+  FiberWaitChannel<int> ch(1);
+  int ticks = 0;
+  boost::fibers::fiber ticker([&] {
+    for (int i = 0; i < 100; ++i) {
+      ++ticks;
+      boost::this_fiber::yield();
+    }
+  });
+  int v = 0;
+  EXPECT_EQ(ch.recv_for(v, std::chrono::milliseconds(20)), ChanStatus::timeout);
+  ticker.join();
+  EXPECT_EQ(ticks, 100) << "the waiting fiber let the other fiber of its thread run";
+}
+
+TEST(FiberWaitChannel, StressAcrossThreads) {
+  run_stress<FiberWaitChannel<std::uint64_t>>(16, 4, 4, kStressItems / 4);
+  run_stress<FiberWaitChannel<std::uint64_t>>(1, 2, 2, kStressItems / 20);
+  run_stress<FiberWaitChannel<std::uint64_t>>(0, 2, 2, kStressItems / 20);
 }
 
 }  // namespace

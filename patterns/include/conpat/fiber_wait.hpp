@@ -1,0 +1,116 @@
+// conpat/fiber_wait.hpp — conpat::FiberWait: the waiting policy that makes
+// conpat::Channel suspend the running Boost.Fiber instead of the OS thread.
+//
+//   conpat::Channel<int, conpat::FiberWait> ch(16);
+//
+// A blocked send or recv first yields to the other ready fibers of its
+// thread a few times (the peer is often one of them), then suspends on a
+// Boost.Fiber condition variable; the thread runs other fibers meanwhile,
+// as a goroutine parks in Go's runtime (gopark) rather than its thread. The
+// channel's algorithm is the same as with ThreadWait. It works between
+// fibers of one thread, fibers on different threads (a shared_work or
+// work_stealing pool), and plain threads (which block in their main fiber).
+//
+// Memory ordering: as detail::Parker. A signal is a release RMW of the
+// state word, or, once the waiter has announced that it sleeps (kParked),
+// the same RMW made while holding the waiter's mutex; the waiter reads the
+// state with acquire, and after sleeping only while holding that mutex, so
+// a signaller is done with the waiter's mutex and condition variable
+// before the waiter can return and end their lifetime.
+#pragma once
+
+#include <boost/fiber/condition_variable.hpp>
+#include <boost/fiber/mutex.hpp>
+#include <boost/fiber/operations.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+
+#include "conpat/channel.hpp"
+#include "conpat/detail/park.hpp"
+
+namespace conpat {
+
+struct FiberWait {
+  class Parker {
+   public:
+    static constexpr std::uint32_t kParked = 1;
+    static constexpr std::uint32_t kDone = 2;
+    static constexpr std::uint32_t kInterrupted = 4;
+
+    Parker() = default;
+    Parker(const Parker&) = delete;  // non-copyable and non-movable
+    Parker& operator=(const Parker&) = delete;
+
+    void signal(std::uint32_t bit) noexcept {
+      std::uint32_t s = state_.load(std::memory_order_acquire);
+      for (;;) {
+        if ((s & kParked) != 0) {
+          std::lock_guard lk(mu_);
+          state_.fetch_or(bit, std::memory_order_acq_rel);
+          cv_.notify_all();
+          return;
+        }
+        if (state_.compare_exchange_weak(s, s | bit, std::memory_order_acq_rel, std::memory_order_acquire)) return;
+      }
+    }
+
+    std::uint32_t state() const noexcept { return state_.load(std::memory_order_acquire); }
+
+    // Waits until any of `bits` is set or the deadline passes (nullptr: none).
+    // Returns the state seen last; it contains none of `bits` only on timeout.
+    std::uint32_t wait(std::uint32_t bits, const detail::Clock::time_point* deadline = nullptr) noexcept {
+      std::uint32_t s = state();
+      for (int i = 0; i < kYields && (s & (bits | kParked)) == 0; ++i) {
+        if (deadline != nullptr && detail::Clock::now() >= *deadline) return s;
+        boost::this_fiber::yield();
+        s = state();
+      }
+      if ((s & bits) != 0) return s;
+      std::unique_lock lk(mu_);
+      s = state_.fetch_or(kParked, std::memory_order_acq_rel) | kParked;
+      while ((s & bits) == 0) {
+        if (deadline == nullptr) {
+          cv_.wait(lk);
+        } else if (cv_.wait_until(lk, *deadline) == boost::fibers::cv_status::timeout) {
+          return state();
+        }
+        s = state();
+      }
+      return s;
+    }
+
+   private:
+    static constexpr int kYields = 8;
+    std::atomic<std::uint32_t> state_{0};
+    boost::fibers::mutex mu_;
+    boost::fibers::condition_variable_any cv_;
+  };
+
+  static void relax(int step) noexcept {
+    if (step < 4 && detail::multi_cpu()) {
+      for (int i = 0; i < (1 << step); ++i) detail::spin_pause();
+    } else {
+      boost::this_fiber::yield();
+    }
+  }
+
+  // A few yields to the thread's other fibers; never a busy spin (the peer
+  // is as likely a fiber of this very thread).
+  template <class Pred>
+  static bool spin_until(Pred&& ready, const detail::Clock::time_point* deadline) noexcept {
+    for (int i = 0; i < 8; ++i) {
+      if (ready()) return true;
+      if (deadline != nullptr && detail::Clock::now() >= *deadline) return false;
+      boost::this_fiber::yield();
+    }
+    return ready();
+  }
+};
+
+template <class T>
+using FiberWaitChannel = Channel<T, FiberWait>;
+
+}  // namespace conpat
