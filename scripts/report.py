@@ -40,6 +40,11 @@ NOT_METRICS = {"family_index", "per_family_instance_index", "repetitions", "repe
                "iterations", "cpu_time", "real_time", "threads_used", "pass"}
 
 
+# Families whose runner:fiber rows have thread-runner twins without a runner
+# in their names.
+FIBER_RUNNER_FAMILIES = ("channel.spsc", "channel.mpmc", "channel.pingpong")
+
+
 class Run:
     """One results file, its repetitions aggregated: one point per benchmark."""
 
@@ -61,7 +66,12 @@ class Run:
                 row.update(cr.metrics_of(b))
                 for k, v in row.items():
                     values.setdefault(k, []).append(v)
-            self.points.append({"family": key[0], "impl": key[1], "params": entries[0]["params"],
+            impl, params = key[1], dict(entries[0]["params"])
+            if key[0] in FIBER_RUNNER_FAMILIES and params.get("runner") == "fiber":
+                # runner:fiber rows are drawn as their own line beside the thread rows
+                impl = f"{impl} (fiber)"
+                del params["runner"]
+            self.points.append({"family": key[0], "impl": impl, "params": params,
                                 "oversubscribed": any(b.get("oversubscribed") for b in entries),
                                 "n": len(entries), "n_off_state": len(taken) - len(entries), "state_mixed": mixed,
                                 "stats": {k: cr.median_ci(v) for k, v in values.items()}})
@@ -133,7 +143,7 @@ class Palette:
 # The reference implementation and Go's channel are drawn bold and in front;
 # the other implementations thin and lighter.
 def emphasized(impl: str) -> bool:
-    return impl == "channel" or impl.startswith("go_")
+    return impl in ("channel", "channel (fiber)") or impl.startswith("go_")
 
 
 def line_kw(impl: str) -> dict:

@@ -3,6 +3,7 @@
 // implementation. Index of the implementations, one line each:
 //
 //   Channel<T>               channel.hpp        Go semantics, MPMC, bounded or unbuffered (the reference)
+//   Channel<T, FiberWait>    fiber_wait.hpp     the same channel, suspending Boost.Fiber fibers instead of threads
 //   SpscRing<T, Layout>      spsc_ring.hpp      lock-free bounded ring, one producer, one consumer
 //   MpmcRing<T, Layout>      mpmc_ring.hpp      lock-free bounded ring (Vyukov), MPMC
 //   FiberChannel<T>          fiber_channel.hpp  Boost.Fiber buffered/unbuffered channel
