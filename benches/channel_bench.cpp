@@ -387,18 +387,23 @@ void spsc_fiber(benchmark::State& state, const std::string& name, std::size_t ca
   FiberPool pool(static_cast<int>(hardware_threads()));
   FiberCh<T> ch(cap);
   FiberCh<int> start(1), done(1);
+  std::vector<std::int64_t> stamps(kBatch);  // send times of sampled items, by id % kBatch
+  Latency lat;
   std::uint64_t got_count = 0, got_sum = 0, sent = 0, sent_sum = 0;
   bool in_order = true;
   pool.spawn([&] {  // consumer
     std::uint64_t count = 0, sum = 0;
     bool order = true;
+    Latency my_lat;
     T v;
     while (ch.recv(v) == ChanStatus::ok) {
+      if (v.id % kLatencyStride == 0) my_lat.record(now_ns() - stamps[v.id % kBatch]);
       order &= v.id == count;
       sum += v.id;
       if (++count % kBatch == 0 && done.send(1) != ChanStatus::ok) break;
     }
     got_count = count, got_sum = sum, in_order = order;
+    lat.merge(my_lat);
   });
   pool.spawn([&] {  // producer
     std::uint64_t next = 0, sum = 0;
@@ -406,6 +411,7 @@ void spsc_fiber(benchmark::State& state, const std::string& name, std::size_t ca
     while (start.recv(token) == ChanStatus::ok) {
       bool open = true;
       for (std::uint64_t i = 0; i < kBatch && open; ++i, ++next) {
+        if (next % kLatencyStride == 0) stamps[next % kBatch] = now_ns();
         if (work > 0) local_work(work);
         T item;
         item.id = next;
@@ -433,6 +439,7 @@ void spsc_fiber(benchmark::State& state, const std::string& name, std::size_t ca
   set_item_counters(state, kBatch, pool.threads());
   state.counters["usable_cap"] = static_cast<double>(ch.capacity());
   if (work > 0) state.counters["work_ns"] = local_work_ns(work);
+  lat.report(state);
 }
 
 void mpmc_fiber(benchmark::State& state, const std::string& name, std::size_t cap, int producers, int consumers) {
