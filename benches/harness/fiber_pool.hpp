@@ -1,20 +1,28 @@
 // benches/harness/fiber_pool.hpp — the `runner:fiber` of the channel
 // workloads: Boost.Fiber fibers on a pool of OS threads, one per allowed
-// CPU, sharing one ready queue (Boost's shared_work), which is what Go does
-// with goroutines on GOMAXPROCS threads. The benchmark's own thread is one
-// of the pool's threads: fibers launched from it go to the shared queue, and
-// while its main fiber waits (fiber-aware), it runs them too.
+// CPU, sharing one ready queue (as Boost's shared_work), which is what Go does
+// with goroutines on GOMAXPROCS threads (SharedQueue below). The benchmark's
+// own thread is one of the pool's threads: fibers launched from it go to the
+// shared queue, and while its main fiber waits (fiber-aware), it runs them too.
 //
-// The helper threads never sleep while the pool lives (shared_work without
-// suspension: an idle thread polls the queue, as Go's idle Ps spin before
-// they sleep), so a ready fiber starts at once; they stop when the pool is
-// destroyed. The benchmark thread installs shared_work once, with
-// suspension, so it does not spin when it has nothing to run.
+// The helper threads never sleep while the pool lives (an idle one polls the
+// queue, as Go's idle Ps spin before they sleep), so a ready fiber starts at
+// once; they stop when the pool is destroyed. The benchmark thread installs
+// SharedQueue once, with suspension, so it sleeps when it has nothing to run.
 #pragma once
 
-#include <boost/fiber/algo/shared_work.hpp>
+#include <boost/fiber/algo/algorithm.hpp>
+#include <boost/fiber/scheduler.hpp>
 #include <boost/fiber/all.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <new>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -23,18 +31,159 @@
 
 namespace conpat::bench {
 
+// Fiber stacks from a free list, shared by every thread of the pool:
+// Boost's default allocator mallocs 128 KiB per fiber, which glibc serves
+// with mmap and munmap, and the page faults of a fresh stack cost more than
+// the fiber's whole life (fan_in spent ~7 µs per worker). Boost's
+// pooled_fixedsize_stack is not thread-safe, and a fiber may end on another
+// thread than the one it started on. Each allocator copy holds the list, so
+// a context the scheduler releases late still has it.
+class StackPool {
+ public:
+  static constexpr std::size_t kStackBytes = 64 * 1024;
+  struct List {
+    std::mutex mu;
+    std::vector<void*> free;
+    ~List() {
+      for (void* p : free) std::free(p);
+    }
+  };
+  boost::context::stack_context allocate() {
+    void* p = nullptr;
+    {
+      std::lock_guard lk(list_->mu);
+      if (!list_->free.empty()) {
+        p = list_->free.back();
+        list_->free.pop_back();
+      }
+    }
+    if (p == nullptr && (p = std::malloc(kStackBytes)) == nullptr) throw std::bad_alloc();
+    boost::context::stack_context sc;
+    sc.size = kStackBytes;
+    sc.sp = static_cast<char*>(p) + kStackBytes;
+    return sc;
+  }
+  void deallocate(boost::context::stack_context& sc) noexcept {
+    void* p = static_cast<char*>(sc.sp) - sc.size;
+    std::lock_guard lk(list_->mu);
+    list_->free.push_back(p);
+  }
+
+ private:
+  std::shared_ptr<List> list_ = std::make_shared<List>();
+};
+
+// The pool's scheduling algorithm: Boost's shared_work (one ready queue for
+// every thread; a fiber that becomes ready may run on any of them), with
+// two changes that matter at channel speeds. The queue's lock is a short
+// spin lock, and an idle thread polls the queue's length, an atomic, rather
+// than taking the lock: shared_work's idle threads lock and unlock a
+// std::mutex in a loop, and the busy threads then queue for it in the
+// kernel (fan_in spent half its time in pthread_mutex_lock/unlock). A
+// thread created with `suspend` sleeps when idle (on a condition variable,
+// woken by notify() when one of its own pinned fibers becomes ready) after
+// a short poll; one without never sleeps while the pool lives.
+class SharedQueue : public boost::fibers::algo::algorithm {
+ public:
+  explicit SharedQueue(bool suspend) : suspend_(suspend) {}
+
+  void awakened(boost::fibers::context* ctx) noexcept override {
+    if (ctx->is_context(boost::fibers::type::pinned_context)) {
+      ctx->ready_link(local_);  // a thread's main and dispatcher fibers stay on it
+      return;
+    }
+    ctx->detach();
+    std::lock_guard lk(shared().mu);
+    shared().q.push_back(ctx);
+    shared().size.fetch_add(1, std::memory_order_release);
+  }
+
+  boost::fibers::context* pick_next() noexcept override {
+    if (shared().size.load(std::memory_order_acquire) > 0) {
+      boost::fibers::context* ctx = nullptr;
+      {
+        std::lock_guard lk(shared().mu);
+        if (!shared().q.empty()) {
+          ctx = shared().q.front();
+          shared().q.pop_front();
+          shared().size.fetch_sub(1, std::memory_order_relaxed);
+        }
+      }
+      if (ctx != nullptr) {
+        boost::fibers::context::active()->attach(ctx);
+        return ctx;
+      }
+    }
+    if (!local_.empty()) {
+      boost::fibers::context* ctx = &local_.front();
+      local_.pop_front();
+      return ctx;
+    }
+    return nullptr;
+  }
+
+  bool has_ready_fibers() const noexcept override {
+    return !local_.empty() || shared().size.load(std::memory_order_acquire) > 0;
+  }
+
+  void suspend_until(std::chrono::steady_clock::time_point const& until) noexcept override {
+    for (int i = 0; i < (suspend_ ? 2048 : 64); ++i) {  // ~50 µs when it may sleep afterwards
+      if (shared().size.load(std::memory_order_acquire) > 0 || woken_.load(std::memory_order_acquire)) break;
+      detail::spin_pause();
+    }
+    if (!suspend_) {
+      woken_.store(false, std::memory_order_relaxed);
+      return;
+    }
+    std::unique_lock lk(mu_);
+    if (until == (std::chrono::steady_clock::time_point::max)()) {
+      cv_.wait(lk, [this] { return woken_.load(std::memory_order_relaxed); });
+    } else {
+      cv_.wait_until(lk, until, [this] { return woken_.load(std::memory_order_relaxed); });
+    }
+    woken_.store(false, std::memory_order_relaxed);
+  }
+
+  void notify() noexcept override {
+    if (!suspend_) {  // never sleeps: the flag ends its poll
+      woken_.store(true, std::memory_order_release);
+      return;
+    }
+    std::lock_guard lk(mu_);
+    woken_.store(true, std::memory_order_release);
+    cv_.notify_all();
+  }
+
+ private:
+  struct Shared {
+    detail::SpinMutex mu;
+    std::deque<boost::fibers::context*> q;  // guarded by mu
+    std::atomic<std::size_t> size{0};       // q.size(), readable without mu
+  };
+  static Shared& shared() noexcept {
+    static Shared s;
+    return s;
+  }
+
+  boost::fibers::scheduler::ready_queue_type local_;
+  const bool suspend_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<bool> woken_{false};
+};
+
 class FiberPool {
  public:
   // `threads` OS threads in all, this one included (at least 1).
   explicit FiberPool(int threads) {
     static const bool installed = [] {
-      boost::fibers::use_scheduling_algorithm<boost::fibers::algo::shared_work>(true);
+      boost::fibers::use_scheduling_algorithm<SharedQueue>(true);
       return true;
     }();
     (void)installed;
     for (int i = 1; i < threads; ++i) {
       helpers_.emplace_back([this] {
-        boost::fibers::use_scheduling_algorithm<boost::fibers::algo::shared_work>(false);
+        boost::fibers::use_scheduling_algorithm<SharedQueue>(false);
         int ignored = 0;
         stop_.recv(ignored);  // runs pool fibers until the pool closes stop_
       });
@@ -55,7 +204,7 @@ class FiberPool {
   // Starts f() as a fiber on the pool.
   template <class F>
   void spawn(F&& f) {
-    fibers_.emplace_back(std::forward<F>(f));
+    fibers_.emplace_back(std::allocator_arg, stacks_, std::forward<F>(f));
   }
 
   // Waits (fiber-aware: this thread runs pool fibers meanwhile) for every
@@ -70,6 +219,7 @@ class FiberPool {
   int threads() const { return static_cast<int>(helpers_.size()) + 1; }
 
  private:
+  StackPool stacks_;
   Channel<int, FiberWait> stop_{0};
   std::vector<std::thread> helpers_;
   std::vector<boost::fibers::fiber> fibers_;
