@@ -206,7 +206,8 @@ void mpmc(benchmark::State& state, const std::string& name, std::size_t cap, int
   constexpr int kProducerShift = 40;  // id = producer << 40 | that producer's sequence number
   std::vector<std::int64_t> stamps(batch);
   RoundGate gate;
-  WaitGroup round;
+  RoundEnd round;
+  const bool oversubscribed = static_cast<unsigned>(producers + consumers) > hardware_threads();
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> consumed{0};
   std::vector<Latency> lat(static_cast<std::size_t>(consumers));
@@ -262,7 +263,7 @@ void mpmc(benchmark::State& state, const std::string& name, std::size_t cap, int
       std::uint32_t seen = 0;
       std::uint64_t seq = 0, my_count = 0, my_sum = 0;  // published at the end, as the consumers'
       for (;;) {
-        seen = gate.wait(seen);
+        seen = gate.wait(seen, !oversubscribed);
         if (stop.load(std::memory_order_acquire)) break;
         bool open = true;
         for (std::uint64_t i = 0; i < share && open; ++i, ++seq) {
@@ -278,10 +279,14 @@ void mpmc(benchmark::State& state, const std::string& name, std::size_t cap, int
     });
   }
   Watchdog wd(options().watchdog_seconds, [&] { ch.close(); });
+  std::uint32_t rounds = 0;
   for (auto _ : state) {
-    round.add(1);
     gate.open();
-    if (!await_round(round, wd)) break;
+    ++rounds;
+    bool ended = false;
+    while (!(ended = round.wait_for(rounds, std::chrono::milliseconds(100))) && !wd.fired()) {}
+    if (!ended) break;
+    wd.kick();
   }
   stop.store(true, std::memory_order_release);
   gate.open();

@@ -27,15 +27,42 @@ class RoundGate {
     gen_.fetch_add(1, std::memory_order_acq_rel);
     detail::futex_wake(gen_, INT_MAX);
   }
-  // Waits until a round newer than `seen` opens; returns its number.
-  std::uint32_t wait(std::uint32_t seen) {
-    detail::spin_until([&] { return gen_.load(std::memory_order_acquire) != seen; });
+  // Waits until a round newer than `seen` opens; returns its number. With
+  // `spin` false it parks at once: where threads outnumber CPUs, a worker
+  // that finished its share and spins takes the CPU from the workers still
+  // busy with theirs (channel.mpmc 8x8 spent 73 % of its time here).
+  std::uint32_t wait(std::uint32_t seen, bool spin = true) {
+    if (spin) detail::spin_until([&] { return gen_.load(std::memory_order_acquire) != seen; });
     while (gen_.load(std::memory_order_acquire) == seen) detail::futex_wait(gen_, seen);
     return gen_.load(std::memory_order_acquire);
   }
 
  private:
   std::atomic<std::uint32_t> gen_{0};
+};
+
+// Counts finished rounds for a coordinator that sleeps while the workers
+// run: it parks on a futex at once, without the spin of WaitGroup::wait
+// (on an oversubscribed machine a spinning coordinator takes CPU time from
+// the very workers it waits for, as much as 13 % of it in channel.mpmc 2x2).
+class RoundEnd {
+ public:
+  void done() {
+    ended_.fetch_add(1, std::memory_order_acq_rel);
+    detail::futex_wake(ended_, INT_MAX);
+  }
+  // Waits until `round` rounds have ended; false if `timeout` passed first.
+  bool wait_for(std::uint32_t round, std::chrono::milliseconds timeout) {
+    const auto deadline = detail::Clock::now() + timeout;
+    for (;;) {
+      const std::uint32_t seen = ended_.load(std::memory_order_acquire);
+      if (seen >= round) return true;
+      if (!detail::futex_wait(ended_, seen, &deadline)) return ended_.load(std::memory_order_acquire) >= round;
+    }
+  }
+
+ private:
+  std::atomic<std::uint32_t> ended_{0};
 };
 
 // Waits for a WaitGroup, giving up when the watchdog's time passes.

@@ -103,7 +103,8 @@ struct FiberWait {
   // lock took 40 % of the time; two yields before parking halved the
   // unbuffered spsc and pingpong times, but made fan_in 4x slower).
   template <class Pred>
-  static bool spin_until(Pred&& ready, const detail::Clock::time_point* deadline) noexcept {
+  static bool spin_until(Pred&& ready, const detail::Clock::time_point* deadline,
+                         std::atomic<int>* /*budget: unused*/ = nullptr) noexcept {
     if (!detail::multi_cpu()) return ready();
     auto* sched = boost::fibers::context::active()->get_scheduler();
     for (int i = 0; i < kSpinIterations; ++i) {

@@ -18,8 +18,9 @@
 // Between claim and publish a slot is "in progress": the other side spins
 // (with Wait::relax) rather than reporting empty or full.
 //
-// Blocking: an operation that cannot proceed spins (Wait::spin_until)
-// watching the one slot it waits for, then links itself into the waker of its side (senders_ or
+// Blocking: an operation that cannot proceed spins (Wait::spin_until, with
+// an adaptive length per side) watching the one slot it waits for, then
+// yields, then links itself into the waker of its side (senders_ or
 // receivers_), re-checks, and sleeps on its Parker until a peer of the other
 // side notifies it (each successful operation wakes at most one waiter of
 // the other side), close() wakes it, or its deadline or stop token fires.
@@ -90,7 +91,7 @@ class ArrayFlavor {
       if (r != Try::blocked) return r == Try::ok ? ChanStatus::ok : ChanStatus::closed;
       if (deadline.expired()) return ChanStatus::timeout;
       if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
-      if (!Wait::spin_until([this] { return send_may_proceed(); }, deadline.get())) {
+      if (!Wait::spin_until([this] { return send_may_proceed(); }, deadline.get(), &send_spins_)) {
         park(senders_, [this] { return !is_full() || is_closed(); }, deadline, stop);
       }
     }
@@ -104,7 +105,7 @@ class ArrayFlavor {
       if (r != Try::blocked) return r == Try::ok ? ChanStatus::ok : ChanStatus::closed;
       if (deadline.expired()) return ChanStatus::timeout;
       if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
-      if (!Wait::spin_until([this, n = 0u]() mutable { return recv_may_proceed(++n); }, deadline.get())) {
+      if (!Wait::spin_until([this, n = 0u]() mutable { return recv_may_proceed(++n); }, deadline.get(), &recv_spins_)) {
         park(receivers_, [this] { return !is_empty() || is_closed(); }, deadline, stop);
       }
     }
@@ -273,6 +274,10 @@ class ArrayFlavor {
   alignas(kCacheLine) std::atomic<std::uint32_t> closing_{0};  // close() calls in progress
   WakerT senders_;
   WakerT receivers_;
+  // The adaptive spin lengths of blocked senders and receivers (Wait::spin_until).
+  alignas(kCacheLine) std::atomic<int> send_spins_{kInitialSpins};
+  std::atomic<int> recv_spins_{kInitialSpins};
+  static constexpr int kInitialSpins = 256;
 };
 
 }  // namespace conpat::detail

@@ -16,6 +16,7 @@
 // store (or RMW) to that word paired with the waiter's acquire load.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -179,15 +180,19 @@ inline bool spin_until(Pred&& ready, const Clock::time_point* deadline = nullptr
 // Memory ordering: signal() is a release RMW and the waiter's reads are
 // acquire, so everything the peer wrote before signal() (the value handed
 // over, the result status) is visible to the waiter once it sees kDone.
-class Parker {
+// Spins: the pause iterations before it yields and parks (the default
+// SpinPolicy's ~100 µs suits one-shot waits such as a WaitGroup's; a channel
+// operation that already spun before announcing itself spins less).
+template <int Spins = SpinPolicy::kSpinIterations>
+class BasicParker {
  public:
   static constexpr std::uint32_t kParked = 1;
   static constexpr std::uint32_t kDone = 2;
   static constexpr std::uint32_t kInterrupted = 4;
 
-  Parker() = default;
-  Parker(const Parker&) = delete;             // non-copyable and non-movable
-  Parker& operator=(const Parker&) = delete;
+  BasicParker() = default;
+  BasicParker(const BasicParker&) = delete;             // non-copyable and non-movable
+  BasicParker& operator=(const BasicParker&) = delete;
 
   void signal(std::uint32_t bit) noexcept {
     std::uint32_t old = state_.fetch_or(bit, std::memory_order_acq_rel);
@@ -200,7 +205,7 @@ class Parker {
   // Returns the state seen last; it contains none of `bits` only on timeout.
   std::uint32_t wait(std::uint32_t bits, const Clock::time_point* deadline = nullptr) noexcept {
     std::uint32_t s = 0;
-    if (spin_until([&] { return ((s = state()) & bits) != 0; }, deadline)) return s;
+    if (spin_until([&] { return ((s = state()) & bits) != 0; }, deadline, Spins)) return s;
     if (deadline != nullptr && Clock::now() >= *deadline) return s;
     s = state();
     if ((s & bits) != 0) return s;
@@ -219,6 +224,8 @@ class Parker {
  private:
   std::atomic<std::uint32_t> state_{0};
 };
+
+using Parker = BasicParker<>;
 
 // A small lock for short critical sections: test-and-test-and-set with a
 // bounded spin, then a futex sleep (Drepper's three-state mutex), so a holder
@@ -276,7 +283,10 @@ namespace conpat {
 //   spin_until(ready, deadline)  wait briefly for ready() without parking
 //                   (true once it held), as detail::spin_until.
 struct ThreadWait {
-  using Parker = detail::Parker;
+  // Spins ~1.5 µs after announcing itself: a channel operation spun for
+  // kSpinIterations before it did, and a peer that is running answers a
+  // rendezvous within a few hundred ns.
+  using Parker = detail::BasicParker<64>;
   // The spin before a channel operation parks: ~6 µs of pause (24 ns each
   // on the reference machine) covers a running peer's operation many times
   // over; longer spins cost more than they save once threads outnumber
@@ -289,10 +299,28 @@ struct ThreadWait {
       std::this_thread::yield();
     }
   }
+  // Adaptive when given a budget (the channel keeps one per side): a spin
+  // that did not see ready() halves the next spin's length (down to 8
+  // pauses), one that did doubles it (up to kSpinIterations). With more
+  // threads than CPUs the peer is often descheduled, no spin succeeds, and
+  // the waiters go on to yield (letting it run) at once.
   template <class Pred>
-  static bool spin_until(Pred&& ready, const detail::Clock::time_point* deadline) noexcept {
-    return detail::spin_until(ready, deadline, kSpinIterations);
+  static bool spin_until(Pred&& ready, const detail::Clock::time_point* deadline,
+                         std::atomic<int>* budget = nullptr) noexcept {
+    if (budget == nullptr) return detail::spin_until(ready, deadline, kSpinIterations);
+    const int spins = detail::multi_cpu() ? budget->load(std::memory_order_relaxed) : 0;
+    for (int i = 0; i < spins; ++i) {
+      if (ready()) {
+        if (spins < kSpinIterations) budget->store(std::min(kSpinIterations, 2 * spins), std::memory_order_relaxed);
+        return true;
+      }
+      if (deadline != nullptr && (i & 63) == 63 && detail::Clock::now() >= *deadline) return false;
+      detail::spin_pause();
+    }
+    if (detail::multi_cpu() && spins > kMinSpins) budget->store(std::max(kMinSpins, spins / 2), std::memory_order_relaxed);
+    return detail::spin_until(ready, deadline, 0);  // the yields
   }
+  static constexpr int kMinSpins = 8;
 };
 
 }  // namespace conpat
