@@ -117,12 +117,14 @@ class ArrayFlavor {
     CloseGuard guard(closing_);
     if ((tail_.load(std::memory_order_relaxed) & mark_bit_) != 0) return false;
     if ((tail_.fetch_or(mark_bit_, std::memory_order_seq_cst) & mark_bit_) != 0) return false;
+    closed_.store(true, std::memory_order_release);
     senders_.notify_all();
     receivers_.notify_all();
     return true;
   }
 
   bool is_closed() const noexcept { return (tail_.load(std::memory_order_seq_cst) & mark_bit_) != 0; }
+
   std::size_t capacity() const noexcept { return cap_; }
 
   // Values buffered now (claimed sends included, claimed receives not); a snapshot.
@@ -163,12 +165,12 @@ class ArrayFlavor {
   }
   // A receiver blocked on an empty array: the slot at head_ is free. Worth
   // retrying once its stamp changes; whether the channel was closed is
-  // looked up every 64th poll only (it is tail_'s mark bit).
+  // looked up every 64th poll only.
   bool recv_may_proceed(unsigned polls) const noexcept {
     const std::size_t head = head_.load(std::memory_order_relaxed);
     const std::size_t stamp = slots_[head & (mark_bit_ - 1)].stamp.load(std::memory_order_relaxed);
     if (stamp != head) return true;
-    return polls % 64 == 0 && (tail_.load(std::memory_order_relaxed) & mark_bit_) != 0;
+    return polls % 64 == 0 && closed_.load(std::memory_order_relaxed);
   }
 
   Try try_send_once(T& value) {
@@ -188,11 +190,13 @@ class ArrayFlavor {
           return Try::ok;
         }
         spin_pause();  // lost the claim to another sender; `tail` was reloaded
-      } else if (stamp + one_lap_ == tail + 1) {  // holds the previous lap's value
-        const std::size_t head = head_.load(std::memory_order_seq_cst);
-        if (head + one_lap_ == tail) return Try::blocked;  // full
-        Wait::relax(step++);  // a receiver is moving that value out
-        tail = tail_.load(std::memory_order_relaxed);
+      } else if (stamp + one_lap_ == tail + 1) {
+        // Holds the previous lap's value: full, or a receiver is moving it
+        // out. Either way no receive has completed that made room, so
+        // "blocked" is a true answer; the caller then watches this slot.
+        // (Reading head_ to tell the two apart would pull the receivers'
+        // line to this core at every full slot.)
+        return Try::blocked;
       } else {  // another sender claimed it and is writing
         Wait::relax(step++);
         tail = tail_.load(std::memory_order_relaxed);
@@ -219,9 +223,14 @@ class ArrayFlavor {
           return Try::ok;
         }
         spin_pause();
-      } else if (stamp == head) {  // free: empty, unless a sender is writing it
+      } else if (stamp == head) {
+        // Free: empty, or a sender claimed it and is writing. While open,
+        // either way no send has completed into it, so "blocked" is a true
+        // answer (and needs no look at tail_, the senders' line). Once
+        // closed, tail_ says which: spin for a claimed send, else closed.
+        if (!closed_.load(std::memory_order_acquire)) return Try::blocked;
         const std::size_t tail = tail_.load(std::memory_order_seq_cst);
-        if ((tail & ~mark_bit_) == head) return (tail & mark_bit_) != 0 ? Try::closed : Try::blocked;
+        if ((tail & ~mark_bit_) == head) return Try::closed;
         Wait::relax(step++);
         head = head_.load(std::memory_order_relaxed);
       } else {  // another receiver claimed it
@@ -272,6 +281,9 @@ class ArrayFlavor {
   alignas(kCacheLine) std::atomic<std::size_t> head_{0};
   alignas(kCacheLine) std::atomic<std::size_t> tail_{0};
   alignas(kCacheLine) std::atomic<std::uint32_t> closing_{0};  // close() calls in progress
+  // Set by close() after the mark bit: read by a receiver that finds its
+  // slot free, on a line nobody writes while the channel is open.
+  std::atomic<bool> closed_{false};
   WakerT senders_;
   WakerT receivers_;
   // The adaptive spin lengths of blocked senders and receivers (Wait::spin_until).

@@ -33,6 +33,7 @@
 
 #include "conpat/chan_status.hpp"
 #include "conpat/detail/park.hpp"
+#include "conpat/padding.hpp"
 
 namespace conpat::detail {
 
@@ -49,7 +50,7 @@ class ZeroFlavor {
     std::unique_lock lk(mu_);
     if (closed_.load(std::memory_order_relaxed)) return ChanStatus::closed;
     if (Waiter* r = recvq_.pop_front()) {
-      r->dst->emplace(std::move(value));
+      r->slot.emplace(std::move(value));
       lk.unlock();
       finish(r, ChanStatus::ok);
       return ChanStatus::ok;
@@ -75,10 +76,11 @@ class ZeroFlavor {
     if (deadline.expired()) return ChanStatus::timeout;
     if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
     Waiter w;
-    w.dst = &dst;
     recvq_.push_back(&w);
     lk.unlock();
-    return wait(w, recvq_, deadline, stop);
+    const ChanStatus s = wait(w, recvq_, deadline, stop);
+    if (s == ChanStatus::ok) dst.emplace(std::move(*w.slot));
+    return s;
   }
 
   bool close() noexcept {
@@ -106,15 +108,17 @@ class ZeroFlavor {
   bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
  private:
-  // A waiting operation, on its thread's (or fiber's) stack.
-  struct Waiter {
-    Waiter* next = nullptr;
-    Waiter* prev = nullptr;
-    T* src = nullptr;                    // sender: the value to hand over
-    std::optional<T>* dst = nullptr;     // receiver: where the value goes
+  // A waiting operation, on its thread's (or fiber's) stack. What the peer
+  // writes (the received value, the result, the wake-up) shares one cache
+  // line, so a hand-off moves that line across once and back once.
+  struct alignas(kCacheLine) Waiter {
+    Parker parker;
     ChanStatus result = ChanStatus::ok;  // written by whoever unlinks it, before signal
     bool linked = false;                 // guarded by mu_
-    Parker parker;
+    std::optional<T> slot;               // receiver: the value a sender handed over
+    T* src = nullptr;                    // sender: the value to hand over
+    Waiter* next = nullptr;
+    Waiter* prev = nullptr;
   };
 
   // Intrusive FIFO of waiters. Guarded by mu_.
