@@ -4,8 +4,7 @@
 //   conpat::Channel<int, conpat::FiberWait> ch(16);
 //
 // A blocked send or recv spins briefly only while its thread has no other
-// fiber ready, then suspends on a Boost.Fiber condition variable; the
-// thread runs other fibers meanwhile,
+// fiber ready, then suspends its fiber; the thread runs other fibers meanwhile,
 // as a goroutine parks in Go's runtime (gopark) rather than its thread. The
 // channel's algorithm is the same as with ThreadWait. It works between
 // fibers of one thread, fibers on different threads (a shared_work or
@@ -13,16 +12,14 @@
 //
 // Memory ordering: as detail::Parker. A signal is a release RMW of the
 // state word, or, once the waiter has announced that it sleeps (kParked),
-// the same RMW made while holding the waiter's mutex; the waiter reads the
-// state with acquire, and after sleeping only while holding that mutex, so
-// a signaller is done with the waiter's mutex and condition variable
-// before the waiter can return and end their lifetime.
+// the same RMW made while holding the Parker's spin lock; the waiter reads
+// the state with acquire, and a suspended waiter returns only after the
+// signaller, done with the Parker, schedules it.
 #pragma once
 
-#include <boost/fiber/condition_variable.hpp>
+#include <boost/fiber/detail/spinlock.hpp>
 #include <boost/fiber/context.hpp>
 #include <boost/fiber/scheduler.hpp>
-#include <boost/fiber/mutex.hpp>
 #include <boost/fiber/operations.hpp>
 
 #include <atomic>
@@ -36,6 +33,13 @@
 namespace conpat {
 
 struct FiberWait {
+  // Suspension goes through Boost.Fiber's own context API, as Boost's
+  // buffered_channel does: the waiter links itself under a spin lock and
+  // suspends with context::suspend(lock) / wait_until(deadline, lock), the
+  // signaller schedules it. A timed waiter and a signaller agree through the
+  // context's twstatus word (Boost's protocol: the signaller's CAS from this
+  // Parker's address to -1 wins against the timer). A mutex and condition
+  // variable pair cost about twice as much per hand-off.
   class Parker {
    public:
     static constexpr std::uint32_t kParked = 1;
@@ -48,15 +52,27 @@ struct FiberWait {
 
     void signal(std::uint32_t bit) noexcept {
       std::uint32_t s = state_.load(std::memory_order_acquire);
-      for (;;) {
-        if ((s & kParked) != 0) {
-          std::lock_guard lk(mu_);
-          state_.fetch_or(bit, std::memory_order_acq_rel);
-          cv_.notify_all();
-          return;
-        }
+      while ((s & kParked) == 0) {  // not suspended: the bit is all it needs
         if (state_.compare_exchange_weak(s, s | bit, std::memory_order_acq_rel, std::memory_order_acquire)) return;
       }
+      boost::fibers::context* to_wake = nullptr;
+      {
+        boost::fibers::detail::spinlock_lock lk{splk_};
+        state_.fetch_or(bit, std::memory_order_acq_rel);
+        if (waiter_ != nullptr) {
+          to_wake = waiter_;
+          waiter_ = nullptr;
+          auto expected = reinterpret_cast<std::intptr_t>(this);
+          if (!to_wake->twstatus.compare_exchange_strong(expected, static_cast<std::intptr_t>(-1),
+                                                         std::memory_order_acq_rel) &&
+              expected != 0) {
+            to_wake = nullptr;  // its timer fired first and resumes it
+          }
+        }
+      }
+      // Only the context is touched now: the waiter cannot return (and end
+      // this Parker) before it is scheduled.
+      if (to_wake != nullptr) boost::fibers::context::active()->schedule(to_wake);
     }
 
     std::uint32_t state() const noexcept { return state_.load(std::memory_order_acquire); }
@@ -66,23 +82,31 @@ struct FiberWait {
     std::uint32_t wait(std::uint32_t bits, const detail::Clock::time_point* deadline = nullptr) noexcept {
       std::uint32_t s = 0;
       if (spin_until([&] { return ((s = state()) & bits) != 0; }, deadline)) return s;
-      std::unique_lock lk(mu_);
-      s = state_.fetch_or(kParked, std::memory_order_acq_rel) | kParked;
-      while ((s & bits) == 0) {
+      boost::fibers::context* active = boost::fibers::context::active();
+      boost::fibers::detail::spinlock_lock lk{splk_};
+      for (;;) {
+        s = state_.fetch_or(kParked, std::memory_order_acq_rel) | kParked;
+        if ((s & bits) != 0) return s;
+        waiter_ = active;
         if (deadline == nullptr) {
-          cv_.wait(lk);
-        } else if (cv_.wait_until(lk, *deadline) == boost::fibers::cv_status::timeout) {
-          return state();
+          active->twstatus.store(0, std::memory_order_release);
+          active->suspend(lk);  // unlocks; returns once scheduled
+        } else {
+          active->twstatus.store(reinterpret_cast<std::intptr_t>(this), std::memory_order_release);
+          if (!active->wait_until(*deadline, lk)) {  // timed out (wait_until unlocked)
+            lk.lock();
+            if (waiter_ == active) waiter_ = nullptr;
+            return state_.load(std::memory_order_acquire);
+          }
         }
-        s = state();
+        lk.lock();
       }
-      return s;
     }
 
    private:
     std::atomic<std::uint32_t> state_{0};
-    boost::fibers::mutex mu_;
-    boost::fibers::condition_variable_any cv_;
+    boost::fibers::detail::spinlock splk_;
+    boost::fibers::context* waiter_ = nullptr;  // guarded by splk_
   };
 
   static void relax(int step) noexcept {
