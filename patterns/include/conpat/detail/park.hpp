@@ -283,10 +283,11 @@ namespace conpat {
 //   spin_until(ready, deadline)  wait briefly for ready() without parking
 //                   (true once it held), as detail::spin_until.
 struct ThreadWait {
-  // Spins ~1.5 µs after announcing itself: a channel operation spun for
-  // kSpinIterations before it did, and a peer that is running answers a
-  // rendezvous within a few hundred ns.
-  using Parker = detail::BasicParker<64>;
+  // Spins ~6 µs after announcing itself (a rendezvous waits here for its
+  // peer; 1.5 µs sent pingpong cap 0 to the futex now and then), not the
+  // ~100 µs of SpinPolicy: a blocked buffered operation spun before it
+  // announced itself.
+  using Parker = detail::BasicParker<256>;
   // The spin before a channel operation parks: ~6 µs of pause (24 ns each
   // on the reference machine) covers a running peer's operation many times
   // over; longer spins cost more than they save once threads outnumber
