@@ -734,3 +734,49 @@ def test_a_baseline_and_a_new_run_of_one_machine_draw_one_history(tmp_path):
     assert r.returncode == 0, r.stderr
     assert [p.name for p in out.glob("history_*.svg")] == ["history_box.svg"]
     assert "ccc3333" in (out / "history_box.svg").read_text(), "the later run's directory is drawn"
+
+
+# ---- channel_table.py -----------------------------------------------------------
+
+
+def channel_doc(reps: int = 5) -> dict:
+    b = []
+    for cap, go, thread, fiber in ((0, 100.0, 125.0, 90.0), (1024, 40.0, 20.0, 10.0)):
+        name = f"channel.spsc/impl:{{}}/cap:{cap}/payload:8/work:0"
+        b += bench(name.format("go_chan"), go * 4096, reps, ns_per_item=go)
+        b += bench(name.format("channel"), thread * 4096, reps, ns_per_item=thread)
+        b += bench(f"channel.spsc/impl:channel/runner:fiber/cap:{cap}/payload:8/work:0", fiber * 4096, reps,
+                   ns_per_item=fiber)
+    b += bench("channel.spsc/impl:spsc_ring_padded/cap:1024/payload:8/work:0", 10.0 * 4096, reps, ns_per_item=10.0)
+    b += bench("channel.spsc/impl:channel/cap:1024/payload:64/work:0", 99.0 * 4096, reps, ns_per_item=99.0)
+    b += bench("channel.pingpong/impl:go_chan/cap:0", 240.0, reps, ns_per_item=240.0)
+    b += bench("channel.pingpong/impl:channel/cap:0", 200.0, reps, ns_per_item=200.0, rtt_per_c2c=4.0, c2c_ns=50.0)
+    b += bench("channel.fan_in/impl:go_chan/runner:goroutine/workers:16/cap:64", 16 * 300.0, reps, ns_per_item=300.0)
+    b += bench("channel.fan_in/impl:channel/runner:fiber/workers:16/cap:64", 16 * 400.0, reps, ns_per_item=400.0)
+    return {"context": context("m1"), "benchmarks": b}
+
+
+def test_channel_table_pairs_go_with_both_runners_cell_by_cell(tmp_path):
+    import channel_table
+
+    rows = channel_table.table(channel_doc())
+    by_cell = {r[0]: r for r in rows[1:]}
+    assert list(by_cell) == ["spsc cap 0", "spsc cap 1024", "pingpong cap 0", "fan_in 16 workers cap 64"], \
+        "cells in reading order; the 64-byte payload row is not a cell of this table"
+    assert by_cell["spsc cap 0"][3].startswith("0.80 ["), "Go / thread below 1: conpat slower"
+    assert by_cell["spsc cap 0"][5].startswith("1.11 ["), "Go / fiber above 1: conpat faster"
+    assert by_cell["spsc cap 1024"][3].startswith("2.00 [") and by_cell["spsc cap 1024"][5].startswith("4.00 [")
+    assert by_cell["pingpong cap 0"][5] == "—", "no fiber row, no ratio"
+    assert by_cell["fan_in 16 workers cap 64"][3] == "—" and by_cell["fan_in 16 workers cap 64"][5].startswith("0.75 [")
+    figures = channel_table.machine_figures(channel_doc())
+    assert any(f.startswith("spsc cap 1024: channel / spsc_ring_padded = 2.00 [") for f in figures), figures
+    assert any(f.startswith("pingpong cap 0 (thread): round trip = 4 [") for f in figures), figures
+    r = script("channel_table.py", write(tmp_path, "r/run.json", channel_doc()), "--format", "text")
+    assert r.returncode == 0 and "spsc cap 1024" in r.stdout and "Go / fiber" in r.stdout, r.stderr
+
+
+def test_channel_table_explains_bad_input(tmp_path):
+    assert "no such file" in one_line_error(script("channel_table.py", tmp_path / "missing.json"))
+    doc = run_doc("m1")
+    doc["benchmarks"] = [b for b in doc["benchmarks"] if not b["family"].startswith("channel.")]
+    assert "holds no channel" in one_line_error(script("channel_table.py", write(tmp_path, "x.json", doc)))
