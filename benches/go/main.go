@@ -84,7 +84,7 @@ func toEntry(name, family, impl string, params map[string]any, threads int, r re
 		"params": params, "time_unit": "ns", "iterations": r.iters,
 		// Goroutines are not OS threads: at most GOMAXPROCS of them run at once.
 		"oversubscribed": minInt(threads, runtime.GOMAXPROCS(0)) > runtime.NumCPU(),
-		"threads_used":   minInt(threads, runtime.GOMAXPROCS(0)), "goroutines": threads}
+		"threads_used":   minInt(threads, runtime.GOMAXPROCS(0)), "goroutines": threads, "runner": "goroutine"}
 	if r.err != "" {
 		e["error_occurred"] = true
 		e["error_message"] = r.err

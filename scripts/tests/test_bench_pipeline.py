@@ -82,6 +82,10 @@ def test_quick_profile_writes_a_valid_complete_file(binary, tmp_path):
     assert fs["false_sharing_distance_bytes"] in (8, 64) and fs["hardware_destructive_interference_size"] > 0
     spsc = [b for b in cr.iterations(doc) if b["family"] == "channel.spsc"]
     assert all("lat_p99_ns" in b for b in spsc), "spsc reports latency percentiles"
+    channel_rows = [b for b in cr.iterations(doc) if b["family"].startswith("channel.")]
+    assert all(b.get("runner") == ("goroutine" if b["impl"].startswith("go_") else b["params"].get("runner", "thread"))
+               for b in channel_rows), "every channel row says what its workers are"
+    assert {"thread", "fiber"} <= {b["runner"] for b in channel_rows if b["impl"] == "channel"}
     if ctx["hardware_threads"] < 5:
         assert any(b["oversubscribed"] for b in doc["benchmarks"]), "4x1 on 2 cores is marked oversubscribed"
     checks = ctx["checks"]
