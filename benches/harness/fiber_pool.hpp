@@ -92,6 +92,10 @@ class SharedQueue : public boost::fibers::algo::algorithm {
       ctx->ready_link(local_);  // a thread's main and dispatcher fibers stay on it
       return;
     }
+    if (next_ == nullptr) {  // Go's runnext: what this thread just readied runs here next
+      next_ = ctx;
+      return;
+    }
     ctx->detach();
     std::lock_guard lk(shared().mu);
     shared().q.push_back(ctx);
@@ -99,6 +103,11 @@ class SharedQueue : public boost::fibers::algo::algorithm {
   }
 
   boost::fibers::context* pick_next() noexcept override {
+    if (next_ != nullptr) {
+      boost::fibers::context* ctx = next_;
+      next_ = nullptr;
+      return ctx;
+    }
     if (shared().size.load(std::memory_order_acquire) > 0) {
       boost::fibers::context* ctx = nullptr;
       {
@@ -123,7 +132,7 @@ class SharedQueue : public boost::fibers::algo::algorithm {
   }
 
   bool has_ready_fibers() const noexcept override {
-    return !local_.empty() || shared().size.load(std::memory_order_acquire) > 0;
+    return next_ != nullptr || !local_.empty() || shared().size.load(std::memory_order_acquire) > 0;
   }
 
   void suspend_until(std::chrono::steady_clock::time_point const& until) noexcept override {
@@ -166,6 +175,7 @@ class SharedQueue : public boost::fibers::algo::algorithm {
   }
 
   boost::fibers::scheduler::ready_queue_type local_;
+  boost::fibers::context* next_ = nullptr;  // attached to this thread; not stealable
   const bool suspend_;
   std::mutex mu_;
   std::condition_variable cv_;
