@@ -44,8 +44,15 @@ def cells(S: dict) -> list[tuple[str, str, dict]]:
         except ValueError:
             return 0.0
 
+    # Reading order: by family, then the shape of a cell before its capacity.
+    shape = ("producers", "consumers", "workers", "cap", "payload", "work")
+
+    def sort_key(c):
+        p = dict(c[1])
+        return (order[c[0]], [num(p.get(k, "0")) for k in shape])
+
     out = []
-    for family, params in sorted(seen, key=lambda c: (order[c[0]], [(k, num(v)) for k, v in c[1]])):
+    for family, params in sorted(seen, key=sort_key):
         p = dict(params)
         short = family.split(".", 1)[1]
         if family == "channel.mpmc":
