@@ -12,8 +12,10 @@
 // rounds; every benchmark checks its exact total and its completion count.
 #include <boost/fiber/all.hpp>
 #include <cstddef>
+#include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdint>
@@ -297,6 +299,42 @@ void wake(benchmark::State& state, const std::string& name, int workers) {
   lat.report(state);
 }
 
+// tbb::task_group::wait, the sixth way: the group owns its tasks, so each
+// round runs `workers` tasks on TBB's arena (spawning them is part of the
+// round, unlike the other ways' persistent threads) and wait() returns
+// after the last one; the latency is from the last task's end to wait()'s
+// return, as for the others.
+void wake_task_group(benchmark::State& state, const std::string& name, int workers) {
+  const int arena_threads = std::max(2, tbb::this_task_arena::max_concurrency());
+  tbb::task_arena arena(arena_threads);
+  std::vector<std::int64_t> done_at(static_cast<std::size_t>(workers));
+  std::vector<std::int64_t> round_of(static_cast<std::size_t>(workers), -1);
+  Latency lat;
+  std::int64_t round = 0;
+  for (auto _ : state) {
+    tbb::task_group tg;
+    arena.execute([&] {
+      for (int t = 0; t < workers; ++t) {
+        tg.run([&, t, round] {
+          done_at[static_cast<std::size_t>(t)] = now_ns();
+          round_of[static_cast<std::size_t>(t)] = round;
+        });
+      }
+      tg.wait();
+    });
+    const std::int64_t woke = now_ns();
+    if (std::any_of(round_of.begin(), round_of.end(), [&](std::int64_t r) { return r != round; })) {
+      return state.SkipWithError("wrong result: wait() returned before every task ended");
+    }
+    ++round;
+    lat.record(woke - *std::max_element(done_at.begin(), done_at.end()));
+  }
+  (void)name;
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * workers);
+  state.counters["threads_used"] = arena_threads;
+  lat.report(state);
+}
+
 void contended(benchmark::State& state, const std::string& name, int threads) {
   constexpr std::uint64_t kPairs = 1 << 14;
   WorkerPool pool(threads, name);
@@ -332,7 +370,7 @@ void each(List<T...>, F&& f) {
 using Collectors = List<MutexVector, Slots<layout::Packed>, Slots<layout::Padded>, AtomicAdd, AtomicCas, MutexSum,
                         SpinlockSum, Sharded<layout::Packed>, Sharded<layout::Padded>, ThreadLocalMerge,
                         TbbCombinable, TbbEnumerableTls>;
-using Waiters = List<WaitGroupWaiter, CondVarWaiter, LatchWaiter, SpinWaiter>;
+using Waiters = List<WaitGroupWaiter, CondVarWaiter, LatchWaiter, SpinWaiter, FiberWaitGroup>;
 // The strategies the seed's decision tree chooses between, after the
 // baseline: a writer's own padded slot, which shares nothing, so its cost per
 // write is the local work plus the loop (the overhead of the others is their
@@ -399,6 +437,8 @@ void register_collect(const Options& opt) {
       register_benchmark(Name("waitgroup.wake", W::kName).add("workers", n),
           [n](benchmark::State& st, const std::string& nm) { wake<W>(st, nm, n); });
     });
+    register_benchmark(Name("waitgroup.wake", "tbb_task_group").add("workers", n),
+        [n](benchmark::State& st, const std::string& nm) { wake_task_group(st, nm, n); });
   }
   for (int t : quick ? std::vector<int>{2} : std::vector<int>{1, 2, 4}) {
     register_benchmark(Name("waitgroup.contended", WaitGroupWaiter::kName).add("threads", t),

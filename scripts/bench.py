@@ -559,6 +559,7 @@ def main() -> int:
     conpat["families"] = records
     if go_context:
         conpat["libraries"]["go"] = go_context.get("go_version", "unknown")
+        conpat.setdefault("impl_notes", {}).update(go_context.get("impl_notes") or {})
     derived = {}
     fs = false_sharing_distance(benchmarks)
     if fs:

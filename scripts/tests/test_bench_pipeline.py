@@ -86,6 +86,8 @@ def test_quick_profile_writes_a_valid_complete_file(binary, tmp_path):
     assert all(b.get("runner") == ("goroutine" if b["impl"].startswith("go_") else b["params"].get("runner", "thread"))
                for b in channel_rows), "every channel row says what its workers are"
     assert {"thread", "fiber"} <= {b["runner"] for b in channel_rows if b["impl"] == "channel"}
+    if any(b["impl"] == "go_chan" for b in channel_rows):
+        assert "timer" in ctx["impl_notes"]["go_chan"], "Go's timeout rows say their resolution is the timer's"
     if ctx["hardware_threads"] < 5:
         assert any(b["oversubscribed"] for b in doc["benchmarks"]), "4x1 on 2 cores is marked oversubscribed"
     checks = ctx["checks"]
