@@ -197,13 +197,63 @@ void spsc(benchmark::State& state, const std::string& name, std::size_t cap, int
 
 // ---- channel.mpmc ----------------------------------------------------------
 
+// An mpmc item's id: producer << kProducerShift | that producer's sequence number.
+constexpr int kProducerShift = 40;
+
+// What one mpmc consumer saw, kept in its own locals while it runs
+// (adjacent slots written per item would false-share between consumers).
+struct MpmcTally {
+  std::uint64_t count = 0, sum = 0;
+  bool in_order = true;
+  Latency lat;
+};
+
+// One mpmc consumer, for either runner: receives until the channel closes,
+// checks each producer's order, samples latency where `stamps` is given
+// (send times by producer * share + seq % share), and publishes progress in
+// bulk, every 256 items or when the channel runs dry, calling round_end()
+// when a whole batch has been received.
+template <class Ch, class RoundEnd>
+MpmcTally consume_mpmc(Ch& ch, int producers, std::uint64_t batch, std::uint64_t share,
+                       std::atomic<std::uint64_t>& consumed, const std::int64_t* stamps, RoundEnd&& round_end) {
+  MpmcTally t;
+  std::vector<std::int64_t> last(static_cast<std::size_t>(producers), -1);
+  std::uint64_t unflushed = 0;
+  auto flush = [&] {
+    if (unflushed == 0) return;
+    std::uint64_t total = consumed.fetch_add(unflushed, std::memory_order_acq_rel) + unflushed;
+    unflushed = 0;
+    if (total % batch == 0) round_end();
+  };
+  Payload<8> v;
+  for (;;) {
+    ChanStatus s = ch.try_recv(v);
+    if (s == ChanStatus::would_block) {
+      flush();
+      s = ch.recv(v);
+    }
+    if (s != ChanStatus::ok) break;
+    auto p = static_cast<std::size_t>(v.id >> kProducerShift);
+    auto seq = static_cast<std::int64_t>(v.id & ((std::uint64_t{1} << kProducerShift) - 1));
+    t.in_order &= seq > last[p];
+    last[p] = seq;
+    if (stamps != nullptr && seq % static_cast<std::int64_t>(kLatencyStride) == 0) {
+      t.lat.record(now_ns() - stamps[p * share + static_cast<std::uint64_t>(seq) % share]);
+    }
+    t.sum += v.id;
+    ++t.count;
+    if (++unflushed == 256) flush();
+  }
+  flush();
+  return t;
+}
+
 template <class Impl>
 void mpmc(benchmark::State& state, const std::string& name, std::size_t cap, int producers, int consumers) {
   using T = Payload<8>;
   typename Impl::template type<T> ch(cap);
   const std::uint64_t share = kBatch / static_cast<std::uint64_t>(producers);
   const std::uint64_t batch = share * static_cast<std::uint64_t>(producers);
-  constexpr int kProducerShift = 40;  // id = producer << 40 | that producer's sequence number
   std::vector<std::int64_t> stamps(batch);
   RoundGate gate;
   RoundEnd round;
@@ -220,40 +270,10 @@ void mpmc(benchmark::State& state, const std::string& name, std::size_t cap, int
     threads.emplace_back([&, c] {
       PinScope pin(producers + c);  // producers on slots 0..P-1, consumers after them
       auto ci = static_cast<std::size_t>(c);
-      // Tallies in locals, published at the end (adjacent vector elements
-      // written per item would false-share between consumers).
-      std::uint64_t my_count = 0, my_sum = 0;
-      Latency my_lat;
-      std::vector<std::int64_t> last(static_cast<std::size_t>(producers), -1);
-      std::uint64_t unflushed = 0;
-      auto flush = [&] {  // publish progress in bulk, not per item
-        if (unflushed == 0) return;
-        std::uint64_t total = consumed.fetch_add(unflushed, std::memory_order_acq_rel) + unflushed;
-        unflushed = 0;
-        if (total % batch == 0) round.done();
-      };
-      T v;
-      for (;;) {
-        ChanStatus s = ch.try_recv(v);
-        if (s == ChanStatus::would_block) {
-          flush();
-          s = ch.recv(v);
-        }
-        if (s != ChanStatus::ok) break;
-        auto p = static_cast<std::size_t>(v.id >> kProducerShift);
-        auto seq = static_cast<std::int64_t>(v.id & ((std::uint64_t{1} << kProducerShift) - 1));
-        if (seq <= last[p]) in_order.store(false, std::memory_order_relaxed);
-        last[p] = seq;
-        if (seq % static_cast<std::int64_t>(kLatencyStride) == 0) {
-          my_lat.record(now_ns() - stamps[p * share + static_cast<std::uint64_t>(seq) % share]);
-        }
-        my_sum += v.id;
-        ++my_count;
-        if (++unflushed == 256) flush();
-      }
-      flush();
-      got_sum[ci] = my_sum, got_count[ci] = my_count;
-      lat[ci].merge(my_lat);
+      MpmcTally t = consume_mpmc(ch, producers, batch, share, consumed, stamps.data(), [&] { round.done(); });
+      if (!t.in_order) in_order.store(false, std::memory_order_relaxed);
+      got_sum[ci] = t.sum, got_count[ci] = t.count;
+      lat[ci].merge(t.lat);
     });
   }
   for (int p = 0; p < producers; ++p) {
@@ -454,37 +474,14 @@ void mpmc_fiber(benchmark::State& state, const std::string& name, std::size_t ca
   FiberCh<int> start(static_cast<std::size_t>(producers)), done(1);
   const std::uint64_t share = kBatch / static_cast<std::uint64_t>(producers);
   const std::uint64_t batch = share * static_cast<std::uint64_t>(producers);
-  constexpr int kProducerShift = 40;
   std::atomic<std::uint64_t> consumed{0}, sent_count{0}, sent_sum{0}, got_count{0}, got_sum{0};
   std::atomic<bool> in_order{true};
   std::atomic<int> producers_left{producers};
   for (int c = 0; c < consumers; ++c) {
     pool.spawn([&] {
-      std::vector<std::int64_t> last(static_cast<std::size_t>(producers), -1);
-      std::uint64_t count = 0, sum = 0, unflushed = 0;
-      auto flush = [&] {
-        if (unflushed == 0) return;
-        std::uint64_t total = consumed.fetch_add(unflushed, std::memory_order_acq_rel) + unflushed;
-        unflushed = 0;
-        if (total % batch == 0) done.send(1);
-      };
-      T v;
-      for (;;) {
-        ChanStatus s = ch.try_recv(v);
-        if (s == ChanStatus::would_block) {
-          flush();
-          s = ch.recv(v);
-        }
-        if (s != ChanStatus::ok) break;
-        auto p = static_cast<std::size_t>(v.id >> kProducerShift);
-        auto seq = static_cast<std::int64_t>(v.id & ((std::uint64_t{1} << kProducerShift) - 1));
-        if (seq <= last[p]) in_order.store(false, std::memory_order_relaxed);
-        last[p] = seq;
-        sum += v.id, ++count;
-        if (++unflushed == 256) flush();
-      }
-      flush();
-      got_count.fetch_add(count), got_sum.fetch_add(sum);
+      MpmcTally t = consume_mpmc(ch, producers, batch, share, consumed, nullptr, [&] { done.send(1); });
+      if (!t.in_order) in_order.store(false, std::memory_order_relaxed);
+      got_count.fetch_add(t.count), got_sum.fetch_add(t.sum);
     });
   }
   for (int p = 0; p < producers; ++p) {
