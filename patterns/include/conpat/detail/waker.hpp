@@ -23,6 +23,7 @@
 #include <mutex>
 
 #include "conpat/detail/park.hpp"
+#include "conpat/detail/wait_list.hpp"
 #include "conpat/padding.hpp"
 
 namespace conpat::detail {
@@ -46,11 +47,7 @@ class Waker {
   // this, before it sleeps.
   void add(Entry& e) noexcept {
     std::lock_guard lk(mu_);
-    e.linked = true;
-    e.next = nullptr;
-    e.prev = tail_;
-    (tail_ != nullptr ? tail_->next : head_) = &e;
-    tail_ = &e;
+    list_.push_back(&e);
     count_.fetch_add(1, std::memory_order_seq_cst);
   }
 
@@ -70,7 +67,7 @@ class Waker {
     Entry* e;
     {
       std::lock_guard lk(mu_);
-      e = head_;
+      e = list_.head;
       if (e == nullptr) return;
       unlink(e);
     }
@@ -82,7 +79,7 @@ class Waker {
     Entry* woken = nullptr;
     {
       std::lock_guard lk(mu_);
-      while (Entry* e = head_) {
+      while (Entry* e = list_.head) {
         unlink(e);
         e->next = woken;
         woken = e;
@@ -97,10 +94,7 @@ class Waker {
 
  private:
   void unlink(Entry* e) noexcept {  // requires mu_
-    (e->prev != nullptr ? e->prev->next : head_) = e->next;
-    (e->next != nullptr ? e->next->prev : tail_) = e->prev;
-    e->next = e->prev = nullptr;
-    e->linked = false;
+    list_.remove(e);
     count_.fetch_sub(1, std::memory_order_relaxed);
   }
 
@@ -108,8 +102,7 @@ class Waker {
   // list only on the slow path: separate cache lines.
   alignas(kCacheLine) std::atomic<std::size_t> count_{0};
   alignas(kCacheLine) SpinMutex mu_;
-  Entry* head_ = nullptr;  // guarded by mu_
-  Entry* tail_ = nullptr;  // guarded by mu_
+  WaitList<Entry> list_;  // guarded by mu_
 };
 
 }  // namespace conpat::detail

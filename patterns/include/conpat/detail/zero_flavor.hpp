@@ -33,6 +33,7 @@
 
 #include "conpat/chan_status.hpp"
 #include "conpat/detail/park.hpp"
+#include "conpat/detail/wait_list.hpp"
 #include "conpat/padding.hpp"
 
 namespace conpat::detail {
@@ -121,29 +122,7 @@ class ZeroFlavor {
     Waiter* prev = nullptr;
   };
 
-  // Intrusive FIFO of waiters. Guarded by mu_.
-  struct WaitQueue {
-    Waiter* head = nullptr;
-    Waiter* tail = nullptr;
-    void push_back(Waiter* w) noexcept {
-      w->linked = true;
-      w->next = nullptr;
-      w->prev = tail;
-      (tail != nullptr ? tail->next : head) = w;
-      tail = w;
-    }
-    Waiter* pop_front() noexcept {
-      Waiter* w = head;
-      if (w != nullptr) remove(w);
-      return w;
-    }
-    void remove(Waiter* w) noexcept {
-      (w->prev != nullptr ? w->prev->next : head) = w->next;
-      (w->next != nullptr ? w->next->prev : tail) = w->prev;
-      w->next = w->prev = nullptr;
-      w->linked = false;
-    }
-  };
+  using WaitQueue = WaitList<Waiter>;  // guarded by mu_
 
   struct Interrupt {
     Parker* parker;
