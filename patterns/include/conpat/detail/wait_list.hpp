@@ -4,6 +4,8 @@
 // exactly while the node is in a list. Guarded by its owner's lock.
 #pragma once
 
+#include <type_traits>
+
 namespace conpat::detail {
 
 template <class Node>
@@ -27,6 +29,17 @@ struct WaitList {
     return n;
   }
 
+  // Unlinks every node and pushes it onto the front of `chain` (linked
+  // through `next`); returns the chain. For wake_chain once the owner's lock
+  // is released.
+  Node* drain(Node* chain = nullptr) noexcept {
+    while (Node* n = pop_front()) {
+      n->next = chain;
+      chain = n;
+    }
+    return chain;
+  }
+
   // Requires n in this list.
   void remove(Node* n) noexcept {
     (n->prev != nullptr ? n->prev->next : head) = n->next;
@@ -35,5 +48,18 @@ struct WaitList {
     n->linked = false;
   }
 };
+
+// Calls before(n) and then signals kDone on each node of a chain made by
+// drain(). A node's `next` is read before its signal: the waiter may return
+// (and its node go out of scope) at once.
+template <class Node, class Before>
+void wake_chain(Node* chain, Before&& before) noexcept {
+  while (chain != nullptr) {
+    Node* next = chain->next;
+    before(chain);
+    chain->parker.signal(std::remove_reference_t<decltype(chain->parker)>::kDone);
+    chain = next;
+  }
+}
 
 }  // namespace conpat::detail

@@ -76,20 +76,13 @@ class Waker {
 
   // Wakes every waiter (close).
   void notify_all() noexcept {
-    Entry* woken = nullptr;
+    Entry* woken;
     {
       std::lock_guard lk(mu_);
-      while (Entry* e = list_.head) {
-        unlink(e);
-        e->next = woken;
-        woken = e;
-      }
+      woken = list_.drain();
+      count_.store(0, std::memory_order_relaxed);
     }
-    while (woken != nullptr) {
-      Entry* next = woken->next;  // read before signal: the waiter may return at once
-      woken->parker.signal(Parker::kDone);
-      woken = next;
-    }
+    wake_chain(woken, [](Entry*) {});
   }
 
  private:

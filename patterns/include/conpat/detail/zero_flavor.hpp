@@ -90,19 +90,9 @@ class ZeroFlavor {
       std::lock_guard lk(mu_);
       if (closed_.load(std::memory_order_relaxed)) return false;
       closed_.store(true, std::memory_order_release);
-      for (WaitQueue* q : {&recvq_, &sendq_}) {
-        while (Waiter* w = q->pop_front()) {
-          w->result = ChanStatus::closed;
-          w->next = woken;
-          woken = w;
-        }
-      }
+      woken = sendq_.drain(recvq_.drain());
     }
-    while (woken != nullptr) {
-      Waiter* next = woken->next;  // read before signal: the waiter may return at once
-      woken->parker.signal(Parker::kDone);
-      woken = next;
-    }
+    wake_chain(woken, [](Waiter* w) { w->result = ChanStatus::closed; });
     return true;
   }
 
