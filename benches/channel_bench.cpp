@@ -577,22 +577,6 @@ void pingpong_fiber(benchmark::State& state, const std::string& name, std::size_
 
 // ---- channel.fan_in --------------------------------------------------------
 
-enum class Runner { thread, fiber, tbb_task };
-constexpr const char* runner_name(Runner r) {
-  return r == Runner::thread ? "thread" : r == Runner::fiber ? "fiber" : "tbb_task";
-}
-
-// Tracks how many workers are alive at once.
-struct Peak {
-  std::atomic<int> live{0}, peak{0};
-  void enter() {
-    int now = live.fetch_add(1, std::memory_order_relaxed) + 1;
-    int p = peak.load(std::memory_order_relaxed);
-    while (now > p && !peak.compare_exchange_weak(p, now, std::memory_order_relaxed)) {}
-  }
-  void leave() { live.fetch_sub(1, std::memory_order_relaxed); }
-};
-
 template <class Impl, Runner R>
 void fan_in(benchmark::State& state, const std::string& name, int workers, std::size_t cap) {
   using Ch = typename Impl::template type<std::uint64_t>;

@@ -560,6 +560,7 @@ def main() -> int:
     if go_context:
         conpat["libraries"]["go"] = go_context.get("go_version", "unknown")
         conpat.setdefault("impl_notes", {}).update(go_context.get("impl_notes") or {})
+        conpat.setdefault("checks", {}).update(go_context.get("checks") or {})  # go_* checks beside C++'s
     derived = {}
     fs = false_sharing_distance(benchmarks)
     if fs:

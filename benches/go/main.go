@@ -595,10 +595,13 @@ func specs(profile string) []spec {
 		n, p := name("cancel.fanout", "go_errgroup", "runner", "goroutine", "workers", w)
 		out = append(out, spec{n, "cancel.fanout", "go_errgroup", p, w + 1, errgroupCancel(w), rounds})
 	}
-	return out
+	return append(out, seedSpecs(quick)...)
 }
 
 func main() {
+	if os.Getenv("CONPAT_GO_CHECK") == "panic_in_other_goroutine" {
+		childPanicInOtherGoroutine() // the child process of recoverMissesOtherGoroutine
+	}
 	profile := flag.String("profile", "default", "quick, default or full (the sweep, as the C++ harness)")
 	minTime := flag.Float64("min-time", 0.3, "seconds each benchmark runs at least")
 	out := flag.String("out", "", "write the JSON here (default: stdout)")
@@ -646,7 +649,7 @@ func main() {
 	doc := map[string]any{
 		"context": map[string]any{"go_version": runtime.Version(), "gomaxprocs": runtime.GOMAXPROCS(0),
 			"num_cpu": runtime.NumCPU(), "date": time.Now().UTC().Format(time.RFC3339),
-			"impl_notes": map[string]string{"go_chan": goChanNote()}},
+			"impl_notes": map[string]string{"go_chan": goChanNote()}, "checks": seedChecks()},
 		"benchmarks": entries,
 	}
 	data, _ := json.MarshalIndent(doc, "", "  ")

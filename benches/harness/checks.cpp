@@ -10,9 +10,12 @@
 
 #include <csignal>
 #include <future>
+#include <latch>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "conpat/err_group.hpp"
 
@@ -74,12 +77,42 @@ nlohmann::json future_carries_exception() {
   return outcome(false, "future::get returned normally");
 }
 
+// The seed's loop-variable trap (section 4.1) in C++: three threads started
+// in `for (i = 0; i < 3; ++i)` read i after the loop has ended (a latch
+// orders their reads after its last write, so this is race-free). Captured
+// by reference, i is one variable for the whole loop, as in Go before 1.22:
+// all read 3. Captured by value (the fix), each reads its own iteration's.
+nlohmann::json loop_capture(bool by_reference) {
+  int got[3] = {-1, -1, -1};
+  std::latch gate(1);
+  std::vector<std::thread> ts;
+  int i = 0;  // declared outside the loop so that it outlives the threads' reads
+  for (i = 0; i < 3; ++i) {
+    const int k = i;
+    if (by_reference) {
+      ts.emplace_back([&i, &got, &gate, k] { gate.wait(), got[k] = i; });
+    } else {
+      ts.emplace_back([i, &got, &gate, k] { gate.wait(), got[k] = i; });
+    }
+  }
+  gate.count_down();
+  for (auto& t : ts) t.join();
+  std::ostringstream seen;
+  seen << "captured by " << (by_reference ? "reference" : "value") << ", the threads read i = [" << got[0] << " "
+       << got[1] << " " << got[2] << "]";
+  const bool expected = by_reference ? (got[0] == 3 && got[1] == 3 && got[2] == 3)
+                                     : (got[0] == 0 && got[1] == 1 && got[2] == 2);
+  return outcome(expected, seen.str());
+}
+
 }  // namespace
 
 nlohmann::json run_checks() {
   return {{"exception_escaping_thread_ends_process", escaping_exception_ends_process()},
           {"errgroup_carries_exception", errgroup_carries_exception()},
-          {"future_carries_exception", future_carries_exception()}};
+          {"future_carries_exception", future_carries_exception()},
+          {"loop_capture_by_reference_shares", loop_capture(true)},
+          {"loop_capture_by_value_copies", loop_capture(false)}};
 }
 
 }  // namespace conpat::bench

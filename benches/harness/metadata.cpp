@@ -220,9 +220,10 @@ void extend_results(nlohmann::json& doc, const RunInfo& info) {
     b["family"] = parts.empty() ? "" : parts[0];
     b["impl"] = impl;
     b["params"] = params;
-    // What the workers of a channel workload are: OS threads unless the
-    // name says otherwise (runner:fiber, runner:tbb_task).
-    if (b["family"].get<std::string>().rfind("channel.", 0) == 0) {
+    // What the workers of a channel or seed workload are: OS threads unless
+    // the name says otherwise (runner:fiber, runner:tbb_task).
+    const auto& family = b["family"].get_ref<const std::string&>();
+    if (family.rfind("channel.", 0) == 0 || family.rfind("seed.", 0) == 0) {
       b["runner"] = params.contains("runner") ? params["runner"].get<std::string>() : std::string("thread");
     }
     bool over = b.contains("threads_used") && b["threads_used"].get<double>() > static_cast<double>(hw);

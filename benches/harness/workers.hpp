@@ -143,4 +143,21 @@ class WorkerPool {
   std::vector<std::thread> threads_;
 };
 
+// What the workers of a workload are (the `runner` parameter of a name).
+enum class Runner { thread, fiber, tbb_task };
+constexpr const char* runner_name(Runner r) {
+  return r == Runner::thread ? "thread" : r == Runner::fiber ? "fiber" : "tbb_task";
+}
+
+// Tracks how many workers (or blocked producers, ...) are alive at once, and the peak.
+struct Peak {
+  std::atomic<int> live{0}, peak{0};
+  void enter() {
+    int now = live.fetch_add(1, std::memory_order_relaxed) + 1;
+    int p = peak.load(std::memory_order_relaxed);
+    while (now > p && !peak.compare_exchange_weak(p, now, std::memory_order_relaxed)) {}
+  }
+  void leave() { live.fetch_sub(1, std::memory_order_relaxed); }
+};
+
 }  // namespace conpat::bench

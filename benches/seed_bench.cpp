@@ -1,0 +1,392 @@
+// benches/seed_bench.cpp — the seed article's own experiments, with its
+// setups as far as a 2-core machine allows (benches/go/main.go runs the same
+// ones in Go; benches/README.md says how each follows the article).
+//
+//   seed.buffered_fan_in  open-loop requests, each a producer (thread or fiber) that "calls a
+//                         service" and sends its result to one consumer through a channel of
+//                         capacity 0..1024; latency from each request's scheduled start
+//   seed.atomic_mutex     an atomic add vs a mutex-guarded add on one shared counter, 1..2N writers
+//   seed.paced_writes     writers paced at 1e2..1e7 writes/s each: time per write, per strategy
+//   seed.false_sharing    Counter{Hits, Misses}, packed vs padded, 2 and 2N writers
+//
+// The seed's correctness claims (loop-variable capture, recover across
+// goroutines) are checks recorded in the results file (harness/checks.cpp).
+#include <boost/fiber/all.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "conpat/channel.hpp"
+#include "conpat/collectors.hpp"
+#include "conpat/fiber_wait.hpp"
+#include "conpat/padding.hpp"
+#include "conpat/wait_group.hpp"
+#include "counters.hpp"
+#include "harness/fiber_pool.hpp"
+#include "harness/harness.hpp"
+#include "harness/workers.hpp"
+
+namespace conpat::bench {
+namespace {
+
+// ---- seed.buffered_fan_in --------------------------------------------------
+
+// The article's section 2.2: 10 K requests at a typical 5 K QPS with bursts,
+// each producer calls fetchFromService (P99 80 ms) and sends its Result; one
+// consumer handles ~12.5 K results/s (80 µs each).
+struct FanInSetup {
+  std::size_t cap = 1024;
+  int requests = 10000;    // in all, the burst included
+  int burst = 2000;        // requests scheduled at one instant, half-way through
+  double qps = 5000;       // the steady arrival rate of the others
+  double service_p50_ms = 20;
+  double service_p99_ms = 80;
+  double consume_us = 80;  // the consumer's busy time per result
+
+  int steady() const { return requests - burst; }
+  // Scheduled start of request i, ns after the run's start: steady arrivals
+  // at `qps`, the burst's all at the midpoint of the steady ones.
+  std::int64_t offset_ns(int i) const {
+    const int half = steady() / 2;
+    const int k = i < half ? i : i < half + burst ? half : i - burst;
+    return static_cast<std::int64_t>(static_cast<double>(k) * 1e9 / qps);
+  }
+};
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// The simulated service call's latency for request `id`: log-logistic with
+// the given median and 99th percentile (its quantile function is closed
+// form, so Go draws the same latency for the same id).
+std::int64_t service_ns(std::uint64_t id, double p50_ms, double p99_ms) {
+  double u = static_cast<double>(splitmix64(id) >> 11) * 0x1.0p-53;
+  u = std::clamp(u, 1e-9, 1 - 1e-9);
+  const double beta = std::log(99.0) / std::log(p99_ms / p50_ms);
+  return static_cast<std::int64_t>(p50_ms * 1e6 * std::pow(u / (1 - u), 1 / beta));
+}
+
+void busy_for_ns(std::int64_t ns) {
+  const std::int64_t until = now_ns() + ns;
+  while (now_ns() < until) detail::spin_pause();
+}
+
+double percentile_ms(std::vector<std::int64_t> v, double p) {
+  std::sort(v.begin(), v.end());
+  const auto idx = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return static_cast<double>(v[std::min(idx, v.size() - 1)]) / 1e6;
+}
+
+// One run of the experiment is one iteration (bench.py repeats it). The
+// time reported is from the first scheduled start to the last result handled.
+template <Runner R>
+void buffered_fan_in(benchmark::State& state, const std::string& name, const FanInSetup& s) {
+  using Wait = std::conditional_t<R == Runner::fiber, FiberWait, ThreadWait>;
+  const auto n = static_cast<std::size_t>(s.requests);
+  std::optional<FiberPool> pool;
+  if constexpr (R == Runner::fiber) pool.emplace(static_cast<int>(hardware_threads()));
+  for (auto _ : state) {
+    Channel<std::uint64_t, Wait> ch(s.cap);
+    Peak live, blocked;  // producers in flight; producers waiting in send
+    std::vector<std::int64_t> latency(n, -1);
+    std::vector<std::uint8_t> seen(n, 0);
+    std::vector<std::int64_t> late(n, 0);  // how late each producer started
+    std::uint64_t received = 0, duplicates = 0;
+    std::int64_t last_done = 0;
+    Watchdog wd(options().watchdog_seconds, [&ch] { ch.close(); });
+    WaitGroup producers;
+    std::string spawn_error;
+
+    const std::int64_t t0 = now_ns() + 2'000'000;  // 2 ms to set up
+    auto consumer = [&] {
+      std::uint64_t id = 0;
+      for (std::size_t k = 0; k < n && ch.recv(id) == ChanStatus::ok; ++k) {
+        busy_for_ns(static_cast<std::int64_t>(s.consume_us * 1e3));
+        last_done = now_ns();
+        if (id >= n || seen[id]++ != 0) {
+          ++duplicates;
+          continue;
+        }
+        latency[id] = last_done - (t0 + s.offset_ns(static_cast<int>(id)));
+        ++received;
+        wd.kick();
+      }
+    };
+    auto producer = [&](std::uint64_t id) {
+      late[id] = now_ns() - (t0 + s.offset_ns(static_cast<int>(id)));
+      const auto d = std::chrono::nanoseconds(service_ns(id, s.service_p50_ms, s.service_p99_ms));
+      if constexpr (R == Runner::fiber) {
+        boost::this_fiber::sleep_for(d);
+      } else {
+        std::this_thread::sleep_for(d);
+      }
+      if (ch.try_send(id) != ChanStatus::ok && !ch.is_closed()) {
+        blocked.enter();
+        ch.send(id);
+        blocked.leave();
+      }
+      live.leave();
+      producers.done();
+    };
+    // The open-loop generator: request i starts at its scheduled time, or as
+    // soon after as the generator gets there (the latency counts the delay).
+    auto generate = [&] {
+      for (std::size_t i = 0; i < n && !wd.fired(); ++i) {
+        const auto at = Clock::time_point(std::chrono::nanoseconds(t0 + s.offset_ns(static_cast<int>(i))));
+        producers.add(1);
+        live.enter();
+        if constexpr (R == Runner::fiber) {
+          boost::this_fiber::sleep_until(at);
+          pool->spawn([&producer, i] { producer(i); });
+        } else {
+          std::this_thread::sleep_until(at);
+          try {
+            std::thread(producer, i).detach();
+          } catch (const std::system_error& e) {
+            spawn_error = "could not start thread " + std::to_string(i) + ": " + e.what();
+            live.leave();
+            producers.done();
+            ch.close();
+            break;
+          }
+        }
+      }
+    };
+    if constexpr (R == Runner::fiber) {
+      pool->spawn(consumer);
+      generate();
+      pool->join();  // the consumer and every producer
+    } else {
+      std::thread c(consumer);
+      generate();
+      producers.wait();
+      c.join();
+    }
+    if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
+    if (!spawn_error.empty()) return state.SkipWithError(spawn_error.c_str());
+    if (received != n || duplicates != 0) {
+      return state.SkipWithError(("wrong result: " + std::to_string(received) + " of " + std::to_string(n) +
+                                  " requests answered, " + std::to_string(duplicates) + " duplicated").c_str());
+    }
+    const double secs = static_cast<double>(last_done - t0) / 1e9;
+    state.SetIterationTime(secs);
+    state.counters["throughput_rps"] = static_cast<double>(n) / secs;
+    state.counters["e2e_p50_ms"] = percentile_ms(latency, 0.50);
+    state.counters["e2e_p95_ms"] = percentile_ms(latency, 0.95);
+    state.counters["e2e_p99_ms"] = percentile_ms(latency, 0.99);
+    state.counters["e2e_max_ms"] = percentile_ms(latency, 1.0);
+    state.counters["start_late_p99_ms"] = percentile_ms(late, 0.99);
+    state.counters["peak_live_producers"] = live.peak.load();
+    state.counters["peak_blocked_producers"] = blocked.peak.load();
+    state.counters["requests"] = static_cast<double>(n);
+    // Threads: every live producer is one (plus generator and consumer).
+    state.counters["threads_used"] = R == Runner::fiber ? pool->threads() : live.peak.load() + 2;
+  }
+}
+
+// ---- seed.atomic_mutex -------------------------------------------------------
+
+constexpr std::uint64_t kAddsPerRound = 1 << 14;
+
+struct AtomicCounter {
+  static constexpr const char* kName = "atomic_add";
+  alignas(kCacheLine) std::atomic<std::uint64_t> v{0};
+  void add() { v.fetch_add(1); }
+  std::uint64_t total() const { return v.load(); }
+};
+template <class Mutex>
+struct MutexCounter {
+  static constexpr const char* kName = "mutex";
+  alignas(kCacheLine) Mutex m;
+  std::uint64_t v = 0;
+  void add() {
+    std::lock_guard lk(m);
+    ++v;
+  }
+  std::uint64_t total() const { return v; }
+};
+
+// `writers` threads or fibers add 1 to one shared counter kAddsPerRound
+// times a round. ns_per_op: wall time x CPUs in use / adds, i.e. the time
+// one add keeps a CPU busy (a writer's own time per add when writers <= CPUs).
+template <class C, Runner R>
+void atomic_mutex(benchmark::State& state, const std::string& name, int writers) {
+  std::optional<WorkerPool> threads;
+  std::optional<FiberPool> fibers;
+  if constexpr (R == Runner::fiber) {
+    fibers.emplace(static_cast<int>(hardware_threads()));
+  } else {
+    threads.emplace(writers, name);
+  }
+  C c;
+  auto body = [&c] {
+    for (std::uint64_t i = 0; i < kAddsPerRound; ++i) c.add();
+  };
+  double secs = 0;
+  for (auto _ : state) {
+    const auto t = Clock::now();
+    if constexpr (R == Runner::fiber) {
+      for (int w = 0; w < writers; ++w) fibers->spawn(body);
+      fibers->join();
+    } else {
+      threads->round([&](int) { body(); });
+      if (threads->failed()) return state.SkipWithError(threads->error().c_str());
+    }
+    secs += std::chrono::duration<double>(Clock::now() - t).count();
+  }
+  const std::uint64_t want = static_cast<std::uint64_t>(state.iterations()) * kAddsPerRound * static_cast<std::uint64_t>(writers);
+  if (!check_transfer(state, want, want, c.total(), c.total())) return;
+  const int cpus = std::min(writers, R == Runner::fiber ? fibers->threads() : static_cast<int>(hardware_threads()));
+  state.SetItemsProcessed(static_cast<std::int64_t>(want));
+  state.counters["ns_per_op"] = secs * 1e9 * cpus / static_cast<double>(want);
+  state.counters["cpus_used"] = cpus;
+  state.counters["threads_used"] = R == Runner::fiber ? fibers->threads() : writers;
+}
+
+// ---- seed.paced_writes -------------------------------------------------------
+
+// Sleeps while far from `t` (ns, now_ns's clock), then spins to it.
+void wait_until_ns(std::int64_t t) {
+  for (std::int64_t now = now_ns(); now < t; now = now_ns()) {
+    if (t - now > 200'000) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(t - now - 100'000));
+    } else {
+      detail::spin_pause();
+    }
+  }
+}
+
+// Each writer writes at `rate` per second for `seconds` (at least 20
+// writes), on a fixed schedule (a late write is made at once, not skipped).
+// Every write is timed on its own: write_ns is the mean, the two clock reads
+// included — the same in every strategy, so the overhead of one over
+// slots_padded (shares nothing) at the same rate is the difference.
+template <class C>
+void paced_writes(benchmark::State& state, const std::string& name, int writers, double rate, double seconds) {
+  const auto writes = static_cast<std::uint64_t>(std::max(20.0, rate * seconds));
+  const double period = 1e9 / rate;
+  WorkerPool pool(writers, name);
+  for (auto _ : state) {
+    C c(static_cast<std::size_t>(writers));
+    std::vector<Padded<std::int64_t>> write_ns(static_cast<std::size_t>(writers)), took(write_ns.size());
+    const std::int64_t t0 = now_ns() + 1'000'000;
+    pool.round([&](int t) {
+      const auto w = static_cast<std::size_t>(t);
+      std::int64_t sum = 0;
+      for (std::uint64_t i = 0; i < writes; ++i) {
+        wait_until_ns(t0 + static_cast<std::int64_t>(static_cast<double>(i) * period));
+        const std::int64_t a = now_ns();
+        c.add(w, 1);
+        sum += now_ns() - a;
+      }
+      c.finish(w);
+      write_ns[w].value = sum;
+      took[w].value = now_ns() - t0;
+    });
+    if (pool.failed()) return state.SkipWithError(pool.error().c_str());
+    const std::uint64_t want = writes * static_cast<std::uint64_t>(writers);
+    if (!check_transfer(state, want, want, c.total(), c.total())) return;
+    std::int64_t sum = 0, longest = 0;
+    for (std::size_t w = 0; w < write_ns.size(); ++w) {
+      sum += write_ns[w].value;
+      longest = std::max(longest, took[w].value);
+    }
+    state.SetIterationTime(static_cast<double>(longest) / 1e9);
+    state.SetItemsProcessed(static_cast<std::int64_t>(want));
+    state.counters["write_ns"] = static_cast<double>(sum) / static_cast<double>(want);
+    // writes - 1 periods from the first scheduled write to the last write
+    const double per_s = static_cast<double>(writes - 1) * 1e9 / static_cast<double>(longest);
+    state.counters["writes_per_s_per_writer"] = per_s;
+    state.counters["rate_reached"] = per_s / rate;
+    state.counters["threads_used"] = writers;
+  }
+}
+
+// ---- registration --------------------------------------------------------------
+
+template <class... T>
+struct List {};
+template <class... T, class F>
+void each(List<T...>, F&& f) {
+  (f(static_cast<T*>(nullptr)), ...);
+}
+
+void register_seed(const Options& opt) {
+  const bool quick = opt.profile == Profile::quick;
+  const int hw = static_cast<int>(hardware_threads());
+  const std::vector<int> writer_counts = quick ? std::vector<int>{1, std::max(2, hw)}
+                                               : std::vector<int>{1, std::max(2, hw), 2 * std::max(2, hw)};
+
+  FanInSetup base;
+  if (quick) base.requests = 2000, base.burst = 400;
+  for (double qps : quick ? std::vector<double>{5000} : std::vector<double>{5000, 20000}) {
+    for (std::size_t cap : quick ? std::vector<std::size_t>{0, 1024} : std::vector<std::size_t>{0, 64, 1024}) {
+      FanInSetup s = base;
+      s.cap = cap;
+      s.qps = qps;
+      for (Runner r : {Runner::thread, Runner::fiber}) {
+        auto n = Name("seed.buffered_fan_in", "channel").add("runner", runner_name(r)).add("cap", static_cast<long long>(cap))
+                     .add("qps", static_cast<long long>(qps)).add("requests", s.requests).add("burst", s.burst)
+                     .add("service_p50_ms", static_cast<long long>(s.service_p50_ms))
+                     .add("service_p99_ms", static_cast<long long>(s.service_p99_ms))
+                     .add("consume_us", static_cast<long long>(s.consume_us));
+        if (r == Runner::thread) {
+          register_manual(n, [s](benchmark::State& st, const std::string& nm) { buffered_fan_in<Runner::thread>(st, nm, s); }, 1);
+        } else {
+          register_manual(n, [s](benchmark::State& st, const std::string& nm) { buffered_fan_in<Runner::fiber>(st, nm, s); }, 1);
+        }
+      }
+    }
+  }
+
+  for (int w : writer_counts) {
+    auto name = [w](const char* impl, Runner r) {
+      return Name("seed.atomic_mutex", impl).add("runner", runner_name(r)).add("writers", w);
+    };
+    register_benchmark(name(AtomicCounter::kName, Runner::thread),
+        [w](benchmark::State& st, const std::string& n) { atomic_mutex<AtomicCounter, Runner::thread>(st, n, w); });
+    register_benchmark(name("mutex", Runner::thread),
+        [w](benchmark::State& st, const std::string& n) { atomic_mutex<MutexCounter<std::mutex>, Runner::thread>(st, n, w); });
+    register_benchmark(name(AtomicCounter::kName, Runner::fiber),
+        [w](benchmark::State& st, const std::string& n) { atomic_mutex<AtomicCounter, Runner::fiber>(st, n, w); });
+    register_benchmark(name("mutex", Runner::fiber),
+        [w](benchmark::State& st, const std::string& n) { atomic_mutex<MutexCounter<boost::fibers::mutex>, Runner::fiber>(st, n, w); });
+  }
+
+  const double seconds = quick ? 0.05 : 0.2;
+  const std::vector<double> rates = quick ? std::vector<double>{1e2, 1e4, 1e6, 1e7}
+                                          : std::vector<double>{1e2, 1e3, 1e4, 1e5, 1e6, 1e7};
+  each(List<Slots<layout::Padded>, AtomicAdd, MutexSum, Sharded<layout::Padded>>{}, [&](auto* tag) {
+    using C = std::remove_pointer_t<decltype(tag)>;
+    for (int w : std::vector<int>(writer_counts.begin() + 1, writer_counts.end())) {
+      for (double rate : rates) {
+        register_manual(Name("seed.paced_writes", C::kName).add("runner", "thread").add("writers", w)
+                            .add("rate", static_cast<long long>(rate)),
+            [w, rate, seconds](benchmark::State& st, const std::string& n) { paced_writes<C>(st, n, w, rate, seconds); }, 1);
+      }
+    }
+  });
+
+  for (int w : std::vector<int>(writer_counts.begin() + 1, writer_counts.end())) {
+    register_benchmark(Name("seed.false_sharing", "counter").add("runner", "thread").add("writers", w).add("align", 64),
+        [w](benchmark::State& st, const std::string& n) { counters::false_sharing<64>(st, n, w); });
+  }
+}
+
+CONPAT_BENCH_FAMILY(register_seed);
+
+}  // namespace
+}  // namespace conpat::bench
