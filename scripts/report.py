@@ -29,10 +29,15 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import claims  # noqa: E402
 import conpat_results as cr  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CLAIMS = Path(__file__).resolve().parent / "claims.json"
+CLAIMS_INTRO = ("Each claim is tested by an experiment that follows the article's setup as far as this machine allows "
+                "(the setup says where it differs), in C++ and in Go. Each answer comes from confidence intervals: "
+                "*holds* when the whole interval satisfies the claim's rule, *does not hold* when none of it does, "
+                "*inconclusive* otherwise (one sample is never a verdict). The verdict is Go's answer (the article's "
+                "language) where Go ran; C++'s answers show whether the claim carries over.")
 MARKER = ".conpat-report"
 REPORT_FILE_RE = re.compile(r"^(index\.html|REPORT\.md|[\w.-]+\.(png|svg))$")
 # Fields of a benchmark entry that are bookkeeping, not measurements.
@@ -553,139 +558,6 @@ def history_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
     return made
 
 
-# ---- claims -----------------------------------------------------------------------
-#
-# verdict(run, claim) -> (answer, text). answer is "holds", "does not hold",
-# "inconclusive" or "not measured"; every answer follows from intervals (or
-# a recorded check outcome) by a rule that can come out either way.
-
-def rule_of(claim: dict) -> dict:
-    rule = claim.get("holds_if")
-    if not isinstance(rule, dict) or not ({"above", "below"} & set(rule)):
-        raise ValueError(f"claim {claim.get('id')}: holds_if must be {{'above': x}} or {{'below': x}}")
-    return rule
-
-
-def rule_text(rule: dict) -> str:
-    return f"> {rule['above']}" if "above" in rule else f"< {rule['below']}"
-
-
-def ratio_verdict(run: Run, claim: dict, impl: str | None = None) -> tuple[str, str]:
-    num, den = dict(claim["numerator"]), dict(claim["denominator"])
-    if impl:
-        num["impl"] = den["impl"] = impl
-    sn, sd = stat(run.find(num), claim["metric"]), stat(run.find(den), claim["metric"])
-    if not sn or not sd:
-        return "not measured", "not measured in this run"
-    rule = rule_of(claim)
-    lo, hi = cr.ratio_ci(sn, sd)
-    r = sn["median"] / sd["median"]
-    answer = cr.three_way(lo, hi, above=rule.get("above"), below=rule.get("below"))
-    interval = f" [{lo:.2f}, {hi:.2f}]" if lo is not None else " (no interval: 1 sample)"
-    return answer, f"{r:.2f}x{interval}, n={sn['n']}/{sd['n']}; holds if {rule_text(rule)}"
-
-
-def range_answer(s: dict, lo_bound, hi_bound) -> str:
-    """Is the median inside [lo_bound, hi_bound] (None: open)? From its interval."""
-    if s["lo"] is None:
-        return "inconclusive"
-    inside_all = (lo_bound is None or s["lo"] >= lo_bound) and (hi_bound is None or s["hi"] <= hi_bound)
-    outside_all = (lo_bound is not None and s["hi"] < lo_bound) or (hi_bound is not None and s["lo"] > hi_bound)
-    return "holds" if inside_all else ("does not hold" if outside_all else "inconclusive")
-
-
-def combine(answers: list[str]) -> str:
-    if "not measured" in answers:
-        return "not measured"
-    if "does not hold" in answers:
-        return "does not hold"
-    return "holds" if all(a == "holds" for a in answers) else "inconclusive"
-
-
-def verdict(run: Run, claim: dict) -> tuple[str, str]:
-    kind = claim["kind"]
-    if kind == "check":
-        checks = run.ctx.get("checks") or {}
-        answers, parts = [], []
-        for name, expected in claim["checks"].items():
-            c = checks.get(name)
-            if not isinstance(c, dict) or "outcome" not in c:
-                return "not measured", f"check {name} not recorded in this run"
-            answers.append("holds" if c["outcome"] == expected else "does not hold")
-            parts.append(f"{name}: {c.get('detail', c['outcome'])}")
-        return combine(answers), "; ".join(parts)
-    if kind == "ratio":
-        answer, text = ratio_verdict(run, claim)
-        for impl in claim.get("also_impls", []):
-            a2, t2 = ratio_verdict(run, claim, impl)
-            if a2 != "not measured":
-                text += f"; {impl}: {a2}, {t2}"
-        return answer, text + f" (seed {claim['seed_value']}x)"
-    if kind == "pair":
-        answers, parts = [], []
-        for side in ("first", "second"):
-            sel = claim[side]
-            s = stat(run.find(sel), claim["metric"])
-            if not s:
-                return "not measured", "not measured in this run"
-            lo, hi = sel["range"]
-            answers.append(range_answer(s, lo, hi))
-            claimed = f">= {lo}" if hi is None else f"{lo}-{hi}"
-            parts.append(f"{sel['label']} {ci_text(s, ' ns')} (claimed {claimed} ns)")
-        return combine(answers), "; ".join(parts)
-    if kind == "rate_rule":
-        # Claim: at or above `threshold` writes/s per writer, `preferred` costs
-        # no more per write than `other`. Judged at every measured rate >= threshold.
-        fam, metric = claim["family"], claim["metric"]
-        pref, other = claim["preferred"], claim["other"]
-        rows, answers = [], []
-        for p_other in run.select(fam):
-            if p_other["impl"] != other or metric not in p_other["stats"]:
-                continue
-            p_pref = run.find({"family": fam, "impl": pref, "params": p_other["params"]})
-            s_pref, s_other = stat(p_pref, metric), p_other["stats"][metric]
-            if not s_pref:
-                continue
-            rate = 1e9 / s_other["median"]
-            if rate < claim["threshold"]:
-                continue
-            lo, hi = cr.ratio_ci(s_pref, s_other)
-            # ratio preferred/other: below 1 the preferred is cheaper (claim holds there)
-            answers.append(cr.three_way(lo, hi, below=1.0))
-            rows.append((rate, s_pref["median"] / s_other["median"], lo, hi))
-        if not rows:
-            return "not measured", f"no rate at or above {claim['threshold']:,} writes/s measured"
-        rows.sort()
-        answer = ("does not hold" if "does not hold" in answers else
-                  "holds" if all(a == "holds" for a in answers) else "inconclusive")
-        lo_r, hi_r = rows[0][0], rows[-1][0]
-        worst = max(rows, key=lambda r: r[1])
-        interval = f" [{worst[2]:.2f}, {worst[3]:.2f}]" if worst[2] is not None else " (no interval)"
-        return answer, (f"{pref}/{other} cost per write at {len(rows)} rates from {lo_r:,.0f} to {hi_r:,.0f} "
-                        f"writes/s per writer: highest {worst[1]:.2f}x{interval} at {worst[0]:,.0f}/s; "
-                        f"holds if < 1 at every rate >= {claim['threshold']:,}/s")
-    if kind == "metric":
-        s = stat(run.find(claim["select"]), claim["metric"])
-        if not s:
-            return "not measured", "not measured in this run"
-        rule = rule_of(claim)
-        answer = cr.three_way(s["lo"], s["hi"], above=rule.get("above"), below=rule.get("below"))
-        return answer, f"{claim['label']} {ci_text(s, 'x')}; holds if {rule_text(rule)} ({claim['seed_note']})"
-    raise ValueError(f"unknown claim kind {kind!r}")
-
-
-def claim_rows(runs: list[Run]) -> list[list]:
-    claims = json.loads(CLAIMS.read_text())["claims"]
-    rows = []
-    for c in claims:
-        cells = []
-        for r in runs:
-            answer, text = verdict(r, c)
-            cells.append((answer, text))
-        rows.append([c["claim"], c.get("setup", ""), cells])
-    return rows
-
-
 # ---- metadata and rendering ---------------------------------------------------------
 
 def metadata(run: Run) -> list[str]:
@@ -732,19 +604,19 @@ def rel(path: Path) -> str:
 
 def render(runs: list[Run], plots, out: Path) -> None:
     machines = [r.machine for r in runs]
-    rows = claim_rows(runs)
+    rows = claims.table(runs)
 
     md = ["# conpat report", "",
           "Generated by `make report` from " + ", ".join(f"`{rel(r.path)}`" for r in runs) + ".", ""]
     for r in runs:
         md.append(f"- **{r.machine}**")
         md += [f"  - {line}" for line in metadata(r)]
-    md += ["", "## The seed's claims", "",
-           "Each verdict comes from confidence intervals: *holds* when the whole interval satisfies the claim's "
-           "rule, *does not hold* when none of it does, *inconclusive* otherwise.", "",
-           "| claim | setup | " + " | ".join(machines) + " |", "|---|---|" + "---|" * len(machines)]
-    md += ["| " + " | ".join([claim, setup] + [f"**{a}**: {t}" for a, t in cells]) + " |"
-           for claim, setup, cells in rows]
+    md += ["", "## The seed's claims", "", CLAIMS_INTRO, "",
+           "| claim | experiment and setup | machine | C++ | Go | verdict |", "|---|---|---|---|---|---|"]
+    cell = lambda s: s.replace("|", "\\|")  # noqa: E731
+    md += ["| " + " | ".join([cell(r["claim"]), cell(f"`{r['experiment']}`: {r['setup']}" + (f" ({r['rule']})" if r["rule"] else "")),
+                              cell(r["machine"]), "<br>".join(map(cell, r["cpp"])), "<br>".join(map(cell, r["go"])),
+                              f"**{r['verdict']}**" + (f" ({r['by']})" if r["by"] else "")]) + " |" for r in rows]
     md += ["", "## Plots", ""]
     for name, caption in plots:
         md += [f"### {caption}", "", f"![{caption}]({name}.png)", ""]
@@ -760,13 +632,14 @@ def render(runs: list[Run], plots, out: Path) -> None:
              + ".</p>"]
     for r in runs:
         parts.append(f"<h3>{e(r.machine)}</h3><ul>" + "".join(f"<li>{e(line)}</li>" for line in metadata(r)) + "</ul>")
-    parts.append("<h2>The seed's claims</h2><p>Each verdict comes from confidence intervals: <i>holds</i> when the "
-                 "whole interval satisfies the claim's rule, <i>does not hold</i> when none of it does, "
-                 "<i>inconclusive</i> otherwise.</p><table><tr><th>claim</th><th>setup</th>" +
-                 "".join(f"<th>{e(m)}</th>" for m in machines) + "</tr>")
-    for claim, setup, cells in rows:
-        parts.append("<tr>" + f"<td>{e(claim)}</td><td>{e(setup)}</td>" + "".join(
-            f"<td><b class='{a.split()[0]}'>{e(a)}</b>: {e(t)}</td>" for a, t in cells) + "</tr>")
+    parts.append("<h2>The seed's claims</h2><p>" + e(CLAIMS_INTRO) + "</p><table><tr><th>claim</th>"
+                 "<th>experiment and setup</th><th>machine</th><th>C++</th><th>Go</th><th>verdict</th></tr>")
+    for r in rows:
+        setup = f"<code>{e(r['experiment'])}</code>: {e(r['setup'])}" + (f" ({e(r['rule'])})" if r["rule"] else "")
+        parts.append(f"<tr><td>{e(r['claim'])}</td><td>{setup}</td><td>{e(r['machine'])}</td>"
+                     f"<td>{'<br>'.join(map(e, r['cpp']))}</td><td>{'<br>'.join(map(e, r['go']))}</td>"
+                     f"<td><b class='{r['verdict'].split()[0]}'>{e(r['verdict'])}</b>"
+                     + (f" ({e(r['by'])})" if r["by"] else "") + "</td></tr>")
     parts.append("</table><h2>Plots</h2>")
     for name, caption in plots:
         svg = (out / f"{name}.svg").read_text()

@@ -353,7 +353,7 @@ func seedSpecs(quick bool) []spec {
 	seconds := 0.2
 	if quick {
 		writerCounts = []int{1, hw}
-		requests, burst, qpss, caps = 2000, 400, []int{5000}, []int{0, 1024}
+		requests, burst, caps = 2000, 400, []int{0, 1024}
 		rates, seconds = []float64{1e2, 1e4, 1e6, 1e7}, 0.05
 	}
 	for _, q := range qpss {

@@ -93,6 +93,25 @@ def test_quick_profile_writes_a_valid_complete_file(binary, tmp_path):
     checks = ctx["checks"]
     assert checks["exception_escaping_thread_ends_process"]["outcome"] is True, checks
     assert checks["errgroup_carries_exception"]["outcome"] is True, checks
+    assert checks["loop_capture_by_reference_shares"]["outcome"] is True, checks
+    assert checks["loop_capture_by_value_copies"]["outcome"] is True, checks
+    # The seed's experiments: every seed.* family, C++ threads and fibers and
+    # Go, each row self-checked (an error would have failed the run above).
+    seed = [b for b in cr.iterations(doc) if b["family"].startswith("seed.")]
+    families = {"seed.buffered_fan_in", "seed.atomic_mutex", "seed.paced_writes", "seed.false_sharing"}
+    assert {b["family"] for b in seed} == families
+    runners = {(b["family"], b["runner"]) for b in seed}
+    assert {("seed.buffered_fan_in", "thread"), ("seed.buffered_fan_in", "fiber"), ("seed.atomic_mutex", "thread"),
+            ("seed.atomic_mutex", "fiber")} <= runners
+    fan = [b for b in seed if b["family"] == "seed.buffered_fan_in"]
+    assert all(b["requests"] == b["params"]["requests"] and b["e2e_p50_ms"] <= b["e2e_p95_ms"] <= b["e2e_p99_ms"]
+               and b["throughput_rps"] > 0 and b["peak_live_producers"] >= 1 for b in fan), "every request answered"
+    assert all(0 < b["rate_reached"] for b in seed if b["family"] == "seed.paced_writes")
+    if shutil.which("go"):
+        assert {f for f, r in runners if r == "goroutine"} == families, "every experiment runs in Go too"
+        assert checks["go_loop_variable_shared"]["outcome"] is True and "go1." in checks["go_loop_variable_shared"][
+            "detail"], "the loop-variable outcome names Go's version"
+        assert checks["go_recover_misses_other_goroutine"]["outcome"] is True, checks
 
 
 def test_hang_wrong_result_and_crash_are_recorded_and_the_run_goes_on(binary, tmp_path):

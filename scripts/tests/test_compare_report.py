@@ -27,7 +27,12 @@ def context(machine: str) -> dict:
                       "steal_pct": 0.1, "other_cpu_pct": 0.2}],
         "checks": {"exception_escaping_thread_ends_process": {"outcome": True, "detail": "child ended by SIGABRT"},
                    "errgroup_carries_exception": {"outcome": True, "detail": "rethrown"},
-                   "future_carries_exception": {"outcome": True, "detail": "rethrown"}},
+                   "future_carries_exception": {"outcome": True, "detail": "rethrown"},
+                   "loop_capture_by_reference_shares": {"outcome": True, "detail": "read [3 3 3]"},
+                   "loop_capture_by_value_copies": {"outcome": True, "detail": "read [0 1 2]"},
+                   "go_loop_variable_shared": {"outcome": True, "detail": "go1.19.8: read [3 3 3]"},
+                   "go_recover_misses_other_goroutine": {"outcome": True, "detail": "child exited with code 2"},
+                   "go_recover_catches_same_goroutine": {"outcome": True, "detail": "recovered"}},
         "derived": {"false_sharing": {"false_sharing_distance_bytes": 64, "hardware_destructive_interference_size": 64},
                     "writer_freq": {"unit_ns": 0.5, "ns_per_write": {"atomic_add": {"0": 18, "1000": 500},
                                                                       "mutex": {"0": 45, "1000": 505}},
@@ -54,7 +59,8 @@ def bench(name: str, time_ns: float, reps: int = 1, spread: float = 0.01, rng=No
 
 
 def run_doc(machine: str, slow: float = 1.0, reps: int = 5, seed: int | None = None, noise: float = 0.01,
-            slow_family: str | None = None, unbuffered_factor: float = 2.0, mutex_ns: float = 45.0) -> dict:
+            slow_family: str | None = None, unbuffered_factor: float = 2.0, mutex_ns: float = 45.0,
+            buffer_gain: float = 2.0, fs_loss: float = 0.6) -> dict:
     """A fixture run. `slow` multiplies the ring's times (or, with
     slow_family, every time in that family); a seed draws log-normal noise."""
     rng = random.Random(seed) if seed is not None else None
@@ -88,7 +94,37 @@ def run_doc(machine: str, slow: float = 1.0, reps: int = 5, seed: int | None = N
                    overshoot_p50_ns=1000.0, overshoot_p99_ns=2000.0)
     for pct in ("0", "10"):
         b += bench(f"callback.error_rate/impl:expected/error_pct:{pct}", 2.0, reps, noise, rng, ns_per_op=2.0)
+    b += seed_rows(reps, noise, rng, mutex_ns, buffer_gain, fs_loss)
     return {"context": context(machine), "benchmarks": b}
+
+
+def seed_rows(reps, noise, rng, mutex_ns, buffer_gain, fs_loss) -> list:
+    """The seed.* families on every side: C++ threads, C++ fibers, Go.
+    buffer_gain: cap 1024's advantage over cap 0 in throughput, P95 and peak producers."""
+    b = []
+    go = lambda impl, runner: "go_" + impl if runner == "goroutine" else impl  # noqa: E731
+    for runner in ("thread", "fiber", "goroutine"):
+        ch = "go_chan" if runner == "goroutine" else "channel"
+        for cap in (0, 1024):
+            g = buffer_gain if cap == 1024 else 1.0
+            for qps in (5000, 20000):
+                b += bench(f"seed.buffered_fan_in/impl:{ch}/runner:{runner}/cap:{cap}/qps:{qps}/requests:10000/burst:2000",
+                           2e9, reps, noise, rng, throughput_rps=4000.0 * g, e2e_p95_ms=120.0 / g,
+                           peak_live_producers=2000.0 / g, peak_blocked_producers=1000.0 / g)
+        for w in (1, 2):
+            b += bench(f"seed.atomic_mutex/impl:{go('atomic_add', runner)}/runner:{runner}/writers:{w}", 1e6, reps, noise,
+                       rng, ns_per_op=15.0)
+            b += bench(f"seed.atomic_mutex/impl:{go('mutex', runner)}/runner:{runner}/writers:{w}", 1e6, reps, noise,
+                       rng, ns_per_op=mutex_ns * 3)
+        if runner == "fiber":
+            continue
+        for rate in (1000, 10000, 1000000, 10000000):
+            for impl, ns in (("slots_padded", 20.0), ("atomic_add", 30.0), ("mutex", mutex_ns)):
+                b += bench(f"seed.paced_writes/impl:{go(impl, runner)}/runner:{runner}/writers:2/rate:{rate}", 1e6, reps,
+                           noise, rng, write_ns=ns)
+        b += bench(f"seed.false_sharing/impl:{'go_counter' if runner == 'goroutine' else 'counter'}/runner:{runner}"
+                   f"/writers:2/align:64", 1e6, reps, noise, rng, throughput_loss=fs_loss)
+    return b
 
 
 def write(tmp_path: Path, name: str, doc) -> Path:
@@ -371,12 +407,13 @@ PLOTS = ["channel_spsc_throughput", "channel_latency", "channel_mpmc_scaling", "
 
 
 def claims_of(md: str) -> dict:
-    """claim id (by its text's first words) -> the verdict cell, from REPORT.md."""
+    """claim text -> one dict per machine (machine, cpp, go, verdict cells), from REPORT.md's claims table."""
     rows = {}
     for line in md.splitlines():
         if line.startswith("| ") and "**" in line:
             cells = [c.strip() for c in line.strip("|").split(" | ")]
-            rows[cells[0]] = cells[2:]
+            rows.setdefault(cells[0], []).append({"machine": cells[2], "cpp": cells[3], "go": cells[4],
+                                                  "verdict": cells[5]})
     return rows
 
 
@@ -388,9 +425,12 @@ def report(tmp_path, *docs, name="report"):
     return out, claims_of((out / "REPORT.md").read_text())
 
 
+def row_of(claims: dict, prefix: str, machine: int = 0) -> dict:
+    return next(v for k, v in claims.items() if k.startswith(prefix))[machine]
+
+
 def verdict_of(claims: dict, prefix: str, machine: int = 0) -> str:
-    cell = next(v for k, v in claims.items() if k.startswith(prefix))[machine]
-    return cell.split("**")[1]
+    return row_of(claims, prefix, machine)["verdict"].split("**")[1]
 
 
 def test_report_makes_every_plot_html_and_markdown(tmp_path):
@@ -403,16 +443,19 @@ def test_report_makes_every_plot_html_and_markdown(tmp_path):
     assert "<script" not in page and "src=\"http" not in page and "<link" not in page, "self-contained"
     for needed in ("commit: abc1234", "g++ 12", "Linux 6", "repetitions per benchmark: 5", "2026-01-01T00:00:00Z"):
         assert needed in page and needed in (out / "REPORT.md").read_text(), needed
-    assert verdict_of(claims, "Buffered") == "holds"
-    assert "2.00x [" in next(v for k, v in claims.items() if k.startswith("Buffered"))[0], "ratio with its interval"
-    assert verdict_of(claims, "Padding") == "holds"
-    assert verdict_of(claims, "recover") == "holds"
+    for prefix in ("A 1024-slot result channel beats", "A 1024-slot result channel cuts", "A 1024-slot result channel keeps",
+                   "Padding", "recover", "Goroutines started"):
+        assert verdict_of(claims, prefix) == "holds", prefix
+    row = row_of(claims, "A 1024-slot result channel beats")
+    assert "2.00x [" in row["go"] and "C++ threads: holds" in row["cpp"] and "C++ fibers: holds" in row["cpp"], \
+        "each side's ratio with its interval"
+    assert "(Go)" in row["verdict"], "Go decides"
+    assert "2 writers (2 hardware threads), not at 16" in (out / "REPORT.md").read_text(), "the setup says what was tested"
 
 
 def test_report_aggregates_repetitions_into_one_point(tmp_path):
     out, claims = report(tmp_path, run_doc("a", reps=5))
-    cell = next(v for k, v in claims.items() if k.startswith("Buffered"))[0]
-    assert "n=5/5" in cell
+    assert "n=5/5" in row_of(claims, "A 1024-slot result channel beats")["go"]
     sys.path.insert(0, str(SCRIPTS))
     import report as report_py
 
@@ -426,15 +469,25 @@ def test_report_aggregates_repetitions_into_one_point(tmp_path):
     assert (point["stats"]["time_ns"]["lo"], point["stats"]["time_ns"]["hi"]) == pytest.approx((times[0], times[-1]))
 
 
-@pytest.mark.parametrize("factor,answer", [(2.0, "holds"), (0.5, "does not hold"), (1.0, "inconclusive")])
-def test_buffered_claim_can_hold_fail_or_be_inconclusive(tmp_path, factor, answer):
-    _, claims = report(tmp_path, run_doc("a", unbuffered_factor=factor, seed=3, noise=0.05))
-    assert verdict_of(claims, "Buffered") == answer
+@pytest.mark.parametrize("gain,answer", [(2.0, "holds"), (0.8, "does not hold"), (1.1, "inconclusive")])
+def test_buffered_claim_can_hold_fail_or_be_inconclusive(tmp_path, gain, answer):
+    _, claims = report(tmp_path, run_doc("a", buffer_gain=gain, seed=3, noise=0.05))
+    assert verdict_of(claims, "A 1024-slot result channel beats") == answer
+
+
+def test_verdict_falls_back_to_cpp_when_go_did_not_run(tmp_path):
+    doc = run_doc("a", buffer_gain=0.8)
+    doc["benchmarks"] = [b for b in doc["benchmarks"] if b["params"].get("runner") != "goroutine"]
+    _, claims = report(tmp_path, doc)
+    row = row_of(claims, "A 1024-slot result channel beats")
+    assert row["go"].startswith("not measured") and verdict_of(claims, "A 1024-slot result channel beats") == \
+        "does not hold" and "C++ threads and C++ fibers" in row["verdict"]
 
 
 def test_one_sample_is_never_a_verdict(tmp_path):
     _, claims = report(tmp_path, run_doc("a", reps=1))
-    for prefix in ("Buffered", "An atomic", "At 5k", "Padding"):
+    for prefix in ("A 1024-slot result channel beats", "An atomic add costs 10-20 ns, a mutex 100+ ns (un", "At 5k",
+                   "Padding"):
         assert verdict_of(claims, prefix) == "inconclusive", prefix
 
 
@@ -442,18 +495,25 @@ def test_one_sample_is_never_a_verdict(tmp_path):
 def test_rate_rule_claim_follows_the_numbers(tmp_path, mutex_ns, answer):
     _, claims = report(tmp_path, run_doc("a", mutex_ns=mutex_ns))
     assert verdict_of(claims, "At 5k") == answer
+    row = row_of(claims, "At 5k")
+    if mutex_ns == 45.0:  # mutex 45 vs atomic 30 ns: 15 ns is 0.015 % of a write at 10^4/s, 1.5 % at 10^6/s
+        assert "between 10,000 and 1,000,000 writes/s" in row["go"], row["go"]
+        assert "overhead over go_slots_padded +25 / +10 ns" in row["go"], row["go"]
 
 
 def test_pair_claim_outside_the_ranges_does_not_hold(tmp_path):
-    _, claims = report(tmp_path, run_doc("a"))  # atomic 18 ns (inside 10-20), mutex 45 ns (not 100+)
-    assert verdict_of(claims, "An atomic") == "does not hold"
+    _, claims = report(tmp_path, run_doc("a"))  # atomic 15 ns (inside 10-20), mutex 135 ns (100+)
+    assert verdict_of(claims, "An atomic add costs 10-20 ns, a mutex 100+ ns (un") == "holds"
+    _, claims = report(tmp_path, run_doc("a", mutex_ns=20.0), name="r2")  # mutex 60 ns: not 100+
+    assert verdict_of(claims, "An atomic add costs 10-20 ns, a mutex 100+ ns (un") == "does not hold"
 
 
 def test_check_claim_reads_the_recorded_outcome(tmp_path):
     doc = run_doc("a")
-    doc["context"]["conpat"]["checks"]["exception_escaping_thread_ends_process"]["outcome"] = False
+    doc["context"]["conpat"]["checks"]["go_recover_misses_other_goroutine"]["outcome"] = False
     _, claims = report(tmp_path, doc)
     assert verdict_of(claims, "recover") == "does not hold"
+    assert row_of(claims, "recover")["cpp"].startswith("holds"), "C++'s outcome is its own"
     del doc["context"]["conpat"]["checks"]
     _, claims = report(tmp_path, doc, name="r2")
     assert verdict_of(claims, "recover") == "not measured"
@@ -464,13 +524,13 @@ def test_plain_google_benchmark_file_has_no_conpat_verdicts(tmp_path):
     r = script("report.py", FIXTURES / "plain_gbench.json", "--out", out)
     assert r.returncode == 0, r.stderr
     claims = claims_of((out / "REPORT.md").read_text())
-    assert all(v[0].startswith("**not measured**") for v in claims.values()), claims
+    assert all(v[0]["verdict"].startswith("**not measured**") for v in claims.values()), claims
 
 
 def test_report_with_two_machines_adds_the_heatmap(tmp_path):
     out, claims = report(tmp_path, run_doc("a"), run_doc("b", slow=2.0))
     assert (out / "machines_heatmap.svg").exists()
-    assert "| claim | setup | a | b |" in (out / "REPORT.md").read_text()
+    assert [r["machine"] for r in next(iter(claims.values()))] == ["a", "b"]
 
 
 def test_report_refuses_a_directory_that_is_not_a_report(tmp_path):
@@ -630,8 +690,8 @@ def test_two_machine_report_has_heatmap_claims_columns_and_metadata_differences(
     out, claims = report(tmp_path, a, b)
     md = (out / "REPORT.md").read_text()
     assert (out / "machines_heatmap.svg").stat().st_size > 1000
-    assert "| claim | setup | box-a | box-b-taskset-c0 |" in md
-    assert all(len(cells) == 2 for cells in claims.values()), "one verdict column per machine"
+    assert all([r["machine"] for r in rows] == ["box-a", "box-b-taskset-c0"] for rows in claims.values()), \
+        "one verdict row per machine"
     assert "CPU: CPU of box-a, 2 hardware threads" in md and "CPU: CPU of box-b, 1 hardware threads" in md
     heat = (out / "machines_heatmap.svg").read_text()
     assert "channel.spsc: box-b-taskset-c0 / box-a geomean time ratio" in heat
@@ -642,8 +702,8 @@ def test_two_machine_report_has_heatmap_claims_columns_and_metadata_differences(
 def test_two_runs_of_one_machine_label_are_told_apart(tmp_path):
     a, b = run_doc("box"), run_doc("box")
     b["context"]["conpat"]["git_commit"] = "def5678"
-    out, _ = report(tmp_path, a, b)
-    assert "| claim | setup | box@abc1234 | box@def5678 |" in (out / "REPORT.md").read_text()
+    out, claims = report(tmp_path, a, b)
+    assert [r["machine"] for r in next(iter(claims.values()))] == ["box@abc1234", "box@def5678"]
 
 
 def test_history_draws_a_machine_across_commits_and_rings_a_change(tmp_path):
