@@ -123,6 +123,10 @@ void buffered_fan_in(benchmark::State& state, const std::string& name, const Fan
         latency[id] = last_done - (t0 + s.offset_ns(static_cast<int>(id)));
         ++received;
         wd.kick();
+        // Boost.Fiber never preempts: a busy consumer fiber would keep the
+        // generator (and the producers) off its thread for a whole backlog.
+        // Go's runtime preempts; a cooperative consumer yields.
+        if constexpr (R == Runner::fiber) boost::this_fiber::yield();
       }
     };
     auto producer = [&](std::uint64_t id) {
@@ -149,7 +153,9 @@ void buffered_fan_in(benchmark::State& state, const std::string& name, const Fan
         producers.add(1);
         live.enter();
         if constexpr (R == Runner::fiber) {
-          boost::this_fiber::sleep_until(at);
+          // Boost.Fiber's sleep_until suspends even when `at` has passed
+          // (the generator would wait for every ready fiber): only sleep ahead.
+          if (Clock::now() < at) boost::this_fiber::sleep_until(at);
           pool->spawn([&producer, i] { producer(i); });
         } else {
           std::this_thread::sleep_until(at);
