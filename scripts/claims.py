@@ -41,11 +41,13 @@ def resolve(params: dict, run) -> dict:
 
 def setup_text(claim: dict, run) -> str:
     """The claim's setup with {N}, {2N} and {param} (a parameter of the
-    family's measured rows, e.g. {requests}: the profile's sweep) filled in."""
+    family's measured rows, e.g. {requests}: the profile's sweep; the
+    claim's `defaults` where the run has none) filled in."""
     n = hw_n(run)
     text = claim.get("setup", "").replace("{2N}", str(2 * n)).replace("{N}", str(n))
     pts = run.select(claim["family"]) if "family" in claim else []
-    for key, value in (pts[0]["params"].items() if pts else []):
+    values = {**claim.get("defaults", {}), **(pts[0]["params"] if pts else {})}  # defaults: not measured here
+    for key, value in values.items():
         if isinstance(value, (int, float)):
             value = f"{value:,}"
         text = text.replace("{" + key + "}", str(value))

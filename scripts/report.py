@@ -632,7 +632,8 @@ def render(runs: list[Run], plots, out: Path) -> None:
              + ".</p>"]
     for r in runs:
         parts.append(f"<h3>{e(r.machine)}</h3><ul>" + "".join(f"<li>{e(line)}</li>" for line in metadata(r)) + "</ul>")
-    parts.append("<h2>The seed's claims</h2><p>" + e(CLAIMS_INTRO) + "</p><table><tr><th>claim</th>"
+    intro = re.sub(r"\*([^*]+)\*", r"<i>\1</i>", e(CLAIMS_INTRO))  # the Markdown emphasis, as HTML
+    parts.append("<h2>The seed's claims</h2><p>" + intro + "</p><table><tr><th>claim</th>"
                  "<th>experiment and setup</th><th>machine</th><th>C++</th><th>Go</th><th>verdict</th></tr>")
     for r in rows:
         setup = f"<code>{e(r['experiment'])}</code>: {e(r['setup'])}" + (f" ({e(r['rule'])})" if r["rule"] else "")

@@ -525,6 +525,8 @@ def test_plain_google_benchmark_file_has_no_conpat_verdicts(tmp_path):
     assert r.returncode == 0, r.stderr
     claims = claims_of((out / "REPORT.md").read_text())
     assert all(v[0]["verdict"].startswith("**not measured**") for v in claims.values()), claims
+    md = (out / "REPORT.md").read_text()
+    assert "{requests}" not in md and "{N}" not in md and "10,000 requests" in md, "setups are filled in unmeasured"
 
 
 def test_report_with_two_machines_adds_the_heatmap(tmp_path):
