@@ -1,17 +1,27 @@
 #!/usr/bin/python3
-"""Regenerate conpat's report: every plot (PNG and SVG), report/index.html
-(self-contained: the SVGs are inlined, no network) and report/REPORT.md,
-from one or more results files. The default input is the newest file for
-each machine under results/.
+"""Regenerate conpat's report: report/index.html (self-contained: the plots
+are inlined SVG, no script, no network), report/REPORT.md, every plot as
+PNG and SVG, and report/summary.csv, from one or more results files. The
+default input is the newest file for each machine under results/.
+
+The first screen of index.html answers three questions, per machine: which
+implementation is fastest for each workload and by how much (with an
+interval), how conpat::Channel stands against Go's chan; whether the seed
+article's claims hold here (one line per claim, its numbers one click away);
+and, given --baseline or --abtest, what changed, worst first. Then the
+channel table (Go against Channel, cell by cell), a plot for every family,
+the comparison across machines, each machine's history, and the run
+metadata and warnings.
 
 Every point is the median of a benchmark's repetitions, drawn with its
 confidence interval (order statistics; see results/README.md); every claim
-verdict is "holds", "does not hold" or "inconclusive", decided from those
-intervals by the rule recorded in scripts/claims.json.
+verdict is decided from those intervals by the rule recorded in
+scripts/claims.json (scripts/claims.py).
 
 The output directory is replaced as a whole, so report.py only writes into
 a directory that is empty, missing, or a previous report (it holds the
-marker file .conpat-report, or nothing but index.html, REPORT.md and plots).
+marker file .conpat-report, or nothing but index.html, REPORT.md,
+summary.csv and plots).
 
 Exit codes: 0 done; 2 bad input (nothing is written then).
 """
@@ -19,16 +29,22 @@ Exit codes: 0 done; 2 bad input (nothing is written then).
 from __future__ import annotations
 
 import argparse
+import csv
 import html
+import io
 import json
+import math
 import re
 import shutil
 import statistics
 import sys
 import tempfile
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import channel_table  # noqa: E402
 import claims  # noqa: E402
 import conpat_results as cr  # noqa: E402
 
@@ -39,15 +55,15 @@ CLAIMS_INTRO = ("Each claim is tested by an experiment that follows the article'
                 "*inconclusive* otherwise (one sample is never a verdict). The verdict is Go's answer (the article's "
                 "language) where Go ran; C++'s answers show whether the claim carries over.")
 MARKER = ".conpat-report"
-REPORT_FILE_RE = re.compile(r"^(index\.html|REPORT\.md|[\w.-]+\.(png|svg))$")
+REPORT_FILE_RE = re.compile(r"^(index\.html|REPORT\.md|summary\.csv|[\w.-]+\.(png|svg))$")
 # Fields of a benchmark entry that are bookkeeping, not measurements.
 NOT_METRICS = {"family_index", "per_family_instance_index", "repetitions", "repetition_index", "threads",
-               "iterations", "cpu_time", "real_time", "threads_used", "pass"}
-
-
+               "iterations", "cpu_time", "real_time", "threads_used", "pass", "state_c2c_ns", "pinned"}
 # Families whose runner:fiber rows have thread-runner twins without a runner
 # in their names.
 FIBER_RUNNER_FAMILIES = ("channel.spsc", "channel.mpmc", "channel.pingpong")
+FIRST_CHANGES = 5  # changed rows on the first screen
+MAX_SERIES = 8  # per axes: beyond that a plot splits into small multiples
 
 
 class Run:
@@ -72,11 +88,12 @@ class Run:
                 for k, v in row.items():
                     values.setdefault(k, []).append(v)
             impl, params = key[1], dict(entries[0]["params"])
+            raw = {"impl": impl, "params": dict(params), "runner": entries[0].get("runner")}
             if key[0] in FIBER_RUNNER_FAMILIES and params.get("runner") == "fiber":
                 # runner:fiber rows are drawn as their own line beside the thread rows
                 impl = f"{impl} (fiber)"
                 del params["runner"]
-            self.points.append({"family": key[0], "impl": impl, "params": params,
+            self.points.append({"family": key[0], "impl": impl, "params": params, "raw": raw,
                                 "oversubscribed": any(b.get("oversubscribed") for b in entries),
                                 "n": len(entries), "n_off_state": len(taken) - len(entries), "state_mixed": mixed,
                                 "stats": {k: cr.median_ci(v) for k, v in values.items()}})
@@ -87,6 +104,9 @@ class Run:
 
     def impls(self, family: str) -> list[str]:
         return sorted({p["impl"] for p in self.points if p["family"] == family})
+
+    def families(self) -> list[str]:
+        return sorted({p["family"] for p in self.points})
 
     def find(self, sel: dict) -> dict | None:
         for p in self.select(sel["family"], **sel.get("params", {})):
@@ -119,41 +139,110 @@ def ci_text(s: dict, unit: str = "", digits: int = 3) -> str:
     return f"{v} [{s['lo']:.{digits}g}, {s['hi']:.{digits}g}] (n={s['n']}, >={100 * s['coverage']:.1f} %)"
 
 
-def title(run_list, text: str, family: str) -> str:
-    machines = ", ".join(r.machine + (" (noisy)" if family in r.noisy else "") for r in run_list)
-    return f"{text}\n[{machines}]"
+def higher_is_better(metric: str) -> bool:
+    return "per_second" in metric or "per_s_" in metric or metric.endswith(("_rps", "_per_s"))
 
 
-MARKERS = "os^vD<>ph*"
+def unit_of(metric: str) -> str:
+    if metric.endswith("_ns") or "_ns_" in metric:
+        return "ns"
+    if metric.endswith("_ms"):
+        return "ms"
+    if higher_is_better(metric):
+        return "1/s"
+    if metric.endswith("_pct"):
+        return "%"
+    return ""
+
+
+# ---- series: names, groups, styles ------------------------------------------------------
+#
+# A series is one implementation (and runner, where the family runs it on
+# several): "channel", "channel (fiber)", "go_chan". It keeps one colour and
+# one marker in every plot; any two series drawn in one family differ in
+# colour (and, as far as the markers go, in marker too).
+
+def multi_runner(points: list[dict]) -> set:
+    """Implementations that the points run on more than one runner."""
+    seen: dict = {}
+    for p in points:
+        seen.setdefault(p["impl"], set()).add(p["params"].get("runner", "thread"))
+    return {i for i, r in seen.items() if len(r) > 1}
+
+
+def series_of(p: dict, multi: set) -> str:
+    runner = p["params"].get("runner")
+    if runner and runner != "thread" and p["impl"] in multi:
+        return f"{p['impl']} ({runner})"
+    return p["impl"]
+
+
+def base_impl(series: str) -> str:
+    return series.split(" (")[0]
+
+
+def group_of(series: str, runs) -> str:
+    """conpat's own implementations, the C++ peers (the adapters a run
+    describes in context.conpat.impl_notes), or another language's."""
+    impl = base_impl(series)
+    lang = impl.split("_", 1)[0]
+    if lang in ("go", "rust"):
+        return "Go and Rust"
+    if any(impl in (r.ctx.get("impl_notes") or {}) for r in runs):
+        return "C++ peers"
+    return "conpat"
+
+
+def is_reference(series: str) -> bool:
+    return base_impl(series) == "channel"
+
+
+def is_foreign(series: str) -> bool:
+    return base_impl(series).split("_", 1)[0] in ("go", "rust")
+
+
+COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+          "#17becf", "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#a6761d", "#000080", "#800000"]
+MARKERS = "os^vDp<>h*Xd"
 
 
 class Palette:
-    """One colour and marker per implementation, the same in every plot;
-    machines differ by line style."""
+    """One colour and marker per series, the same in every plot. Series that
+    appear in one family are neighbours, and neighbours get different colours
+    (greedy colouring over 18 colours) and, where possible, different markers."""
 
-    def __init__(self, runs):
-        import matplotlib.pyplot as plt
+    def __init__(self, groups: list[set]):
+        neighbours: dict = {}
+        for g in groups:
+            for s in g:
+                neighbours.setdefault(s, set()).update(g - {s})
+        order = sorted(neighbours, key=lambda s: (-len(neighbours[s]), s))
+        self.style: dict = {}
+        for s in order:
+            used_c = {self.style[n][0] for n in neighbours[s] if n in self.style}
+            used_m = {self.style[n][1] for n in neighbours[s] if n in self.style}
+            c = next((c for c in COLORS if c not in used_c), COLORS[len(self.style) % len(COLORS)])
+            same_c = {m for n, (cc, m) in self.style.items() if cc == c}
+            m = next((m for m in MARKERS if m not in used_m and m not in same_c),
+                     next((m for m in MARKERS if m not in same_c), "o"))
+            self.style[s] = (c, m)
 
-        impls = sorted({p["impl"] for r in runs for p in r.points})
-        colors = plt.cm.tab10.colors
-        self.style = {impl: (colors[i % 10], MARKERS[(i // 10) % len(MARKERS)]) for i, impl in enumerate(impls)}
+    def color(self, s):
+        return self.style.get(s, ("#333333", "o"))[0]
 
-    def color(self, impl):
-        return self.style[impl][0]
-
-    def marker(self, impl):
-        return self.style[impl][1]
+    def marker(self, s):
+        return self.style.get(s, ("#333333", "o"))[1]
 
 
 # The reference implementation and Go's channel are drawn bold and in front;
-# the other implementations thin and lighter.
-def emphasized(impl: str) -> bool:
-    return impl in ("channel", "channel (fiber)") or impl.startswith("go_")
+# the other implementations thin.
+def emphasized(series: str) -> bool:
+    return is_reference(series) or is_foreign(series)
 
 
-def line_kw(impl: str) -> dict:
-    return ({"linewidth": 2.6, "zorder": 4, "alpha": 1.0, "markersize": 5} if emphasized(impl)
-            else {"linewidth": 1.0, "zorder": 2, "alpha": 0.55, "markersize": 3})
+def line_kw(series: str) -> dict:
+    return ({"linewidth": 2.4, "zorder": 4, "markersize": 6} if emphasized(series)
+            else {"linewidth": 1.1, "zorder": 3, "markersize": 5})
 
 
 # ---- values on hover ------------------------------------------------------------------
@@ -166,289 +255,663 @@ TIPS: dict[str, str] = {}
 
 
 def tip(ax, x, y, text: str) -> None:
-    gid = f"conpat-tip-{len(TIPS)}"
-    art = ax.plot([x], [y], marker="o", markersize=10, alpha=0.0, linestyle="none", zorder=10)[0]
+    gid = next_gid("tip")
+    # One colour, no clipping: every tip shares one marker definition in the SVG.
+    art = ax.plot([x], [y], marker="s", markersize=9, alpha=0.0, color="k", linestyle="none", zorder=10,
+                  clip_on=False)[0]
     art.set_gid(gid)
     TIPS[gid] = text
 
 
 def stat_tip(s: dict) -> str:
-    return ci_text(s, digits=4)
+    """'113 [104, 117.9] n=5'."""
+    v = f"{s['median']:.4g}"
+    return f"{v} (n=1, no interval)" if s["lo"] is None else f"{v} [{s['lo']:.4g}, {s['hi']:.4g}] n={s['n']}"
 
 
 def add_titles(svg: str) -> str:
-    for gid, text in TIPS.items():
-        svg = svg.replace(f'<g id="{gid}">', f'<g id="{gid}"><title>{html.escape(text)}</title>', 1)
+    """Each tip's invisible marker becomes an invisible square carrying its <title>."""
+    def one(m):
+        gid, x, y = m.group(1), float(m.group(2)), float(m.group(3))
+        text = TIPS.get(gid)
+        if text is None:
+            return m.group(0)
+        return (f'<rect id="{gid}" x="{x - 4.5:.1f}" y="{y - 4.5:.1f}" width="9" height="9" opacity="0">'
+                f'<title>{html.escape(text)}</title></rect>\n')
+    return re.sub(r'<g id="(conpat-tip-\d+)">\s*(?:<defs>.*?</defs>\s*)?<g>\s*<use [^>]*?x="([-\d.]+)" y="([-\d.]+)"[^>]*/>'
+                  r'\s*</g>\s*</g>\n?', one, svg, flags=re.S)
+
+
+def compact_svg(svg: str) -> str:
+    """Smaller SVG, same drawing: coordinates to 0.1 pt, no indentation, no
+    metadata block, one font name."""
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = re.sub(r"\n\s*", "\n", svg)
+    svg = re.sub(r'( (?:d|x|y|x1|x2|y1|y2|width|height|transform|points)=")([^"]*)"',
+                 lambda m: m.group(1) + re.sub(r"(\d+\.\d)\d+", r"\1", m.group(2)).replace("\n", " ") + '"', svg)
+    svg = re.sub(r' transform="rotate\(-?0 [-\d. ]+\)"', "", svg)  # a rotation by 0
+    # Markers, tips and text to whole points (a third of a pixel at most).
+    svg = re.sub(r'(<(?:use|rect|text) [^>]*?)>', lambda m: re.sub(r' (x|y)="(-?\d+)\.\d"', r' \1="\2"', m.group(0)),
+                 svg)
+    # A <use> whose style repeats its definition's (tick marks) needs none.
+    defs = dict(re.findall(r'<path id="(m\w+)" d="[^"]*" style="([^"]*)"', svg))
+    svg = re.sub(r'(<use xlink:href="#(m\w+)" x="[^"]*" y="[^"]*") style="([^"]*)"',
+                 lambda m: m.group(1) if defs.get(m.group(2)) == m.group(3) else m.group(0), svg)
+    svg = re.sub(r'<g id="text_\d+">\n(<text [^\n]*</text>)\n</g>\n', r"\1\n", svg)
+    svg = svg.replace(", 'Bitstream Vera Sans', 'Computer Modern Sans Serif', 'Lucida Grande', 'Verdana', "
+                      "'Geneva', 'Lucid', 'Arial', 'Helvetica', 'Avant Garde', sans-serif", ", sans-serif")
     return svg
 
 
-def linestyle(k: int) -> str:
-    return ["-", "--", ":", "-."][k % 4]
+# ---- what each family's plot draws ----------------------------------------------------
+#
+# A family's plot is a line plot (x: a swept parameter) or, where nothing is
+# swept, a dot plot (one row per implementation). Panels: one row per
+# machine; columns per `facet` value or metric, and, where a panel would hold
+# more than MAX_SERIES series, per group of implementations (conpat's own;
+# the C++ peers, Go and Rust, beside the reference channel).
+# A family not listed here gets a plot too (fallback_spec).
+
+@dataclass
+class Spec:
+    family: str
+    metrics: list                  # one panel column per metric
+    title: str
+    ylabel: str = ""
+    x: str | tuple | None = None   # a numeric parameter; a tuple of parameters: categories; None: dot plot
+    xlabel: str = ""
+    fixed: dict = field(default_factory=dict)
+    facet: str | None = None       # one panel column per value of this parameter
+    rows: str | None = None        # dot plot: a parameter named in each row's label
+    x_zero: float | None = None    # where x = 0 is drawn on a log axis
+    xbase: int = 10                # log base of the x axis (0: linear)
+    ylog: bool = True
+    variants: dict = field(default_factory=dict)  # metric -> suffix: several metrics drawn as series
+    headline: dict = field(default_factory=dict)  # the workload the first screen reports
+    summary: bool = True           # reported on the first screen (fastest implementation)
+    note: str = ""
+    extra: object = None           # extra(ax, run, spec): marks drawn on each panel
+
+    @property
+    def name(self) -> str:
+        return self.family.replace(".", "_")
 
 
-def error_bars(ax, xs, stats, color):
-    """Draws each point's interval as a vertical bar (where it has one)."""
-    pts = [(x, s) for x, s in zip(xs, stats) if s["lo"] is not None]
+def stride_marks(ax, run, spec):
+    fs = run.ctx.get("derived", {}).get("false_sharing")
+    if fs:
+        ax.axvline(fs["false_sharing_distance_bytes"], color="black", ls=":", lw=1)
+        ax.axvline(fs["hardware_destructive_interference_size"], color="grey", ls="--", lw=1, alpha=0.6)
+
+
+def writer_freq_marks(ax, run, spec):
+    for c in run.ctx.get("derived", {}).get("writer_freq", {}).get("crossovers", []):
+        ax.axvspan(*(max(w, 1) for w in c["between_work"]), alpha=0.08, color="k", lw=0)
+
+
+SPECS = [
+    Spec("channel.spsc", ["ns_per_item"], "channel.spsc: one producer, one consumer, 8-byte items: time per item "
+         "against capacity", "ns per item", x="cap", xlabel="capacity (0.5 = unbuffered)", x_zero=0.5, xbase=2,
+         fixed={"payload": 8, "work": 0}, headline={"cap": 1024, "payload": 8, "work": 0}),
+    Spec("channel.spsc", ["lat_p50_ns", "lat_p99_ns"], "channel.spsc, capacity 1024: send-to-receive latency, "
+         "median and 99th percentile", "", fixed={"cap": 1024, "payload": 8, "work": 0}, summary=False),
+    Spec("channel.mpmc", ["ns_per_item"], "channel.mpmc, capacity 1024: time per item against producers x consumers",
+         "ns per item", x=("producers", "consumers"), xlabel="producers x consumers", fixed={"cap": 1024},
+         headline={"cap": 1024, "producers": 2, "consumers": 2}),
+    Spec("channel.pingpong", ["ns_per_item"], "channel.pingpong: round trip over two channels", "",
+         facet="cap", headline={"cap": 0}),
+    Spec("channel.fan_in", ["ns_per_item"], "channel.fan_in: N workers send into one channel (capacity 64): "
+         "time per item", "ns per item", x="workers", xlabel="workers", headline={"workers": 1024, "cap": 64}),
+    Spec("close.drain", ["time_ns"], "close.drain: close a full channel and receive what it held", "",
+         facet="cap", headline={"cap": 1024}),
+    Spec("timeout.armed", ["ns_per_item"], "timeout.armed: the spsc workload with a timeout on every operation "
+         "(ns per item)", "", facet="cap", headline={"cap": 1024}),
+    Spec("timeout.recv_for", ["overshoot_p50_ns", "overshoot_p99_ns"], "timeout.recv_for: how late a timeout "
+         "fires (actual - requested)", "overshoot (ns)", x="timeout_ns", xlabel="requested timeout (ns; 100 = zero)",
+         x_zero=100, headline={"timeout_ns": 100000},
+         note="Go's timers wake in whole milliseconds on Linux (epoll_wait): go_chan's overshoot measures its timer, "
+              "not its channel"),
+    Spec("cancel.fanout", ["time_ns"], "cancel.fanout: from request_stop() until the last of N blocked workers "
+         "has returned", "time (ns)", x="workers", xlabel="workers", headline={"workers": 64}),
+    Spec("callback.dispatch", ["ns_per_call"], "callback.dispatch: one call through each kind of callable", "",
+         facet="capture", headline={"capture": "value"}),
+    Spec("callback.error_rate", ["ns_per_op"], "callback.error_rate: error codes, Expected and exceptions",
+         "ns per operation", x="error_pct", xlabel="error rate (%; 0.01 = none)", x_zero=0.01,
+         headline={"error_pct": 1}),
+    Spec("callback.cross_thread", ["time_ns"], "callback.cross_thread: one result back from a worker thread", ""),
+    Spec("collect.false_sharing", ["packed_ns_per_op", "padded_ns_per_op"], "collect.false_sharing: "
+         "Counter{hits, misses}, fields packed or padded", "ns per increment", x="threads", xlabel="threads",
+         facet="align", variants={"packed_ns_per_op": "packed", "padded_ns_per_op": "padded"}, summary=False),
+    Spec("collect.stride", ["ns_per_op"], "collect.stride: where false sharing stops (dotted: the measured "
+         "distance; dashed: hardware_destructive_interference_size)", "ns per increment", x="stride",
+         xlabel="bytes between the threads' counters", xbase=2, ylog=False, summary=False, extra=stride_marks),
+    Spec("collect.writer_freq", ["ns_per_write"], "collect.writer_freq: cost per write against local work "
+         "between writes (shaded: where the order of two strategies changes)", "ns per write, work included",
+         x="work", xlabel="units of local work between writes (1 = none)", x_zero=1, headline={"work": 0},
+         extra=writer_freq_marks),
+    Spec("collect.gather", ["time_ns"], "collect.gather: N workers deliver one result each (time per round)", "",
+         facet="workers", rows="wait", headline={"workers": 64}),
+    Spec("waitgroup.wake", ["lat_p50_ns", "lat_p99_ns"], "waitgroup.wake: from the last done() to the waiter's "
+         "return", "latency (ns)", x="workers", xlabel="workers", headline={"workers": 8}),
+    Spec("waitgroup.contended", ["items_per_second"], "waitgroup.contended: add(1); done() pairs per second",
+         "pairs per second", x="threads", xlabel="threads", summary=False),
+    Spec("seed.buffered_fan_in", ["throughput_rps", "e2e_p95_ms", "peak_live_producers"], "seed.buffered_fan_in: "
+         "the article's fan-in under open-loop load (rows: offered load)", "", x="cap",
+         xlabel="result channel capacity (0.5 = unbuffered)", x_zero=0.5, xbase=2, facet="qps",
+         headline={"cap": 1024, "qps": 20000}),
+    Spec("seed.atomic_mutex", ["ns_per_op"], "seed.atomic_mutex: an atomic add against a mutex", "ns per operation",
+         x="writers", xlabel="writers", xbase=2, headline={"writers": 2}),
+    Spec("seed.paced_writes", ["write_ns"], "seed.paced_writes: cost per write at a paced rate per writer",
+         "ns per write", x="rate", xlabel="writes per second per writer", facet="writers",
+         headline={"rate": 1000000, "writers": 2}),
+    Spec("seed.false_sharing", ["throughput_loss"], "seed.false_sharing: throughput lost to false sharing "
+         "(packed against padded Counter)", "share of throughput lost", x="writers", xlabel="writers", xbase=2,
+         ylog=False, summary=False),
+]
+
+# Metrics a family without a spec is drawn by, in order of preference.
+FALLBACK_METRICS = ("ns_per_item", "ns_per_op", "ns_per_write", "ns_per_call", "time_ns", "items_per_second")
+METRIC_LABEL = {"ns_per_item": "ns per item", "time_ns": "time (ns)", "ns_per_call": "ns per call",
+                "lat_p50_ns": "latency p50 (ns)", "lat_p99_ns": "latency p99 (ns)",
+                "overshoot_p50_ns": "overshoot p50 (ns)", "overshoot_p99_ns": "overshoot p99 (ns)",
+                "throughput_rps": "throughput (requests/s)", "e2e_p95_ms": "end-to-end P95 (ms)",
+                "peak_live_producers": "peak live producers"}
+
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def fallback_spec(family: str, runs) -> Spec:
+    """A plot for a family without a spec: its time-like metric against the
+    numeric parameter with most values, or a dot plot."""
+    pts = [p for r in runs for p in r.select(family)]
+    have = {m for p in pts for m in p["stats"]}
+    metric = next((m for m in FALLBACK_METRICS if m in have), sorted(have)[0] if have else "time_ns")
+    values: dict = {}
+    for p in pts:
+        for k, v in p["params"].items():
+            if k != "runner":
+                values.setdefault(k, set()).add(v)
+    numeric = [k for k, vs in values.items() if len(vs) >= 3 and all(num(v) is not None for v in vs)]
+    x = max(numeric, key=lambda k: len(values[k])) if numeric else None
+    others = [k for k, vs in values.items() if k != x and len(vs) > 1]
+    facet = others[0] if others else None
+    fixed = {}
+    for k in others[1:]:  # more parameters than a panel grid can show: the most common value of each
+        vals = [p["params"][k] for p in pts if k in p["params"]]
+        fixed[k] = max(set(vals), key=vals.count)
+    zero = x is not None and any(num(v) == 0 for v in values[x])
+    return Spec(family, [metric], f"{family}: {METRIC_LABEL.get(metric, metric)}"
+                + ("".join(f", {k} {v}" for k, v in fixed.items())), METRIC_LABEL.get(metric, metric), x=x,
+                xlabel=x or "", facet=facet, fixed=fixed, x_zero=(0.5 if zero else None), xbase=2 if x else 10)
+
+
+def specs_for(runs) -> list[Spec]:
+    families = sorted({f for r in runs for f in r.families()})
+    listed = {s.family for s in SPECS}
+    return ([s for s in SPECS if s.family in families]
+            + [fallback_spec(f, runs) for f in families if f not in listed])
+
+
+def family_points(run, spec: Spec) -> list[dict]:
+    return [p for p in run.select(spec.family, **spec.fixed)]
+
+
+def spec_series(runs, spec: Spec) -> list[str]:
+    """Every series the spec draws, over all runs, in a stable order."""
+    out = set()
+    for run in runs:
+        pts = family_points(run, spec)
+        multi = multi_runner(run.select(spec.family))
+        for p in pts:
+            s = series_of(p, multi)
+            if spec.variants:
+                out.update(f"{s} {v}" for m, v in spec.variants.items() if m in p["stats"])
+            elif any(m in p["stats"] for m in spec.metrics):
+                out.add(s)
+    return sorted(out, key=lambda s: (not is_reference(s), is_foreign(s), s))
+
+
+def panel_groups(runs, spec: Spec, series: list[str]) -> list[tuple[str, list[str]]]:
+    """Series per panel column: all of them when they fit; else conpat's own
+    and the others (peers, Go, Rust) beside the reference channel; chunks of
+    MAX_SERIES beyond that."""
+    if spec.x is None or len(series) <= MAX_SERIES:
+        return [("", series)]
+    own = [s for s in series if group_of(s, runs) == "conpat"]
+    rest = [s for s in series if s not in own]
+    refs = [s for s in own if base_impl(s) == "channel" and "(" not in s][:1]
+    groups = [("conpat", own), ("peers, Go and Rust", refs + rest)] if rest else [("conpat", own)]
+    out = []
+    for label, g in groups:
+        chunks = [g[i:i + MAX_SERIES] for i in range(0, len(g), MAX_SERIES)]
+        for k, c in enumerate(chunks):
+            out.append((label + (f" ({k + 1}/{len(chunks)})" if len(chunks) > 1 else ""), c))
+    return out
+
+
+# ---- drawing ----------------------------------------------------------------------------
+
+GID = {"n": 0}
+
+
+def next_gid(kind: str) -> str:
+    GID["n"] += 1
+    return f"conpat-{kind}-{GID['n']}"
+
+
+def interval_bars(ax, pos: list, stats: list, color, horizontal: bool = False) -> None:
+    """Each point's confidence interval as a bar, one SVG path for all of a series' bars."""
+    xs, ys = [], []
+    for p, st in zip(pos, stats):
+        if st["lo"] is None:
+            continue
+        a, b = [p, p, math.nan], [st["lo"], st["hi"], math.nan]
+        xs += b if horizontal else a
+        ys += a if horizontal else b
+    if xs:
+        ax.plot(xs, ys, "-", color=color, lw=1.0, alpha=0.7, zorder=2)
+
+
+def rings(ax, pts: list, color) -> bool:
+    """Hollow rings around oversubscribed points."""
     if pts:
-        ax.errorbar([x for x, _ in pts], [s["median"] for _, s in pts],
-                    yerr=[[s["median"] - s["lo"] for _, s in pts], [s["hi"] - s["median"] for _, s in pts]],
-                    fmt="none", ecolor=color, elinewidth=1, capsize=2, alpha=0.8)
+        ax.plot([x for x, _ in pts], [y for _, y in pts], "o", markersize=11, markerfacecolor="none", color=color,
+                ls="none", zorder=3)
+    return bool(pts)
 
 
-def plot_lines(ax, runs, pal, family, x_param, y_metric, fixed, xlog=True, ylog=True, x_zero=None):
-    """One line per (machine, impl) through the medians, with intervals;
-    hollow markers for oversubscribed points."""
-    any_over = False
-    for m, run in enumerate(runs):
-        for impl in run.impls(family):
-            pts = [p for p in run.select(family, **fixed) if p["impl"] == impl and y_metric in p["stats"]]
-            pts.sort(key=lambda p: float(p["params"][x_param]))
-            if not pts:
+def human(v: float) -> str:
+    """1500 -> '1.5k', 2e6 -> '2M', 0.25 -> '0.25'."""
+    if v == 0:
+        return "0"
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:.3g}{suffix}"
+    return f"{v:.3g}"
+
+
+def format_log_axis(axis, lo: float, hi: float) -> None:
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
+
+    decades = math.log10(hi / lo) if lo > 0 and hi > 0 else 3
+    subs = (1.0,) if decades > 2.5 else (1.0, 2.0, 5.0) if decades > 0.8 else (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
+    axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=60))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: human(v)))
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
+
+
+def fixed_ticks(axis, values: list, labels: list) -> None:
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter, NullLocator
+
+    axis.set_major_locator(FixedLocator(values))
+    axis.set_major_formatter(FixedFormatter(labels))
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
+
+
+def thin_ticks(fig) -> None:
+    """Blanks every tick label that would overlap the one kept before it, as
+    drawn (the SVG keeps its text as text, in the same font)."""
+    from matplotlib.ticker import FixedFormatter, FixedLocator
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    done = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if id(axis.major) in done:
                 continue
-            xs = [float(p["params"][x_param]) for p in pts]
-            if x_zero is not None:
-                xs = [x if x > 0 else x_zero for x in xs]
-            stats = [p["stats"][y_metric] for p in pts]
-            label = impl if len(runs) == 1 else f"{impl} ({run.machine})"
-            color = pal.color(impl)
-            ax.plot(xs, [s["median"] for s in stats], linestyle(m), color=color, marker=pal.marker(impl),
-                    label=label, **line_kw(impl))
-            error_bars(ax, xs, stats, color)
-            for x, s, p in zip(xs, stats, pts):
-                tip(ax, x, s["median"], f"{label}, {x_param}={p['params'][x_param]}: {y_metric} {stat_tip(s)}")
-            over = [(x, s["median"]) for x, s, p in zip(xs, stats, pts) if p["oversubscribed"]]
-            if over:
-                any_over = True
-                ax.plot(*zip(*over), "o", markersize=8, markerfacecolor="white", color=color)
-    if xlog:
-        ax.set_xscale("log", base=2)
-    if ylog:
-        ax.set_yscale("log")
-    ax.grid(True, which="both", alpha=0.3)
-    return any_over
+            locs = list(axis.get_majorticklocs())
+            ticks = axis.get_major_ticks(len(locs))
+            lo, hi = sorted(axis.get_view_interval())
+            labels, kept = [], []
+            for loc, t in zip(locs, ticks):
+                text = t.label1.get_text()
+                if not text or not (lo - 1e-9 * abs(lo) <= loc <= hi + 1e-9 * abs(hi)) or not t.label1.get_visible():
+                    labels.append(text)
+                    continue
+                bb = t.label1.get_window_extent(renderer).padded(2)
+                if any(bb.overlaps(k) for k in kept):
+                    labels.append("")
+                else:
+                    kept.append(bb)
+                    labels.append(text)
+            if any(not x for x in labels):
+                shared = [a for a in fig.axes if (a.xaxis if axis.axis_name == "x" else a.yaxis).major is axis.major]
+                axis.set_major_locator(FixedLocator(locs))
+                axis.set_major_formatter(FixedFormatter(labels))
+                for a in shared:  # shared axes share the ticker: the same labels
+                    done.add(id((a.xaxis if axis.axis_name == "x" else a.yaxis).major))
+            done.add(id(axis.major))
 
 
-def finish(fig, ax, out: Path, name: str, any_over=False, legend=True):
-    if legend and ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, ncol=2)
-    notes = ["points: median of the repetitions; bars: its confidence interval"]
-    if any_over:
-        notes.append("hollow markers: oversubscribed (more threads than cores)")
-    fig.text(0.01, 0.005, "; ".join(notes), fontsize=7)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    # No date in the files: regenerating from the same results gives the same report.
-    fig.savefig(out / f"{name}.svg", dpi=90, metadata={"Date": None})
-    svg = out / f"{name}.svg"
-    svg.write_text(add_titles(svg.read_text()))
-    TIPS.clear()
-    fig.savefig(out / f"{name}.png", dpi=90)
+def wrap(text: str, width_in: float, fontsize: float) -> str:
+    chars = max(12, int(width_in * 72 / (fontsize * 0.62)))
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+
+
+def fit_title(fig, art, width_px: float) -> None:
+    """Rewraps a title until it is no wider than width_px, as drawn."""
+    renderer = fig.canvas.get_renderer()
+    text = art.get_text().replace("\n", " ")
+    chars = max(len(line) for line in art.get_text().split("\n"))
+    for _ in range(12):
+        if art.get_window_extent(renderer).width <= width_px or chars <= 10:
+            return
+        chars = int(chars * 0.88)
+        art.set_text(textwrap.fill(text, chars))
+
+
+def finish(fig, out: Path, name: str, notes: list[str]) -> str:
+    """Footnote, tick labels that do not overlap, titles that fit, and the
+    PNG and the (compacted, hover-titled) SVG."""
     import matplotlib.pyplot as plt
 
+    if notes:
+        w = fig.get_size_inches()[0]
+        fig.text(0.005, 0.005, wrap("; ".join(notes), w - 0.1, 7), fontsize=7, va="bottom", gid=next_gid("note"))
+    thin_ticks(fig)
+    width_px = fig.get_size_inches()[0] * fig.dpi
+    for art in [fig._suptitle] + [ax.title for ax in fig.axes]:
+        if art is not None and art.get_text():
+            limit = width_px if art is fig._suptitle else art.axes.get_window_extent().width + 30
+            fit_title(fig, art, min(limit, width_px) - 4)
+    # No date in the files: regenerating from the same results gives the same report.
+    fig.savefig(out / f"{name}.svg", metadata={"Date": None})
+    svg = out / f"{name}.svg"
+    svg.write_text(compact_svg(add_titles(svg.read_text())))
+    TIPS.clear()
+    fig.savefig(out / f"{name}.png", dpi=80)
     plt.close(fig)
     return name
 
 
-def bar_with_interval(ax, x, s, width, color, label=None, what=""):
-    ax.bar(x, s["median"], width=width, color=color, label=label)
-    if what:
-        tip(ax, x, s["median"], f"{what}: {stat_tip(s)}")
-    if s["lo"] is not None:
-        ax.errorbar([x], [s["median"]], yerr=[[s["median"] - s["lo"]], [s["hi"] - s["median"]]],
-                    fmt="none", ecolor="black", elinewidth=1, capsize=2)
+def machines_title(runs, family: str) -> str:
+    return ", ".join(r.machine + (" (noisy)" if family in r.noisy else "") for r in runs)
 
 
-def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
+def x_value(p: dict, spec: Spec):
+    if isinstance(spec.x, tuple):
+        return tuple(num(p["params"].get(k)) for k in spec.x)
+    v = num(p["params"].get(spec.x))
+    if v is None:
+        return None
+    return spec.x_zero if (v <= 0 and spec.x_zero is not None) else v
+
+
+def panel_points(run, spec: Spec, facet_value, metric: str) -> dict:
+    """series -> [(x, stats, point)] for one panel."""
+    multi = multi_runner(run.select(spec.family))
+    out: dict = {}
+    for p in family_points(run, spec):
+        if spec.facet is not None and str(p["params"].get(spec.facet)) != str(facet_value):
+            continue
+        s = series_of(p, multi)
+        metrics = [(m, f"{s} {v}") for m, v in spec.variants.items()] if spec.variants else [(metric, s)]
+        for m, label in metrics:
+            st = p["stats"].get(m)
+            if st is None or st["median"] is None or (st["median"] <= 0 and (spec.ylog or spec.x is None)):
+                continue  # not measured (or not drawable on a log axis): no point, rather than a made-up one
+            out.setdefault(label, []).append((x_value(p, spec) if spec.x else None, st, p))
+    return out
+
+
+def facet_values(runs, spec: Spec) -> list:
+    if spec.facet is None:
+        return [None]
+    vals = {p["params"].get(spec.facet) for r in runs for p in family_points(r, spec) if spec.facet in p["params"]}
+    return sorted(vals, key=lambda v: (num(v) is None, num(v) if num(v) is not None else 0, str(v)))
+
+
+def draw_spec(runs, spec: Spec, pal: Palette, out: Path, name: str) -> str | None:
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    have = [r for r in runs if family_points(r, spec)]
+    if not have:
+        return None
+    series = spec_series(have, spec)
+    metrics = [None] if spec.variants else spec.metrics
+    facets = facet_values(have, spec)
+    groups = panel_groups(have, spec, series)
+    dot = spec.x is None
+    # Line plots: one column per metric and group of series, one row per machine and facet value.
+    # Dot plots: one column per metric and facet value, one row per machine.
+    if dot:
+        cols = [(m, f, "", series) for m in metrics for f in facets]
+        rows = [(r, None) for r in have]
+    else:
+        cols = [(m, None, g, ss) for m in metrics for g, ss in groups]
+        rows = [(r, f) for r in have for f in facets]
+    ncols, nrows = len(cols), len(rows)
+    if dot:
+        row_keys = dot_rows(have, spec, cols)
+        pw, ph = 3.3, 0.55 + 0.19 * len(row_keys)
+        label_w = 0.3 + 0.075 * max((len(k[2]) for k in row_keys), default=10)
+        size = (label_w + pw * ncols, 0.9 + ph * nrows)
+    else:
+        pw, ph = 4.0, 2.7
+        legend_w = 0.6 + 0.075 * max((len(s) for s in series), default=10)
+        size = (pw * ncols + legend_w + 0.3, 1.1 + ph * nrows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False)
+    any_over = False
+    for i, (run, fv) in enumerate(rows):
+        for j, (metric, cf, gname, ss) in enumerate(cols):
+            ax = axes[i][j]
+            facet = fv if fv is not None else cf
+            parts = [run.machine]
+            if facet is not None:
+                parts.append(f"{spec.facet} {facet}")
+            if metric is not None and len(spec.metrics) > 1:
+                parts.append(METRIC_LABEL.get(metric, metric))
+            if gname:
+                parts.append(gname)
+            ax.set_title(wrap(" · ".join(parts), pw - 0.4, 8), fontsize=8, gid=next_gid("title"))
+            pts = panel_points(run, spec, facet, metric)
+            if dot:
+                any_over |= draw_dots(ax, spec, pts, ss, pal, row_keys, metric, run, j == 0)
+            else:
+                any_over |= draw_lines(ax, spec, pts, ss, pal, metric, run)
+                if i == nrows - 1:
+                    ax.set_xlabel(spec.xlabel, fontsize=8)
+                if j == 0:
+                    ax.set_ylabel(spec.ylabel if len(spec.metrics) == 1 or spec.variants
+                                  else METRIC_LABEL.get(metric, metric), fontsize=8)
+            if spec.extra:
+                spec.extra(ax, run, spec)
+            ax.tick_params(labelsize=7)
+    fig.suptitle(wrap(spec.title + f"  [{machines_title(have, spec.family)}]", size[0] - 0.2, 10), fontsize=10,
+                 gid=next_gid("title"))
+    title_h = 0.25 + 0.17 * fig._suptitle.get_text().count("\n")
+    right = 1.0
+    if not dot:
+        handles = [Line2D([], [], color=pal.color(s), marker=pal.marker(s), **line_kw(s)) for s in series]
+        right = 1 - (legend_w + 0.2) / size[0]
+        fig.legend(handles, series, loc="upper left", bbox_to_anchor=(right + 0.005, 1 - (title_h + 0.3) / size[1]),
+                   fontsize=7, frameon=False)
+    notes = ["points: medians of the repetitions; bars: their 95 % confidence intervals (order statistics)"]
+    if any_over:
+        notes.append("hollow rings: oversubscribed (more threads than hardware threads)")
+    if spec.note:
+        notes.append(spec.note)
+    fig.tight_layout(rect=(0, 0.35 / size[1] + 0.01, right, 1 - (title_h + 0.05) / size[1]))
+    return finish(fig, out, name, notes)
+
+
+def dot_rows(runs, spec: Spec, cols) -> list[tuple]:
+    """(series, row parameter value, label) for each row of a dot plot,
+    fastest first in the first machine's first panel."""
+    keys, order = {}, {}
+    for run in runs:
+        for metric, cf, _, _ in cols:
+            for s, lst in panel_points(run, spec, cf, metric).items():
+                for _, st, p in lst:
+                    rv = p["params"].get(spec.rows) if spec.rows else None
+                    keys[(s, str(rv))] = (s, rv, s + (f" · {rv}" if rv is not None else ""))
+                    if run is runs[0] and (metric, cf) == cols[0][:2]:
+                        v = st["median"]
+                        order[(s, str(rv))] = -v if higher_is_better(metric) else v
+    return sorted(keys.values(), key=lambda k: (order.get((k[0], str(k[1])), math.inf), k[2]))
+
+
+def draw_dots(ax, spec, pts, series, pal, row_keys, metric, run, first) -> bool:
+    ypos = {(k[0], str(k[1])): n for n, k in enumerate(row_keys)}
+    any_over = False
+    for s in series:
+        have = [(ypos[(s, str(p["params"].get(spec.rows) if spec.rows else None))], st, p)
+                for _, st, p in pts.get(s, [])]
+        if not have:
+            continue
+        ys, stats = [y for y, _, _ in have], [st for _, st, _ in have]
+        color = pal.color(s)
+        art = ax.plot([st["median"] for st in stats], ys, linestyle="none", marker=pal.marker(s), color=color,
+                      **{k: v for k, v in line_kw(s).items() if k != "linewidth"})[0]
+        art.set_gid(next_gid("series"))
+        interval_bars(ax, ys, stats, color, horizontal=True)
+        for y, st, p in have:
+            tip(ax, st["median"], y, f"{row_keys[y][2]}: {metric} {stat_tip(st)}")
+        any_over |= rings(ax, [(st["median"], y) for y, st, p in have if p["oversubscribed"]], color)
+    fixed_ticks(ax.yaxis, list(range(len(row_keys))), [k[2] for k in row_keys])
+    ax.tick_params(axis="y", labelleft=first)
+    ax.set_ylim(len(row_keys) - 0.5, -0.5)
+    ax.grid(True, axis="x", alpha=0.3)
+    vals = [st[k] for lst in pts.values() for _, st, _ in lst for k in ("lo", "hi", "median") if st[k] is not None]
+    if vals and min(vals) > 0:
+        ax.set_xscale("log")
+        format_log_axis(ax.xaxis, min(vals), max(vals))
+    ax.set_xlabel(METRIC_LABEL.get(metric, metric) + (" (higher is better)" if higher_is_better(metric) else ""),
+                  fontsize=8)
+    return any_over
+
+
+def draw_lines(ax, spec, pts, series, pal, metric, run) -> bool:
+    any_over = False
+    cats = None
+    if isinstance(spec.x, tuple):
+        cats = sorted({x for lst in pts.values() for x, _, _ in lst},
+                      key=lambda c: (math.prod(c), c))
+    xs_all = set()
+    for s in series:
+        lst = sorted(pts.get(s, []), key=lambda t: t[0])
+        if not lst:
+            continue
+        xs = [cats.index(x) if cats else x for x, _, _ in lst]
+        xs_all.update(xs)
+        stats = [st for _, st, _ in lst]
+        color = pal.color(s)
+        art = ax.plot(xs, [st["median"] for st in stats], "-", color=color, marker=pal.marker(s), label=s,
+                      **line_kw(s))[0]
+        art.set_gid(next_gid("series"))
+        interval_bars(ax, xs, stats, color)
+        for x, (xv, st, p) in zip(xs, lst):
+            where = "x".join(str(p["params"].get(k)) for k in spec.x) if cats else f"{spec.x}={p['params'].get(spec.x)}"
+            tip(ax, x, st["median"], f"{s}, {where}: {metric if not spec.variants else s} {stat_tip(st)}")
+        any_over |= rings(ax, [(x, st["median"]) for x, (_, st, p) in zip(xs, lst) if p["oversubscribed"]], color)
+    xs_sorted = sorted(xs_all)
+    if cats:
+        fixed_ticks(ax.xaxis, list(range(len(cats))), ["x".join(f"{v:g}" for v in c) for c in cats])
+        ax.set_xlim(-0.4, len(cats) - 0.6)
+    elif xs_sorted:
+        if spec.xbase:
+            ax.set_xscale("log", base=spec.xbase)
+        fixed_ticks(ax.xaxis, xs_sorted, ["0" if (spec.x_zero is not None and x == spec.x_zero)
+                                          else str(int(x)) if x == int(x) and abs(x) < 1e4 else human(x)
+                                          for x in xs_sorted])
+    vals = [st[k] for lst in pts.values() for _, st, _ in lst for k in ("lo", "hi", "median") if st[k] is not None]
+    if vals:
+        lo, hi = min(vals), max(vals)
+        if spec.ylog and lo > 0 and hi / lo > 3:
+            ax.set_yscale("log")
+            format_log_axis(ax.yaxis, lo, hi)
+        else:
+            from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+            ax.yaxis.set_major_locator(MaxNLocator(6))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human(v)))
+    ax.grid(True, axis="y", alpha=0.3)
+    return any_over
+
+
+def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str, str]]:
+    """Draws every plot; returns (file name, caption, family) for each."""
     import matplotlib
 
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.hashsalt"] = "conpat"  # stable SVG ids: regenerated reports diff cleanly
     matplotlib.rcParams["svg.fonttype"] = "none"  # text as text, not glyph paths: a third of the size
-    import matplotlib.pyplot as plt
-
-    pal = Palette(runs)
-    made = []
-
-    fig, ax = plt.subplots(figsize=(8, 5))
-    over = plot_lines(ax, runs, pal, "channel.spsc", "cap", "items_per_second", {"payload": 8, "work": 0},
-                      x_zero=0.5)
-    ax.set(xlabel="capacity (items; 0.5 = unbuffered)", ylabel="throughput (items/s)",
-           title=title(runs, "channel.spsc: throughput against capacity (8-byte items)", "channel.spsc"))
-    made.append((finish(fig, ax, out, "channel_spsc_throughput", over), "Throughput against capacity"))
-
-    fig, ax = plt.subplots(figsize=(8, 5))
-    labels, k = [], 0
-    pcts = ["lat_p50_ns", "lat_p90_ns", "lat_p99_ns", "lat_p999_ns"]
-    pct_colors = plt.cm.viridis([0.1, 0.4, 0.65, 0.9])
-    for run in runs:
-        for p in sorted(run.select("channel.spsc", cap=1024, payload=8, work=0), key=lambda p: p["impl"]):
-            if "lat_p50_ns" not in p["stats"]:
-                continue
-            labels.append(p["impl"] if len(runs) == 1 else f"{p['impl']}\n{run.machine}")
-            for j, name in enumerate(pcts):
-                bar_with_interval(ax, k + j * 0.2, p["stats"][name], 0.2, pct_colors[j],
-                                  label=name[4:-3] if k == 0 else None,
-                                  what=f"{p['impl']} ({run.machine}) {name}")
-            k += 1
-    ax.set_xticks([i + 0.3 for i in range(len(labels))], labels, rotation=30, ha="right", fontsize=7)
-    ax.set_yscale("log")
-    ax.set(ylabel="send-to-receive latency (ns)",
-           title=title(runs, "channel.spsc, capacity 1024: latency percentiles", "channel.spsc"))
-    made.append((finish(fig, ax, out, "channel_latency"), "Latency percentiles"))
-
-    fig, ax = plt.subplots(figsize=(8, 5))
-    any_over = False
-    shapes = sorted({(p["params"]["producers"], p["params"]["consumers"])
-                     for r in runs for p in r.select("channel.mpmc", cap=1024)},
-                    key=lambda s: (s[0] * s[1], s[0], s[1]))
-    xpos = {s: i for i, s in enumerate(shapes)}
-    for m, run in enumerate(runs):
-        for impl in run.impls("channel.mpmc"):
-            pts = sorted((p for p in run.select("channel.mpmc", cap=1024) if p["impl"] == impl
-                          and "items_per_second" in p["stats"]),
-                         key=lambda p: xpos[(p["params"]["producers"], p["params"]["consumers"])])
-            if not pts:
-                continue
-            xs = [xpos[(p["params"]["producers"], p["params"]["consumers"])] for p in pts]
-            stats = [p["stats"]["items_per_second"] for p in pts]
-            color = pal.color(impl)
-            label = impl if len(runs) == 1 else f"{impl} ({run.machine})"
-            ax.plot(xs, [s["median"] for s in stats], linestyle(m), color=color, marker=pal.marker(impl),
-                    label=label, **line_kw(impl))
-            error_bars(ax, xs, stats, color)
-            for x, s, p in zip(xs, stats, pts):
-                tip(ax, x, s["median"], f"{label}, {p['params']['producers']}x{p['params']['consumers']}: "
-                                        f"items/s {stat_tip(s)}")
-            for x, s, p in zip(xs, stats, pts):
-                if p["oversubscribed"]:
-                    any_over = True
-                    ax.plot([x], [s["median"]], "o", markersize=8, markerfacecolor="white", color=color)
-    ax.set_xticks(range(len(shapes)), [f"{a}x{b}" for a, b in shapes])
-    ax.set_yscale("log")
-    ax.grid(True, alpha=0.3)
-    ax.set(xlabel="producers x consumers (ordered by threads)", ylabel="throughput (items/s)",
-           title=title(runs, "channel.mpmc, capacity 1024: scaling", "channel.mpmc"))
-    made.append((finish(fig, ax, out, "channel_mpmc_scaling", any_over), "Scaling with producers and consumers"))
-
-    fig, ax = plt.subplots(figsize=(8, 5))
-    k, labels = 0, []
-    for run in runs:
-        for p in sorted(run.select("collect.false_sharing"), key=lambda p: (p["params"]["threads"], p["params"]["align"])):
-            if "packed_ns_per_op" not in p["stats"]:
-                continue
-            labels.append(f"{p['params']['threads']} thr, {p['params']['align']} B" +
-                          ("" if len(runs) == 1 else f"\n{run.machine}") + (" *" if p["oversubscribed"] else ""))
-            what = f"{p['params']['threads']} threads, {p['params']['align']} B ({run.machine})"
-            bar_with_interval(ax, k - 0.2, p["stats"]["packed_ns_per_op"], 0.4, "tab:red",
-                              label="packed" if k == 0 else None, what=f"packed, {what}, ns/op")
-            bar_with_interval(ax, k + 0.2, p["stats"]["padded_ns_per_op"], 0.4, "tab:green",
-                              label="padded" if k == 0 else None, what=f"padded, {what}, ns/op")
-            k += 1
-    ax.set_xticks(range(len(labels)), labels, fontsize=7)
-    ax.set(ylabel="time per increment (ns)",
-           title=title(runs, "collect.false_sharing: Counter{hits, misses}, packed vs padded (* oversubscribed)",
-                       "collect.false_sharing"))
-    made.append((finish(fig, ax, out, "false_sharing"), "False sharing: packed against padded"))
-
-    fig, ax = plt.subplots(figsize=(8, 5))
-    plot_lines(ax, runs, pal, "collect.stride", "stride", "ns_per_op", {}, ylog=False)
-    for m, run in enumerate(runs):
-        fs = run.ctx.get("derived", {}).get("false_sharing")
-        if fs:
-            ax.axvline(fs["false_sharing_distance_bytes"], color="black", ls=linestyle(m + 2),
-                       label=f"measured distance {fs['false_sharing_distance_bytes']} B ({run.machine})")
-            ax.axvline(fs["hardware_destructive_interference_size"], color="grey", ls="--", alpha=0.5,
-                       label=f"hardware_destructive_interference_size {fs['hardware_destructive_interference_size']} B")
-    ax.set(xlabel="distance between the threads' counters (bytes)", ylabel="time per increment (ns)",
-           title=title(runs, "collect.stride: where false sharing stops", "collect.stride"))
-    made.append((finish(fig, ax, out, "stride"), "False-sharing distance"))
-
-    fig, ax = plt.subplots(figsize=(8, 5))
-    plot_lines(ax, runs, pal, "collect.writer_freq", "work", "ns_per_write", {}, xlog=False, x_zero=1)
-    ax.set_xscale("log")
-    for run in runs:
-        for c in run.ctx.get("derived", {}).get("writer_freq", {}).get("crossovers", []):
-            ax.axvspan(*(max(w, 1) for w in c["between_work"]), alpha=0.08, color="k")
-    ax.set(xlabel="units of local work between writes (1 = none)", ylabel="time per write, work included (ns)",
-           title=title(runs, "collect.writer_freq: cost per write (shaded: crossovers)", "collect.writer_freq"))
-    made.append((finish(fig, ax, out, "writer_freq"), "Writer frequency: cost per write"))
-
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for m, run in enumerate(runs):
-        for impl in run.impls("timeout.recv_for"):
-            pts = sorted((p for p in run.select("timeout.recv_for") if p["impl"] == impl),
-                         key=lambda p: p["params"]["timeout_ns"])
-            for pct, ls in (("overshoot_p50_ns", "-"), ("overshoot_p99_ns", "--")):
-                have = [p for p in pts if pct in p["stats"] and p["stats"][pct]["median"] > 0]
-                if not have:
-                    continue  # not measured: no point, rather than a made-up one
-                xs = [max(p["params"]["timeout_ns"], 100) for p in have]
-                label = f"{impl} {pct[10:13]}" + ("" if len(runs) == 1 else f" ({run.machine})")
-                ax.plot(xs, [p["stats"][pct]["median"] for p in have], ls, color=pal.color(impl), marker="o",
-                        label=label, **line_kw(impl))
-                error_bars(ax, xs, [p["stats"][pct] for p in have], pal.color(impl))
-                for x, p in zip(xs, have):
-                    tip(ax, x, p["stats"][pct]["median"], f"{label}, timeout {p['params']['timeout_ns']} ns: "
-                                                          f"overshoot {stat_tip(p['stats'][pct])} ns")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.grid(True, which="both", alpha=0.3)
-    xlabel = "requested timeout (ns; 100 = zero)"
-    if any(i.startswith("go_") for run in runs for i in run.impls("timeout.recv_for")):
-        # Go's overshoot is its runtime's timer resolution, not its channel's speed.
-        xlabel += ("\ngo_chan: Go's timers wake with ~1 ms resolution on Linux (epoll_wait);"
-                   "\nits overshoot measures the timer, not the channel")
-    ax.set(xlabel=xlabel, ylabel="overshoot: actual - requested (ns)",
-           title=title(runs, "timeout.recv_for: how late a timeout fires", "timeout.recv_for"))
-    made.append((finish(fig, ax, out, "timeout_overshoot"), "Timeout overshoot"))
-
-    fig, ax = plt.subplots(figsize=(8, 5))
-    plot_lines(ax, runs, pal, "callback.error_rate", "error_pct", "ns_per_op", {}, xlog=False, x_zero=0.01)
-    ax.set_xscale("log")
-    ax.set(xlabel="error rate (%; 0.01 = none)", ylabel="time per operation (ns)",
-           title=title(runs, "callback.error_rate: error codes, Expected and exceptions", "callback.error_rate"))
-    made.append((finish(fig, ax, out, "error_rate"), "Error-rate curves"))
-
+    matplotlib.rcParams["font.family"] = "DejaVu Sans"
+    matplotlib.rcParams["figure.dpi"] = 80
+    GID["n"] = 0
+    specs = specs_for(runs)
+    pal = Palette([set(spec_series(runs, s)) for s in specs])
+    made, names = [], set()
+    for spec in specs:
+        name = spec.name
+        if name in names:
+            name += "_" + "_".join(m.split("_")[-2] if m.count("_") > 1 else m for m in spec.metrics)
+        names.add(name)
+        got = draw_spec(runs, spec, pal, out, name)
+        if got:
+            made.append((got, spec.title.split(": ", 1)[-1][:1].upper() + spec.title.split(": ", 1)[-1][1:],
+                         spec.family))
     if len(runs) >= 2:
-        import math
-
-        import numpy as np
-
-        base = cr.samples(runs[0].doc)
-        cells: dict = {}
-        for run in runs[1:]:
-            other = cr.samples(run.doc)
-            for key in set(base) & set(other):
-                a, b = base[key]["metrics"].get("time_ns"), other[key]["metrics"].get("time_ns")
-                if a and b:
-                    cells.setdefault((key[0], run.machine), []).append(cr.median(b) / cr.median(a))
-        families = sorted({f for f, _ in cells})
-        machines = [r.machine for r in runs[1:]]
-        grid = np.array([[cr.geomean(cells[(f, m)]) if (f, m) in cells else np.nan
-                          for m in machines] for f in families])
-        fig, ax = plt.subplots(figsize=(4 + len(machines), 1 + 0.4 * max(len(families), 1)))
-        im = ax.imshow(np.log2(grid), cmap="coolwarm", vmin=-2, vmax=2, aspect="auto")
-        ax.set_xticks(range(len(machines)), machines)
-        ax.set_yticks(range(len(families)), families, fontsize=7)
-        for i in range(len(families)):
-            for j in range(len(machines)):
-                if not math.isnan(grid[i, j]):
-                    ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7)
-                    tip(ax, j, i, f"{families[i]}: {machines[j]} / {runs[0].machine} geomean time ratio "
-                                  f"{grid[i, j]:.4g} over {len(cells[(families[i], machines[j])])} benchmarks")
-        fig.colorbar(im, label="log2(time ratio)")
-        ax.set_title(f"geomean time ratio per family, against {runs[0].machine}")
-        made.append((finish(fig, ax, out, "machines_heatmap", legend=False), "Cross-machine ratios"))
+        got = heatmap(runs, out)
+        if got:
+            made.append((got, "Across machines: geometric-mean time ratio per family", ""))
     made += history_plots(runs, out)
     return made
+
+
+def heatmap(runs: list[Run], out: Path) -> str | None:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    base = cr.samples(runs[0].doc)
+    cells: dict = {}
+    for run in runs[1:]:
+        other = cr.samples(run.doc)
+        for key in set(base) & set(other):
+            a, b = base[key]["metrics"].get("time_ns"), other[key]["metrics"].get("time_ns")
+            if a and b:
+                cells.setdefault((key[0], run.machine), []).append(cr.median(b) / cr.median(a))
+    if not cells:
+        return None
+    families = sorted({f for f, _ in cells})
+    machines = [r.machine for r in runs[1:]]
+    grid = np.array([[cr.geomean(cells[(f, m)]) if (f, m) in cells else np.nan for m in machines] for f in families])
+    fig, ax = plt.subplots(figsize=(5.5 + 1.2 * len(machines), 1.6 + 0.24 * len(families)))
+    im = ax.imshow(np.log2(grid), cmap="coolwarm", vmin=-2, vmax=2, aspect="auto")
+    fixed_ticks(ax.xaxis, list(range(len(machines))), [wrap(m, 1.4, 7) for m in machines])
+    fixed_ticks(ax.yaxis, list(range(len(families))), families)
+    ax.tick_params(labelsize=7)
+    for i in range(len(families)):
+        for j in range(len(machines)):
+            if not math.isnan(grid[i, j]):
+                ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7)
+                tip(ax, j, i, f"{families[i]}: {machines[j]} / {runs[0].machine} geomean time ratio "
+                              f"{grid[i, j]:.4g} over {len(cells[(families[i], machines[j])])} benchmarks")
+    fig.colorbar(im, label="log2(time ratio): above 0 slower")
+    fig.suptitle(wrap(f"Geometric-mean time ratio per family, each machine against {runs[0].machine}",
+                      fig.get_size_inches()[0] - 0.2, 10), fontsize=10, gid=next_gid("title"))
+    fig.tight_layout(rect=(0, 0.06, 1, 0.92))
+    return finish(fig, out, "machines_heatmap", ["cells: geometric mean over the family's benchmarks of the ratio "
+                                                 "of median times (no interval: a summary of many)"])
 
 
 # ---- history: one machine across commits --------------------------------------------
 #
 # For every machine whose results directory holds two or more runs, chosen
 # benchmarks are drawn against the runs in time order (commit and date), as
-# the ratio to the series' first run, each point with its interval; a ring
-# marks a run that compare.py finds significantly different from the run
-# before it (U test at compare's alpha and minimum effect).
+# the ratio to the series' first run, each point with its interval. Every
+# point after the first says whether compare.py's rule (U test p < 0.01, at
+# least 5 % and 5 samples a side) found it changed from the run before,
+# tested it and found no change, or could not test it.
 
 HISTORY_SERIES = [
     ("channel.spsc", "channel", {"cap": 1024, "payload": 8, "work": 0}, "time_ns", "spsc cap 1024: channel"),
@@ -485,27 +948,30 @@ def history_runs(runs: list[Run]) -> dict[str, list[Run]]:
     return dict(reversed(list(out.items())))
 
 
-def history_changes(series: list[Run]) -> list[set]:
-    """For each run after the first: the (key, metric) pairs of HISTORY_SERIES
-    that changed significantly from the run before, by compare.py's rule
-    (U test p < 0.01, at least 5 % and 5 samples a side)."""
+def history_changes(series: list[Run]) -> list[dict]:
+    """For each run: (key, metric) of HISTORY_SERIES -> "changed", "no change"
+    or "not tested" against the run before, by compare.py's rule (U test
+    p < 0.01, at least 5 % and 5 samples a side); the first run has none."""
     import compare
 
     metrics = tuple({m for *_, m, _ in HISTORY_SERIES})
     samples = [cr.samples(run.doc, extra=metrics) for run in series]
-    out = [set()]
+    out = [{}]
     for prev, cur in zip(samples, samples[1:]):
-        changed = set()
+        status = {}
         for family, impl, params, metric, _ in HISTORY_SERIES:
             key = cr.key_of({"family": family, "impl": impl, "params": params})
             a = prev.get(key, {}).get("metrics", {}).get(metric, [])
             b = cur.get(key, {}).get("metrics", {}).get(metric, [])
+            if not a or not b:
+                continue
             if min(len(a), len(b)) < compare.MIN_SAMPLES:
+                status[(key, metric)] = "not tested"
                 continue
             p = cr.mann_whitney(a, b)
-            if p is not None and p < 0.01 and abs(cr.median(b) / cr.median(a) - 1) >= 0.05:
-                changed.add((key, metric))
-        out.append(changed)
+            changed = p is not None and p < 0.01 and abs(cr.median(b) / cr.median(a) - 1) >= 0.05
+            status[(key, metric)] = "changed" if changed else "no change"
+        out.append(status)
     return out
 
 
@@ -514,48 +980,305 @@ def run_label(run: Run) -> str:
     return f"{c.get('git_commit', '?')}{'*' if c.get('git_dirty') else ''}\n{str(c.get('start_time', '?'))[:10]}"
 
 
-def history_plots(runs: list[Run], out: Path) -> list[tuple[str, str]]:
+HISTORY_STATUS = {"changed": "changed from the run before (U test p < 0.01 and >= 5 %)",
+                  "no change": "tested: no change from the run before",
+                  "not tested": "not tested (fewer than 5 samples a side)"}
+
+
+def history_plots(runs: list[Run], out: Path) -> list[tuple[str, str, str]]:
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     made = []
     for machine, series in history_runs(runs).items():
         changes = history_changes(series)
-        fig, ax = plt.subplots(figsize=(8, 5))
+        fig, ax = plt.subplots(figsize=(10.5, 4.6))
         colors = plt.cm.tab10.colors
+        handles, labels, allv = [], [], []
         for k, (family, impl, params, metric, label) in enumerate(HISTORY_SERIES):
+            key = cr.key_of({"family": family, "impl": impl, "params": params})
             pts = []
             for i, run in enumerate(series):
                 s = stat(run.find({"family": family, "impl": impl, "params": params}), metric)
                 if s is not None:
-                    pts.append((i, s, cr.key_of({"family": family, "impl": impl, "params": params})))
+                    pts.append((i, s))
             if not pts:
                 continue
             base = pts[0][1]["median"]
-            xs = [i for i, _, _ in pts]
-            scaled = [{**s, "median": s["median"] / base,
-                       "lo": None if s["lo"] is None else s["lo"] / base,
-                       "hi": None if s["hi"] is None else s["hi"] / base} for _, s, _ in pts]
+            xs = [i for i, _ in pts]
+            scaled = [{**s, "median": s["median"] / base, "lo": None if s["lo"] is None else s["lo"] / base,
+                       "hi": None if s["hi"] is None else s["hi"] / base} for _, s in pts]
+            allv += [v for s in scaled for v in (s["lo"], s["hi"], s["median"]) if v is not None]
             color = colors[k % 10]
-            ax.plot(xs, [s["median"] for s in scaled], "-", marker="o", color=color, label=label,
-                    **{**line_kw(impl), "alpha": 1.0})
-            error_bars(ax, xs, scaled, color)
-            for (i, s, key), sc in zip(pts, scaled):
-                changed = (key, metric) in changes[i]
-                if changed:
+            art = ax.plot(xs, [s["median"] for s in scaled], "-", color=color, lw=1.8 if emphasized(impl) else 1.2)[0]
+            art.set_gid(next_gid("series"))
+            handles.append(Line2D([], [], color=color, lw=1.8))
+            labels.append(label)
+            interval_bars(ax, xs, scaled, color)
+            for (i, s), sc in zip(pts, scaled):
+                st = changes[i].get((key, metric), "first" if i == xs[0] else "not tested")
+                face = "white" if st == "not tested" else color
+                ax.plot([i], [sc["median"]], "o", markersize=6, markerfacecolor=face, color=color, zorder=5)
+                if st == "changed":
                     ax.plot([i], [sc["median"]], "o", markersize=13, markerfacecolor="none", color="black", zorder=6)
                 tip(ax, i, sc["median"], f"{label} at {series[i].ctx.get('git_commit', '?')}: {metric} "
                                          f"{stat_tip(s)} ({sc['median']:.3f}x the first run)"
-                                         + ("; significantly changed from the run before" if changed else ""))
+                                         + (f"; {HISTORY_STATUS[st]}" if st in HISTORY_STATUS else ""))
+        handles += [Line2D([], [], ls="none", marker="o", color="grey", markerfacecolor="grey"),
+                    Line2D([], [], ls="none", marker="o", color="grey", markerfacecolor="white"),
+                    Line2D([], [], ls="none", marker="o", markersize=11, markerfacecolor="none", color="black")]
+        labels += ["filled: " + HISTORY_STATUS["no change"], "hollow: " + HISTORY_STATUS["not tested"],
+                   "black ring: " + HISTORY_STATUS["changed"]]
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.set_yscale("log")
-        ax.set_xticks(range(len(series)), [run_label(r) for r in series], fontsize=7)
+        if allv:
+            format_log_axis(ax.yaxis, min(allv + [1.0]), max(allv + [1.0]))
+        fixed_ticks(ax.xaxis, list(range(len(series))), [run_label(r) for r in series])
+        ax.tick_params(labelsize=7)
         ax.grid(True, which="both", alpha=0.3)
-        ax.set(xlabel="run (commit, date; * = uncommitted changes)", ylabel="ratio to the first run (lower is faster)",
-               title=f"History on {machine}: chosen benchmarks across commits\n"
-                     "(black ring: significantly changed from the run before)")
+        ax.set_xlabel("run (commit, date; * = uncommitted changes)", fontsize=8)
+        ax.set_ylabel("ratio to the first run (lower is faster)", fontsize=8)
+        fig.legend(handles, [wrap(t, 3.2, 7) for t in labels], loc="upper left", bbox_to_anchor=(0.66, 0.88),
+                   fontsize=7, frameon=False)
+        fig.suptitle(f"History on {machine}: chosen benchmarks across commits", fontsize=10, gid=next_gid("title"))
+        fig.tight_layout(rect=(0, 0.05, 0.65, 0.94))
         name = "history_" + re.sub(r"[^A-Za-z0-9_.-]", "_", machine)
-        made.append((finish(fig, ax, out, name), f"History on {machine}"))
+        made.append((finish(fig, out, name, ["points: medians; bars: 95 % confidence intervals; each point is "
+                                             "compared with the run before it"]), f"History on {machine}", ""))
     return made
+
+
+# ---- the summary: fastest per workload, Channel against Go ------------------------------
+
+def g3(v: float, digits: int = 3) -> str:
+    """A ratio to `digits` significant digits, trailing zeros kept (1.0, 12, 180, 1.2k)."""
+    a = abs(v)
+    if a >= 1000:
+        return human(v)
+    if a >= 1:
+        return f"{v:.{max(0, digits - len(str(int(a))))}f}"
+    return f"{v:.{digits}g}"
+
+
+def fmt_ratio(r: float, lo, hi, digits: int = 3) -> str:
+    """'1.31x [1.18–1.47]': a ratio of medians and its interval. With
+    digits=2 (the first screen) a ratio below 1 reads as a division:
+    '÷180 [150–210]' is 1/180 of the other's speed."""
+    if digits == 2 and r < 1 and r > 0:
+        inv = f"÷{g3(1 / r, 2)}"
+        return inv + (f" [{g3(1 / hi, 2)}–{g3(1 / lo, 2)}]" if lo is not None and lo > 0 else "")
+    return f"{g3(r, digits)}x" + (f" [{g3(lo, digits)}–{g3(hi, digits)}]" if lo is not None else " (no interval)")
+
+
+def params_text(params: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in params.items())
+
+
+def cell_entries(run, spec: Spec, params: dict, metric: str) -> list[tuple[str, dict, dict]]:
+    """(series, stats, point) of every implementation measured in one workload
+    (a family and its parameters); a parameter that still varies (gather's
+    wait) is named in the series."""
+    multi = multi_runner(run.select(spec.family))
+    pts = [p for p in run.select(spec.family, **params) if metric in p["stats"]]
+    varying = sorted(k for k in {k for p in pts for k in p["params"]} - set(params) - {"runner"}
+                     if len({str(p["params"].get(k)) for p in pts}) > 1)
+    return [(series_of(p, multi) + "".join(f" · {p['params'].get(k)}" for k in varying), p["stats"][metric], p)
+            for p in pts]
+
+
+def fastest(entries: list, metric: str) -> dict | None:
+    """The fastest entry, the runner-up, and how far ahead (ratio with its
+    interval; a tie when the interval reaches 1)."""
+    if len(entries) < 2:
+        return None
+    better_high = higher_is_better(metric)
+    ranked = sorted(entries, key=lambda e: -e[1]["median"] if better_high else e[1]["median"])
+    (s1, a, p1), (s2, b, p2) = ranked[0], ranked[1]
+    num, den = (a, b) if better_high else (b, a)
+    if den["median"] <= 0:
+        return None
+    lo, hi = cr.ratio_ci(num, den)
+    return {"fastest": s1, "runner_up": s2, "ratio": num["median"] / den["median"], "lo": lo, "hi": hi,
+            "tie": lo is None or lo <= 1.0, "n": len(entries), "stats": a}
+
+
+def fastest_text(f: dict | None) -> str:
+    if f is None:
+        return "—"
+    margin = fmt_ratio(f["ratio"], f["lo"], f["hi"])
+    if f["tie"]:
+        return f"{f['fastest']} ≈ {f['runner_up']} ({margin}: within the noise)"
+    return f"{f['fastest']} {margin} ahead of {f['runner_up']}"
+
+
+def fastest_html(f: dict | None) -> str:
+    if f is None:
+        return "—"
+    e = html.escape
+    margin = e(fmt_ratio(f["ratio"], f["lo"], f["hi"], 2))
+    if f["tie"]:
+        return f"{e(f['fastest'])} ≈ {e(f['runner_up'])} <small>{margin}: a tie</small>"
+    return f"<b>{e(f['fastest'])}</b> {margin} <small>› {e(f['runner_up'])}</small>"
+
+
+def channel_vs_foreign(entries: list, metric: str) -> list[tuple[str, str, float, object, object]]:
+    """(reference series, foreign series, how many times faster the
+    reference is, lo, hi) for conpat::Channel against Go's (and Rust's)
+    channels in one workload."""
+    better_high = higher_is_better(metric)
+    refs = [e for e in entries if is_reference(e[0].split(" · ")[0])]
+    foreign = [e for e in entries if is_foreign(e[0].split(" · ")[0])]
+    out = []
+    for fs, fst, _ in foreign:
+        for rs, rst, _ in refs:
+            num, den = (rst, fst) if better_high else (fst, rst)
+            if den["median"] > 0:
+                lo, hi = cr.ratio_ci(num, den)
+                out.append((rs, fs, num["median"] / den["median"], lo, hi))
+    return out
+
+
+def vs_text(pairs: list, digits: int = 3) -> str:
+    if not pairs:
+        return "—"
+    foreign = {p[1] for p in pairs}
+    parts = []
+    for rs, fs, r, lo, hi in pairs:
+        runner = rs[len("channel"):].strip(" ()") or "thread"
+        parts.append((f"vs {fs}: " if len(foreign) > 1 else "") + f"{runner} {fmt_ratio(r, lo, hi, digits)}")
+    return " · ".join(parts)
+
+
+def summary_specs(runs) -> list[Spec]:
+    seen, out = set(), []
+    for s in specs_for(runs):
+        if s.summary and s.family not in seen:
+            seen.add(s.family)
+            out.append(s)
+    return out
+
+
+def headline_params(run, spec: Spec) -> dict | None:
+    """The spec's headline workload where the run has it, else its workload
+    with the most implementations."""
+    if spec.headline and run.select(spec.family, **spec.headline):
+        return dict(spec.headline)
+    cells = workloads(run, spec)
+    return max(cells, key=lambda c: len(run.select(spec.family, **c))) if cells else None
+
+
+def workloads(run, spec: Spec) -> list[dict]:
+    """Every workload (parameters but the runner and the dot plot's row
+    parameter) the run measured in the spec's family."""
+    seen = {}
+    for p in run.select(spec.family):
+        c = {k: v for k, v in sorted(p["params"].items()) if k != "runner" and k != spec.rows}
+        seen[json.dumps(c, sort_keys=True, default=str)] = c
+    return [seen[k] for k in sorted(seen, key=lambda k: [(num(v) is None, num(v) or 0, str(v))
+                                                             for v in json.loads(k).values()])]
+
+
+def summary_rows(runs) -> list[dict]:
+    """One row per family: per machine, its headline workload's fastest
+    implementation and Channel against Go."""
+    rows = []
+    for spec in summary_specs(runs):
+        metric = spec.metrics[0]
+        cells = {}
+        for run in runs:
+            params = headline_params(run, spec)
+            if params is None:
+                continue
+            entries = cell_entries(run, spec, params, metric)
+            cells[run.machine] = {"params": params, "fastest": fastest(entries, metric),
+                                  "vs": channel_vs_foreign(entries, metric)}
+        if any(c["fastest"] for c in cells.values()):
+            rows.append({"family": spec.family, "metric": metric, "cells": cells})
+    return rows
+
+
+def workload_rows(runs) -> list[dict]:
+    """Every workload of every family, fastest per machine."""
+    rows = []
+    for spec in summary_specs(runs):
+        metric = spec.metrics[0]
+        keys = {}
+        for run in runs:
+            for c in workloads(run, spec):
+                keys.setdefault(json.dumps(c, sort_keys=True, default=str), c)
+        for k, params in keys.items():
+            cells = {}
+            for run in runs:
+                entries = cell_entries(run, spec, params, metric)
+                f = fastest(entries, metric)
+                if f:
+                    cells[run.machine] = {"fastest": f, "vs": channel_vs_foreign(entries, metric)}
+            if cells:
+                rows.append({"family": spec.family, "params": params, "metric": metric, "cells": cells})
+    return rows
+
+
+# ---- changes: a baseline or an A/B test ---------------------------------------------------
+
+def changed(row: dict) -> bool:
+    return str(row.get("verdict", "")).split(" ")[0] in ("slower", "faster")
+
+
+def worst_first(rows: list[dict]) -> list[dict]:
+    """Changed rows: slowdowns, largest first, then speedups, largest first."""
+    moved = [r for r in rows if changed(r) and isinstance(r.get("change_pct"), (int, float))]
+    return sorted(moved, key=lambda r: (r["change_pct"] <= 0, -abs(r["change_pct"])))
+
+
+def change_text(r: dict) -> str:
+    ci = r.get("change_ci_pct")
+    text = f"{r['change_pct']:+.1f} %"
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(v, (int, float)) for v in ci):
+        text += f" [{ci[0]:+.1f}, {ci[1]:+.1f}]"
+    return text
+
+
+def load_abtest(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise cr.ResultsError(f"{path}: no such file") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise cr.ResultsError(f"{path}: not a readable JSON file ({e})") from None
+    rows = doc.get("rows") if isinstance(doc, dict) else None
+    if not isinstance(rows, list):
+        raise cr.ResultsError(f"{path}: not an A/B test result (no top-level 'rows' list)")
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict) or not {"benchmark", "metric", "change_pct", "verdict"} <= set(r):
+            raise cr.ResultsError(f"{path}: rows[{i}] lacks benchmark, metric, change_pct or verdict")
+    return {"title": f"A/B test {path.name}", "source": rel(path), "rows": rows}
+
+
+def baseline_changes(path: Path, runs: list[Run]) -> dict:
+    """The newest reported run of the baseline's machine (else the newest
+    reported run) against the baseline, by compare.py."""
+    import compare
+
+    path = cr.resolve_inputs([path])[0]
+    base = cr.load(path)
+    label = cr.machine_label(base, path)
+    same = [r for r in runs if cr.machine_label(r.doc, r.path) == label and r.path.resolve() != path.resolve()]
+    pool = same or [r for r in runs if r.path.resolve() != path.resolve()] or runs
+    target = max(pool, key=lambda r: str(r.ctx.get("start_time", "")))
+    rows = compare.compare_pair(base, target.doc, 0.01, 5.0)
+    if not rows:
+        raise cr.ResultsError(f"{path}: no benchmark in common with {target.path}")
+    note = "" if same else f" (another machine: {label})"
+    return {"title": f"{target.machine} against the baseline {rel(path)}{note}", "source": rel(path), "rows": rows}
+
+
+def change_counts(rows: list[dict]) -> str:
+    verdicts = [str(r.get("verdict", "")) for r in rows]
+    slower = sum(v.startswith("slower") for v in verdicts)
+    faster = sum(v.startswith("faster") for v in verdicts)
+    same = sum(v == "no change" for v in verdicts)
+    return (f"{len(rows)} rows: {slower} slower, {faster} faster, {same} no change, "
+            f"{len(rows) - slower - faster - same} not tested")
 
 
 # ---- metadata and rendering ---------------------------------------------------------
@@ -598,56 +1321,261 @@ def metadata(run: Run) -> list[str]:
     return lines
 
 
+def run_brief(run: Run) -> str:
+    c = run.ctx
+    return (f"{run.machine}: commit {c.get('git_commit', '?')}{'*' if c.get('git_dirty') else ''}, "
+            f"{str(c.get('start_time', '?'))[:16].replace('T', ' ')}, profile {c.get('profile', '?')}, "
+            f"{run.repetitions()} repetitions, {c.get('hardware_threads', '?')} hardware threads")
+
+
 def rel(path: Path) -> str:
-    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    path = Path(path)
+    return str(path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path)
 
 
-def render(runs: list[Run], plots, out: Path) -> None:
+def verdict_class(v: str) -> str:
+    return "v-" + re.sub(r"[^a-z]+", "-", v.lower()).strip("-")
+
+
+def claim_groups(rows: list[dict]) -> list[list[dict]]:
+    """claims.table's rows (one per claim and machine), grouped by claim in order."""
+    out: dict = {}
+    for r in rows:
+        out.setdefault(r.get("id", r["claim"]), []).append(r)
+    return list(out.values())
+
+
+def side_lines(r: dict) -> list[tuple[str, list[str]]]:
+    """The sides' answers of one claim row, whatever sides claims.py reports."""
+    names = {"cpp": "C++", "go": "Go"}
+    return [(names.get(k, k), v) for k, v in r.items() if isinstance(v, list) and all(isinstance(x, str) for x in v)]
+
+
+def write_csv(runs: list[Run], out: Path) -> None:
+    """Every benchmark's every metric per machine: median, interval, n, unit."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["machine", "commit", "family", "impl", "runner", "params", "metric", "unit", "median", "lo", "hi",
+                "coverage", "n", "oversubscribed", "state_mixed"])
+    g = lambda v: "" if v is None else f"{v:.6g}"  # noqa: E731
+    for run in runs:
+        for p in sorted(run.points, key=lambda p: (p["family"], p["raw"]["impl"], cr.key_of(
+                {"family": p["family"], "impl": p["raw"]["impl"], "params": p["raw"]["params"]}))):
+            raw = p["raw"]
+            params = ";".join(f"{k}={v}" for k, v in sorted(raw["params"].items()) if k != "runner")
+            runner = raw["params"].get("runner") or raw.get("runner") or ""
+            for metric, s in sorted(p["stats"].items()):
+                if metric.endswith("_samples"):
+                    continue
+                w.writerow([run.machine, run.ctx.get("git_commit", ""), p["family"], raw["impl"], runner, params,
+                            metric, unit_of(metric), g(s["median"]), g(s["lo"]), g(s["hi"]),
+                            "" if s["coverage"] is None else f"{s['coverage']:.4f}", s["n"],
+                            int(p["oversubscribed"]), int(p["state_mixed"])])
+    (out / "summary.csv").write_text(buf.getvalue())
+
+
+CSS = """
+body{font-family:'DejaVu Sans',sans-serif;font-size:13px;max-width:1380px;margin:0 auto;padding:0 10px;color:#222}
+h1{font-size:20px;margin:6px 0 2px}h2{font-size:15px;margin:10px 0 3px}h2 small{font-weight:normal;color:#555;font-size:12px}
+p.sub{margin:0 0 4px;color:#555;font-size:12px}
+table{border-collapse:collapse}td,th{border:1px solid #d4d4d4;padding:1px 5px;font-size:12px;vertical-align:top;text-align:left}
+th{background:#f3f3f3;font-weight:600}
+#summary{width:100%}#summary td{font-size:12px}#summary td.w{color:#333}#summary small{color:#777}
+.row2{display:grid;grid-template-columns:minmax(0,1.65fr) minmax(0,1fr);gap:12px}
+.row1{display:block}
+#claims{table-layout:fixed;width:100%}#claims th.m{width:138px;white-space:normal}#claims td.v{white-space:nowrap}
+#claims summary{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;cursor:pointer}
+#claims details[open] summary{white-space:normal}
+#claims .more{white-space:normal;font-size:12px;padding:3px 0}
+#changes table{table-layout:fixed;width:100%}#changes td{font-size:11px}#changes td.n{white-space:nowrap}
+#changes td.b{overflow-wrap:anywhere}#changes th.n{width:118px}#changes th.vd{width:52px}
+.v-holds{color:#1a7f37;font-weight:600}.v-does-not-hold{color:#b42318;font-weight:600}
+.v-inconclusive{color:#8a6d00;font-weight:600}.v-not-measured,.v-untestable{color:#777}
+.slower{color:#b42318}.faster{color:#1a7f37}.tie{color:#777}
+small{color:#666}
+figure{margin:14px 0;border-top:1px solid #ddd;padding-top:6px}figcaption{font-weight:600;margin-bottom:4px}
+svg{max-width:100%;height:auto}
+details.box{margin:8px 0}details.box>summary{font-weight:600;cursor:pointer;font-size:14px}
+"""
+
+
+def render(runs: list[Run], plots, out: Path, change: dict | None) -> None:
     machines = [r.machine for r in runs]
     rows = claims.table(runs)
+    groups = claim_groups(rows)
+    summary = summary_rows(runs)
+    every = workload_rows(runs)
+    e = html.escape
 
+    # ---- HTML -----------------------------------------------------------------------
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>conpat report</title>",
+             f"<style>{CSS}</style></head><body>",
+             "<h1>conpat report</h1><p class='sub'>" + " · ".join(e(run_brief(r)) for r in runs)
+             + ". Generated by <code>make report</code> from "
+             + ", ".join(f"<code>{e(rel(r.path))}</code>" for r in runs) + "; run details and warnings "
+             "<a href='#runs'>below</a>.</p>"]
+    # Fastest here.
+    parts.append("<h2>Fastest here <small>per machine, each family's headline workload: the fastest implementation "
+                 "and its lead over the runner-up, and conpat::Channel's speed over Go's chan (&gt; 1: Channel "
+                 "faster); ratios of medians [95 % interval]. <a href='#workloads'>Every workload</a></small></h2>")
+    head1 = "".join(f"<th colspan='2'>{e(m)}</th>" for m in machines)
+    head2 = "".join("<th>fastest, its lead › over the runner-up</th><th>Channel's speed over Go's chan "
+                    "(÷: slower)</th>" for _ in machines)
+    parts.append(f"<table id='summary'><tr><th rowspan='2'>workload</th>{head1}</tr><tr>{head2}</tr>")
+    for row in summary:
+        params = next((c["params"] for c in row["cells"].values()), {})
+        same = all(c["params"] == params for c in row["cells"].values())
+        label = row["family"] + (f" <small>{e(params_text(params))}</small>" if same and params else "")
+        cells = ""
+        for m in machines:
+            c = row["cells"].get(m)
+            if c is None:
+                cells += "<td class='tie'>not measured</td><td></td>"
+                continue
+            f = c["fastest"]
+            cls = "tie" if f is None or f["tie"] else ""
+            extra = "" if same else f" <small>({e(params_text(c['params']))})</small>"
+            title = e(f"{row['metric']}: {ci_text(f['stats'])}") if f else ""
+            cells += f"<td class='{cls}' title='{title}'>{fastest_html(f)}{extra}</td><td>{e(vs_text(c['vs'], 2))}</td>"
+        parts.append(f"<tr><td class='w'>{label}</td>{cells}</tr>")
+    parts.append("</table>")
+    # Claims, and changes beside them.
+    parts.append(f"<div class='{'row2' if change else 'row1'}'><div>")
+    parts.append("<h2>The article's claims, here <small>click a claim for its experiment and numbers</small></h2>")
+    parts.append("<table id='claims'><tr><th>claim</th>" + "".join(f"<th class='m'>{e(m)}</th>" for m in machines)
+                 + "</tr>")
+    for grp in groups:
+        first = grp[0]
+        more = [f"<div class='more'><code>{e(first['experiment'])}</code>: {e(first['setup'])}"
+                + (f" ({e(first['rule'])})" if first.get("rule") else "") + "</div>"]
+        for r in grp:
+            more.append(f"<div class='more'><b>{e(r['machine'])}</b>: <span class='{verdict_class(r['verdict'])}'>"
+                        f"{e(r['verdict'])}</span>" + (f" ({e(r['by'])})" if r.get("by") else "") + "<br>"
+                        + "<br>".join(f"{e(side)}: " + "<br>".join(map(e, lines)) for side, lines in side_lines(r))
+                        + "</div>")
+        verdicts = "".join(f"<td class='v'><span class='{verdict_class(r['verdict'])}'>{e(r['verdict'])}</span>"
+                           + (f" <small>({e(r['by'])})</small>" if r.get("by") else "") + "</td>" for r in grp)
+        parts.append(f"<tr><td class='c'><details><summary title='{e(first['claim'])}'>{e(first['claim'])}</summary>"
+                     + "".join(more) + f"</details></td>{verdicts}</tr>")
+    parts.append("</table></div>")
+    if change:
+        moved = worst_first(change["rows"])
+        parts.append(f"<div id='changes'><h2>Biggest changes, worst first <small>{e(change['title'])}</small></h2>")
+        parts.append(f"<p class='sub'>{e(change_counts(change['rows']))}; slower is positive, "
+                     "[95 % interval] where given</p>")
+        if moved:
+            parts.append("<table><tr><th>benchmark · metric</th><th class='n'>change</th><th class='vd'>verdict</th></tr>")
+            for r in moved[:FIRST_CHANGES]:
+                cls = "slower" if r["change_pct"] > 0 else "faster"
+                over = " <small>(oversubscribed)</small>" if r.get("oversubscribed") else ""
+                parts.append(f"<tr><td class='b'>{e(r['benchmark'])} · {e(r['metric'])}{over}</td>"
+                             f"<td class='n {cls}'>{e(change_text(r))}</td><td class='n'>{e(str(r['verdict']))}</td></tr>")
+            parts.append("</table>" + (f"<p class='sub'><a href='#all-changes'>all {len(moved)} changed rows</a></p>"
+                                       if len(moved) > FIRST_CHANGES else ""))
+        else:
+            parts.append("<p>No row changed significantly.</p>")
+        parts.append("</div>")
+    parts.append("</div>")
+    # Below the first screen.
+    nwarn = sum(len(r.ctx.get("warnings", [])) for r in runs)
+    parts.append(f"<details class='box' id='runs'><summary>Runs: machine, build, machine state and {nwarn} "
+                 "warning(s)</summary>")
+    for r in runs:
+        parts.append(f"<h3>{e(r.machine)}</h3><ul>" + "".join(f"<li>{e(line)}</li>" for line in metadata(r)) + "</ul>")
+    parts.append("</details>")
+    intro = re.sub(r"\*([^*]+)\*", r"<i>\1</i>", e(CLAIMS_INTRO))  # the Markdown emphasis, as HTML
+    parts.append(f"<details class='box'><summary>How the claims are judged</summary><p>{intro}</p></details>")
+    if change:
+        moved = worst_first(change["rows"])
+        parts.append(f"<details class='box' id='all-changes'><summary>Every changed row ({len(moved)}), "
+                     f"{e(change['title'])}</summary><table><tr><th>benchmark</th><th>metric</th><th>change</th>"
+                     "<th>verdict</th></tr>" + "".join(
+                         f"<tr><td>{e(r['benchmark'])}</td><td>{e(r['metric'])}</td><td>{e(change_text(r))}</td>"
+                         f"<td>{e(str(r['verdict']))}</td></tr>" for r in moved) + "</table></details>")
+    parts.append("<h2 id='channel-table'>conpat::Channel against Go's chan <small>ns per item, median [95 % "
+                 "interval]; Go / Channel above 1: Channel faster</small></h2>")
+    for r in runs:
+        table = channel_table.table(r.doc)
+        if len(table) < 2:
+            parts.append(f"<p>{e(r.machine)}: no channel rows of channel or go_chan.</p>")
+            continue
+        parts.append(f"<h3>{e(r.machine)}</h3><table class='chan'><tr>" + "".join(f"<th>{e(h)}</th>" for h in table[0])
+                     + "</tr>" + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in table[1:])
+                     + "</table><ul>" + "".join(f"<li>{e(x)}</li>" for x in channel_table.machine_figures(r.doc))
+                     + "</ul>")
+    parts.append("<details class='box' id='workloads'><summary>Every workload: the fastest implementation per "
+                 "machine</summary><table><tr><th>family</th><th>workload</th>"
+                 + "".join(f"<th>{e(m)}</th><th>Channel vs Go</th>" for m in machines) + "</tr>")
+    for row in every:
+        parts.append(f"<tr><td>{e(row['family'])}</td><td>{e(params_text(row['params']))}</td>" + "".join(
+            (f"<td>{e(fastest_text(row['cells'][m]['fastest']))}</td><td>{e(vs_text(row['cells'][m]['vs']))}</td>"
+             if m in row["cells"] else "<td>—</td><td></td>") for m in machines) + "</tr>")
+    parts.append("</table></details>")
+    parts.append("<h2 id='plots'>Plots <small>hover a point for its median, interval and sample count; "
+                 "conpat's channel and Go's are drawn bold</small></h2>")
+    for name, caption, family in plots:
+        svg = (out / f"{name}.svg").read_text()
+        svg = svg[svg.index("<svg"):]  # inline: drop the XML prolog and doctype
+        attr = f" data-family='{e(family)}'" if family else ""
+        parts.append(f"<figure id='plot-{e(name)}'{attr}><figcaption>{e(caption)}</figcaption>{svg}</figure>")
+    parts.append("<p class='sub'>Every benchmark's median, interval, n and unit per machine: "
+                 "<a href='summary.csv'>summary.csv</a>.</p></body></html>")
+    (out / "index.html").write_text("\n".join(parts))
+
+    # ---- Markdown ---------------------------------------------------------------------
+    cell = lambda s: str(s).replace("|", "\\|")  # noqa: E731
     md = ["# conpat report", "",
           "Generated by `make report` from " + ", ".join(f"`{rel(r.path)}`" for r in runs) + ".", ""]
+    md += [f"- {run_brief(r)}" for r in runs]
+    md += ["", "## Fastest here", "",
+           "Each family's headline workload per machine: the fastest implementation, how far ahead of the "
+           "runner-up (median ratio [95 % interval]), and conpat::Channel's speed over Go's chan (> 1: Channel "
+           "faster).", "",
+           "| workload | " + " | ".join(f"{m}: fastest | {m}: Channel vs Go" for m in machines) + " |",
+           "|---|" + "---|---|" * len(machines)]
+    for row in summary:
+        params = next((c["params"] for c in row["cells"].values()), {})
+        md.append(f"| {row['family']} ({cell(params_text(params))}) | " + " | ".join(
+            (f"{cell(fastest_text(row['cells'][m]['fastest']))} | {cell(vs_text(row['cells'][m]['vs']))}"
+             if m in row["cells"] else "not measured | ") for m in machines) + " |")
+    md += ["", "## The seed's claims", "", CLAIMS_INTRO, "",
+           "| claim | experiment and setup | machine | C++ | Go | verdict |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        sides = dict(side_lines(r))
+        others = [(k, v) for k, v in side_lines(r) if k not in ("C++", "Go")]
+        go = sides.get("Go", ["not measured"]) + [f"{k}: {x}" for k, v in others for x in v]
+        md.append("| " + " | ".join([cell(r["claim"]), cell(f"`{r['experiment']}`: {r['setup']}"
+                                                            + (f" ({r['rule']})" if r.get("rule") else "")),
+                                      cell(r["machine"]), "<br>".join(map(cell, sides.get("C++", ["not measured"]))),
+                                      "<br>".join(map(cell, go)),
+                                      f"**{r['verdict']}**" + (f" ({r['by']})" if r.get("by") else "")]) + " |")
+    if change:
+        moved = worst_first(change["rows"])
+        md += ["", f"## Changes: {change['title']}", "", change_counts(change["rows"]) + "; slower is positive.", ""]
+        if moved:
+            md += ["| benchmark | metric | change | verdict |", "|---|---|---|---|"]
+            md += [f"| {cell(r['benchmark'])} | {r['metric']} | {cell(change_text(r))} | {cell(r['verdict'])} |"
+                   for r in moved]
+        else:
+            md.append("No row changed significantly.")
+    md += ["", "## conpat::Channel against Go's chan", ""]
+    for r in runs:
+        table = channel_table.table(r.doc)
+        if len(table) < 2:
+            continue
+        md += [f"### {r.machine}", "", "| " + " | ".join(table[0]) + " |", "|" + "---|" * len(table[0])]
+        md += ["| " + " | ".join(map(cell, row)) + " |" for row in table[1:]]
+        md += [""] + [f"- {x}" for x in channel_table.machine_figures(r.doc)] + [""]
+    md += ["## Plots", ""]
+    for name, caption, _ in plots:
+        md += [f"### {caption}", "", f"![{caption}]({name}.png)", ""]
+    md += ["## Runs", ""]
     for r in runs:
         md.append(f"- **{r.machine}**")
         md += [f"  - {line}" for line in metadata(r)]
-    md += ["", "## The seed's claims", "", CLAIMS_INTRO, "",
-           "| claim | experiment and setup | machine | C++ | Go | verdict |", "|---|---|---|---|---|---|"]
-    cell = lambda s: s.replace("|", "\\|")  # noqa: E731
-    md += ["| " + " | ".join([cell(r["claim"]), cell(f"`{r['experiment']}`: {r['setup']}" + (f" ({r['rule']})" if r["rule"] else "")),
-                              cell(r["machine"]), "<br>".join(map(cell, r["cpp"])), "<br>".join(map(cell, r["go"])),
-                              f"**{r['verdict']}**" + (f" ({r['by']})" if r["by"] else "")]) + " |" for r in rows]
-    md += ["", "## Plots", ""]
-    for name, caption in plots:
-        md += [f"### {caption}", "", f"![{caption}]({name}.png)", ""]
+    md += ["", "Every benchmark's median, interval, n and unit per machine: [summary.csv](summary.csv)."]
     (out / "REPORT.md").write_text("\n".join(md) + "\n")
-
-    e = html.escape
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>conpat report</title>",
-             "<style>body{font-family:sans-serif;max-width:1000px;margin:auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px;font-size:13px;vertical-align:top}"
-             "svg{max-width:100%;height:auto}.holds{color:#1a7f37}.does{color:#b42318}.inconclusive{color:#8a6d00}"
-             "</style></head><body><h1>conpat report</h1>",
-             "<p>Generated by <code>make report</code> from " + ", ".join(f"<code>{e(rel(r.path))}</code>" for r in runs)
-             + ".</p>"]
-    for r in runs:
-        parts.append(f"<h3>{e(r.machine)}</h3><ul>" + "".join(f"<li>{e(line)}</li>" for line in metadata(r)) + "</ul>")
-    intro = re.sub(r"\*([^*]+)\*", r"<i>\1</i>", e(CLAIMS_INTRO))  # the Markdown emphasis, as HTML
-    parts.append("<h2>The seed's claims</h2><p>" + intro + "</p><table><tr><th>claim</th>"
-                 "<th>experiment and setup</th><th>machine</th><th>C++</th><th>Go</th><th>verdict</th></tr>")
-    for r in rows:
-        setup = f"<code>{e(r['experiment'])}</code>: {e(r['setup'])}" + (f" ({e(r['rule'])})" if r["rule"] else "")
-        parts.append(f"<tr><td>{e(r['claim'])}</td><td>{setup}</td><td>{e(r['machine'])}</td>"
-                     f"<td>{'<br>'.join(map(e, r['cpp']))}</td><td>{'<br>'.join(map(e, r['go']))}</td>"
-                     f"<td><b class='{r['verdict'].split()[0]}'>{e(r['verdict'])}</b>"
-                     + (f" ({e(r['by'])})" if r["by"] else "") + "</td></tr>")
-    parts.append("</table><h2>Plots</h2>")
-    for name, caption in plots:
-        svg = (out / f"{name}.svg").read_text()
-        svg = svg[svg.index("<svg"):]  # inline: drop the XML prolog and doctype
-        parts.append(f"<h3>{e(caption)}</h3>{svg}")
-    parts.append("</body></html>")
-    (out / "index.html").write_text("\n".join(parts))
+    write_csv(runs, out)
     (out / MARKER).write_text("This directory is generated by scripts/report.py; it replaces it as a whole.\n")
 
 
@@ -693,11 +1621,21 @@ def default_inputs() -> list[Path]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                epilog="The output directory must be new, empty, or a previous report.")
+                                epilog="The output directory must be new, empty, or a previous report. "
+                                       "Exit codes: 0 done, 2 bad input (nothing is written then).")
     p.add_argument("runs", nargs="*", help="results files or directories (a directory stands for its newest file; "
                                            "default: the newest file per machine under results/)")
     p.add_argument("--out", default=str(ROOT / "report"), help="output directory (default: report/)")
+    p.add_argument("--baseline", metavar="RUN",
+                   help="a results file or directory to compare against: the newest reported run of its machine "
+                        "(else the newest reported run) is compared with it by compare.py, and the biggest "
+                        "changes, worst first, join the first screen")
+    p.add_argument("--abtest", metavar="FILE",
+                   help="a paired A/B test result (JSON with a top-level 'rows' list in compare.py's row shape, "
+                        "as scripts/abtest.py writes it): its biggest changes, worst first, join the first screen")
     args = p.parse_args()
+    if args.baseline and args.abtest:
+        p.error("give --baseline or --abtest, not both")
     out = Path(args.out)
     try:
         check_out_dir(out)
@@ -708,6 +1646,11 @@ def main() -> int:
             if not run.points:
                 raise cr.ResultsError(f"{path}: no successful benchmark to report")
             runs.append(run)
+        change = None
+        if args.abtest:
+            change = load_abtest(Path(args.abtest))
+        elif args.baseline:
+            change = baseline_changes(Path(args.baseline), runs)
     except cr.ResultsError as e:
         print(f"report: {e}", file=sys.stderr)
         return 2
@@ -717,14 +1660,14 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
     try:
         plots = make_plots(runs, tmp)
-        render(runs, plots, tmp)
+        render(runs, plots, tmp, change)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    print(f"report: {len(plots)} plots, {out / 'index.html'}, {out / 'REPORT.md'}")
+    print(f"report: {len(plots)} plots, {out / 'index.html'}, {out / 'REPORT.md'}, {out / 'summary.csv'}")
     return 0
 
 
