@@ -331,10 +331,11 @@ class Spec:
     summary: bool = True           # reported on the first screen (fastest implementation)
     note: str = ""
     extra: object = None           # extra(ax, run, spec): marks drawn on each panel
+    file: str = ""                 # file name, when not the family's
 
     @property
     def name(self) -> str:
-        return self.family.replace(".", "_")
+        return self.file or self.family.replace(".", "_")
 
 
 def stride_marks(ax, run, spec):
@@ -354,7 +355,8 @@ SPECS = [
          "against capacity", "ns per item", x="cap", xlabel="capacity (0.5 = unbuffered)", x_zero=0.5, xbase=2,
          fixed={"payload": 8, "work": 0}, headline={"cap": 1024, "payload": 8, "work": 0}),
     Spec("channel.spsc", ["lat_p50_ns", "lat_p99_ns"], "channel.spsc, capacity 1024: send-to-receive latency, "
-         "median and 99th percentile", "", fixed={"cap": 1024, "payload": 8, "work": 0}, summary=False),
+         "median and 99th percentile", "", fixed={"cap": 1024, "payload": 8, "work": 0}, summary=False,
+         file="channel_spsc_latency"),
     Spec("channel.mpmc", ["ns_per_item"], "channel.mpmc, capacity 1024: time per item against producers x consumers",
          "ns per item", x=("producers", "consumers"), xlabel="producers x consumers", fixed={"cap": 1024},
          headline={"cap": 1024, "producers": 2, "consumers": 2}),
@@ -674,9 +676,9 @@ def draw_spec(runs, spec: Spec, pal: Palette, out: Path, name: str) -> str | Non
     from matplotlib.lines import Line2D
 
     have = [r for r in runs if family_points(r, spec)]
-    if not have:
-        return None
     series = spec_series(have, spec)
+    if not series:
+        return None
     metrics = [None] if spec.variants else spec.metrics
     facets = facet_values(have, spec)
     groups = panel_groups(have, spec, series)
@@ -838,6 +840,11 @@ def draw_lines(ax, spec, pts, series, pal, metric, run) -> bool:
     return any_over
 
 
+def caption_of(spec: Spec) -> str:
+    text = spec.title.split(": ", 1)[-1]
+    return text[:1].upper() + text[1:]
+
+
 def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str, str]]:
     """Draws every plot; returns (file name, caption, family) for each."""
     import matplotlib
@@ -849,17 +856,22 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str, str]]:
     matplotlib.rcParams["figure.dpi"] = 80
     GID["n"] = 0
     specs = specs_for(runs)
-    pal = Palette([set(spec_series(runs, s)) for s in specs])
+    last = {s.family: s for s in specs}
+    fallbacks = {f: fallback_spec(f, runs) for f in last}
+    pal = Palette([set(spec_series(runs, s)) for s in specs + list(fallbacks.values())])
     made, names = [], set()
     for spec in specs:
-        name = spec.name
-        if name in names:
-            name += "_" + "_".join(m.split("_")[-2] if m.count("_") > 1 else m for m in spec.metrics)
+        name, k = spec.name, 1
+        while name in names:
+            k += 1
+            name = f"{spec.name}_{k}"
         names.add(name)
         got = draw_spec(runs, spec, pal, out, name)
+        if got is None and spec is last[spec.family] and not any(f == spec.family for _, _, f in made):
+            spec = fallbacks[spec.family]  # the family's metric is missing: a plot of what it has
+            got = draw_spec(runs, spec, pal, out, name)
         if got:
-            made.append((got, spec.title.split(": ", 1)[-1][:1].upper() + spec.title.split(": ", 1)[-1][1:],
-                         spec.family))
+            made.append((got, caption_of(spec), spec.family))
     if len(runs) >= 2:
         got = heatmap(runs, out)
         if got:

@@ -77,7 +77,7 @@ def run_doc(machine: str, slow: float = 1.0, reps: int = 5, seed: int | None = N
                 continue
             t = f("channel.spsc", impl, base * (unbuffered_factor if cap == 0 else 1.0))
             b += bench(f"channel.spsc/impl:{impl}/cap:{cap}/payload:8/work:0", t, reps, noise, rng,
-                       lat_p50_ns=t * 2, lat_p90_ns=t * 3, lat_p99_ns=t * 4, lat_p999_ns=t * 5)
+                       ns_per_item=t / 4096, lat_p50_ns=t * 2, lat_p90_ns=t * 3, lat_p99_ns=t * 4, lat_p999_ns=t * 5)
         b += bench(f"channel.mpmc/impl:{impl}/cap:1024/producers:2/consumers:2", f("channel.mpmc", impl, base * 2),
                    reps, noise, rng)
     b += bench("collect.false_sharing/impl:counter/align:64/threads:2", 1e6, reps, noise, rng,
@@ -402,8 +402,10 @@ def test_a_context_less_file_sharing_benchmarks_compares_without_a_traceback(tmp
 
 # ---- report -------------------------------------------------------------------
 
-PLOTS = ["channel_spsc_throughput", "channel_latency", "channel_mpmc_scaling", "false_sharing", "stride",
-         "writer_freq", "timeout_overshoot", "error_rate"]
+# One plot per family of the fixture (file: the family's name), and the spsc latency percentiles.
+PLOTS = ["channel_spsc", "channel_spsc_latency", "channel_mpmc", "collect_false_sharing", "collect_stride",
+         "collect_writer_freq", "timeout_recv_for", "callback_error_rate", "seed_buffered_fan_in",
+         "seed_atomic_mutex", "seed_paced_writes", "seed_false_sharing"]
 
 
 def claims_of(md: str) -> dict:
@@ -677,10 +679,10 @@ def test_aa_pair_with_state_episodes_agrees_once_they_are_left_out(tmp_path):
 
 def test_every_plotted_point_has_its_value_on_hover(tmp_path):
     out, _ = report(tmp_path, run_doc("a"))
-    svg = (out / "channel_spsc_throughput.svg").read_text()
+    svg = (out / "channel_spsc.svg").read_text()
     # channel at 0/16/1024 and ring at 16/1024: five points, five tooltips with the exact median.
     assert svg.count("<title>") >= 5
-    assert "channel, cap=1024: items_per_second" in svg
+    assert "channel, cap=1024: ns_per_item" in svg
     page = (out / "index.html").read_text()
     assert page.count("<title>") > 20, "the inlined SVGs keep their tooltips"
 
@@ -723,8 +725,12 @@ def test_history_draws_a_machine_across_commits_and_rings_a_change(tmp_path):
     # Only the fixture's "ring" slows down, and it is not a history series: no point is ringed.
     assert "false sharing, 2 threads: packed at bbb2222" in svg
     assert "History on box" in (out / "REPORT.md").read_text()
-    changed = [t for t in svg.split("<title>")[1:] if "significantly changed" in t]
-    assert changed == [], "nothing in the history series moved"
+    tips = [t.split("</title>")[0] for t in svg.split("<title>")[1:]]
+    assert [t for t in tips if "changed from the run before" in t] == [], "nothing in the history series moved"
+    tested = [t for t in tips if "tested: no change from the run before" in t]
+    # The fixture holds three of the history's series (spsc and mpmc 2x2 channel, false sharing), each tested
+    # at bbb2222 and ccc3333 (5 samples a side).
+    assert len(tested) == 3 * 2, tested
 
 
 def test_history_marks_the_commit_where_a_series_moved(tmp_path):
@@ -740,8 +746,21 @@ def test_history_marks_the_commit_where_a_series_moved(tmp_path):
     r = script("report.py", d, "--out", out)
     assert r.returncode == 0, r.stderr
     tips = (out / "history_box.svg").read_text().split("<title>")[1:]
-    moved = [t.split("</title>")[0] for t in tips if "significantly changed" in t]
+    moved = [t.split("</title>")[0] for t in tips if "changed from the run before (U test" in t]
     assert len(moved) == 1 and "at bbb2222" in moved[0] and "1.497x the first run" in moved[0], moved
+
+
+def test_history_says_which_points_could_not_be_tested(tmp_path):
+    d = tmp_path / "results" / "box"
+    for i, (sha, reps) in enumerate((("aaa1111", 5), ("bbb2222", 3))):
+        doc = run_doc("box", seed=i, reps=reps)
+        doc["context"]["conpat"].update(git_commit=sha, start_time=f"2026-01-0{i + 1}T00:00:00Z")
+        write(d, f"2026010{i + 1}T000000Z-{sha}.json", doc)
+    out = tmp_path / "report"
+    assert script("report.py", d, "--out", out).returncode == 0
+    tips = [t.split("</title>")[0] for t in (out / "history_box.svg").read_text().split("<title>")[1:]]
+    at_b = [t for t in tips if "at bbb2222" in t]
+    assert at_b and all("not tested (fewer than 5 samples a side)" in t for t in at_b), at_b
 
 
 def test_rows_thinned_by_the_machine_state_are_not_tested_and_the_gate_says_so(tmp_path):
