@@ -527,6 +527,12 @@ def rings(ax, pts: list, color) -> bool:
     return bool(pts)
 
 
+def series_gid(label: str) -> str:
+    """conpat-series-<label>--<n>: the SVG group of one series in one panel;
+    the label (its characters outside [A-Za-z0-9_-] as _) tells which."""
+    return f"conpat-series-{re.sub(r'[^A-Za-z0-9_-]', '_', label)}--{next_gid('s').rsplit('-', 1)[1]}"
+
+
 def human(v: float) -> str:
     """1500 -> '1.5k', 2e6 -> '2M', 0.25 -> '0.25'."""
     if v == 0:
@@ -694,7 +700,7 @@ def draw_spec(runs, spec: Spec, pal: Palette, out: Path, name: str) -> str | Non
     ncols, nrows = len(cols), len(rows)
     if dot:
         row_keys = dot_rows(have, spec, cols)
-        pw, ph = 3.3, 0.55 + 0.19 * len(row_keys)
+        pw, ph = 3.3, 1.0 + 0.19 * len(row_keys)
         label_w = 0.3 + 0.075 * max((len(k[2]) for k in row_keys), default=10)
         size = (label_w + pw * ncols, 0.9 + ph * nrows)
     else:
@@ -774,7 +780,7 @@ def draw_dots(ax, spec, pts, series, pal, row_keys, metric, run, first) -> bool:
         color = pal.color(s)
         art = ax.plot([st["median"] for st in stats], ys, linestyle="none", marker=pal.marker(s), color=color,
                       **{k: v for k, v in line_kw(s).items() if k != "linewidth"})[0]
-        art.set_gid(next_gid("series"))
+        art.set_gid(series_gid(s))
         interval_bars(ax, ys, stats, color, horizontal=True)
         for y, st, p in have:
             tip(ax, st["median"], y, f"{row_keys[y][2]}: {metric} {stat_tip(st)}")
@@ -809,7 +815,7 @@ def draw_lines(ax, spec, pts, series, pal, metric, run) -> bool:
         color = pal.color(s)
         art = ax.plot(xs, [st["median"] for st in stats], "-", color=color, marker=pal.marker(s), label=s,
                       **line_kw(s))[0]
-        art.set_gid(next_gid("series"))
+        art.set_gid(series_gid(s))
         interval_bars(ax, xs, stats, color)
         for x, (xv, st, p) in zip(xs, lst):
             where = "x".join(str(p["params"].get(k)) for k in spec.x) if cats else f"{spec.x}={p['params'].get(spec.x)}"
@@ -1023,7 +1029,7 @@ def history_plots(runs: list[Run], out: Path) -> list[tuple[str, str, str]]:
             allv += [v for s in scaled for v in (s["lo"], s["hi"], s["median"]) if v is not None]
             color = colors[k % 10]
             art = ax.plot(xs, [s["median"] for s in scaled], "-", color=color, lw=1.8 if emphasized(impl) else 1.2)[0]
-            art.set_gid(next_gid("series"))
+            art.set_gid(series_gid(label))
             handles.append(Line2D([], [], color=color, lw=1.8))
             labels.append(label)
             interval_bars(ax, xs, scaled, color)
