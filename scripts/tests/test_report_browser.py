@@ -175,3 +175,35 @@ def test_report_with_an_abtest_puts_the_worst_change_first(tmp_path):
     assert "+12.5 % [+8.2, +17.0]" in rows[1] or "+12.5 % [+8.3, +17.0]" in rows[1], rows[1]
     assert "-22.0 %" in rows[2] and "[" not in rows[2].split("%")[1], "a row without an interval shows none"
     assert "-7.5 % [-9.0, -6.0]" in rows[3]
+
+
+GOOD = ("<g id='xtick_1'><text x='20' y='90' style='font: 10px sans-serif'>10</text></g>"
+        "<g id='xtick_2'><text x='120' y='90' style='font: 10px sans-serif'>100</text></g>"
+        "<g id='conpat-title-1'><text x='10' y='15' style='font: 10px sans-serif'>a title</text></g>"
+        "<g id='conpat-series-a--1'><path d='M 10 10 L 90 60' style='stroke: #ff0000'/></g>"
+        "<g id='conpat-series-b--2'><path d='M 10 60 L 90 10' style='stroke: #0000ff'/></g>")
+BAD = {
+    "tick labels": ("<text x='120' y='90' style='font: 10px sans-serif'>100</text>",
+                    "<text x='24' y='90' style='font: 10px sans-serif'>100</text>"),
+    "share colour and marker": ("stroke: #0000ff", "stroke: #ff0000"),
+    "title": ("a title</text>", "a title far too long for a figure two hundred pixels wide, in any font</text>"),
+    "families without a plot": ("data-family='fam.x'", "data-family='fam.y'"),
+}
+
+
+@pytest.mark.parametrize("flaw", [None, *BAD])
+def test_the_layout_checks_catch_each_flaw(tmp_path, flaw):
+    svg = GOOD if flaw is None or flaw == "families without a plot" else GOOD.replace(*BAD[flaw])
+    figure = ("<figure id='plot-x' data-family='fam.x'><svg xmlns='http://www.w3.org/2000/svg' width='200' "
+              f"height='120' viewBox='0 0 200 120'>{svg}</svg></figure>")
+    if flaw == "families without a plot":
+        figure = figure.replace(*BAD[flaw])
+    page = tmp_path / "page.html"
+    page.write_text("<!doctype html><html><head><meta charset='utf-8'></head><body><table id='summary'><tr><td>s"
+                    "</td></tr></table><table id='claims'><tr><td>c</td></tr></table>" + figure + "</body></html>")
+    seen = probe(page, tmp_path)
+    if flaw is None:
+        check_layout(seen, {"fam.x"})
+    else:
+        with pytest.raises(AssertionError, match=flaw):
+            check_layout(seen, {"fam.x"})
