@@ -369,7 +369,7 @@ SPECS = [
     Spec("timeout.armed", ["ns_per_item"], "timeout.armed: the spsc workload with a timeout on every operation "
          "(ns per item)", "", facet="cap", headline={"cap": 1024}),
     Spec("timeout.recv_for", ["overshoot_p50_ns", "overshoot_p99_ns"], "timeout.recv_for: how late a timeout "
-         "fires (actual - requested)", "overshoot (ns)", x="timeout_ns", xlabel="requested timeout (ns; 100 = zero)",
+         "fires (actual - requested)", "overshoot (ns)", x="timeout_ns", xlabel="requested timeout (ns)",
          x_zero=100, headline={"timeout_ns": 100000},
          note="Go's timers wake in whole milliseconds on Linux (epoll_wait): go_chan's overshoot measures its timer, "
               "not its channel"),
@@ -531,6 +531,14 @@ def series_gid(label: str) -> str:
     """conpat-series-<label>--<n>: the SVG group of one series in one panel;
     the label (its characters outside [A-Za-z0-9_-] as _) tells which."""
     return f"conpat-series-{re.sub(r'[^A-Za-z0-9_-]', '_', label)}--{next_gid('s').rsplit('-', 1)[1]}"
+
+
+def tick_text(x: float) -> str:
+    """A swept value: powers of two as they are (1024, 4096), others short (1k, 10M)."""
+    n = int(x)
+    if x == n and 0 < n < 100000 and (n & (n - 1)) == 0:
+        return str(n)
+    return human(x)
 
 
 def human(v: float) -> str:
@@ -829,7 +837,7 @@ def draw_lines(ax, spec, pts, series, pal, metric, run) -> bool:
         if spec.xbase:
             ax.set_xscale("log", base=spec.xbase)
         fixed_ticks(ax.xaxis, xs_sorted, ["0" if (spec.x_zero is not None and x == spec.x_zero)
-                                          else str(int(x)) if x == int(x) and abs(x) < 1e4 else human(x)
+                                          else tick_text(x)
                                           for x in xs_sorted])
     vals = [st[k] for lst in pts.values() for _, st, _ in lst for k in ("lo", "hi", "median") if st[k] is not None]
     if vals:
@@ -1369,13 +1377,18 @@ def side_lines(r: dict) -> list[tuple[str, list[str]]]:
     return [(names.get(k, k), v) for k, v in r.items() if isinstance(v, list) and all(isinstance(x, str) for x in v)]
 
 
+# Counters that describe the setup rather than measure it.
+CSV_SKIPS = {"goroutines", "fibers", "cpus_used", "usable_cap", "requests", "unit_ns", "work_ns",
+             "hardware_destructive_interference_size"}
+
+
 def write_csv(runs: list[Run], out: Path) -> None:
     """Every benchmark's every metric per machine: median, interval, n, unit."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["machine", "commit", "family", "impl", "runner", "params", "metric", "unit", "median", "lo", "hi",
                 "coverage", "n", "oversubscribed", "state_mixed"])
-    g = lambda v: "" if v is None else f"{v:.6g}"  # noqa: E731
+    g = lambda v: "" if v is None else f"{v:.5g}"  # noqa: E731
     for run in runs:
         for p in sorted(run.points, key=lambda p: (p["family"], p["raw"]["impl"], cr.key_of(
                 {"family": p["family"], "impl": p["raw"]["impl"], "params": p["raw"]["params"]}))):
@@ -1383,7 +1396,7 @@ def write_csv(runs: list[Run], out: Path) -> None:
             params = ";".join(f"{k}={v}" for k, v in sorted(raw["params"].items()) if k != "runner")
             runner = raw["params"].get("runner") or raw.get("runner") or ""
             for metric, s in sorted(p["stats"].items()):
-                if metric.endswith("_samples"):
+                if metric.endswith("_samples") or metric in CSV_SKIPS:
                     continue
                 w.writerow([run.machine, run.ctx.get("git_commit", ""), p["family"], raw["impl"], runner, params,
                             metric, unit_of(metric), g(s["median"]), g(s["lo"]), g(s["hi"]),

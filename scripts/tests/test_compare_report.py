@@ -861,3 +861,97 @@ def test_channel_table_explains_bad_input(tmp_path):
     doc = run_doc("m1")
     doc["benchmarks"] = [b for b in doc["benchmarks"] if not b["family"].startswith("channel.")]
     assert "holds no channel" in one_line_error(script("channel_table.py", write(tmp_path, "x.json", doc)))
+
+
+# ---- report: first screen, changes, summary.csv ---------------------------------------
+
+def section(md: str, title: str) -> list[str]:
+    """The table rows of one '## ' section of REPORT.md."""
+    body = md.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+    return [line for line in body.splitlines() if line.startswith("| ") and not line.startswith("| ---")][1:]
+
+
+def test_summary_names_the_fastest_with_its_margin_and_channel_against_go(tmp_path):
+    sys.path.insert(0, str(SCRIPTS))
+    import report as report_py
+
+    doc = channel_doc()
+    doc["benchmarks"] = [b for b in doc["benchmarks"] if "spsc_ring_padded" not in b["name"]]
+    run = report_py.Run(Path("m1.json"), cr.load(write(tmp_path, "m1.json", doc)))
+    rows = {r["family"]: r for r in report_py.summary_rows([run])}
+    spsc = rows["channel.spsc"]["cells"]["m1"]
+    assert rows["channel.spsc"]["cells"]["m1"]["params"] == {"cap": 1024, "payload": 8, "work": 0}
+    f = spsc["fastest"]
+    assert (f["fastest"], f["runner_up"]) == ("channel (fiber)", "channel") and f["ratio"] == pytest.approx(2.0)
+    assert f["lo"] < 2.0 < f["hi"] and not f["tie"]
+    vs = {(r, g): ratio for r, g, ratio, lo, hi in spsc["vs"]}
+    assert vs == {("channel", "go_chan"): pytest.approx(2.0), ("channel (fiber)", "go_chan"): pytest.approx(4.0)}, \
+        "Channel's speed over Go's: Go's time / Channel's"
+    assert report_py.vs_text(spsc["vs"]).startswith("thread 2.00x [")
+    pp = rows["channel.pingpong"]["cells"]["m1"]["fastest"]
+    assert pp["fastest"] == "channel" and pp["ratio"] == pytest.approx(1.2)
+    # A margin whose interval reaches 1 is a tie, not a win.
+    assert report_py.fastest([("a", cr.median_ci([10, 11, 12]), {}), ("b", cr.median_ci([10.5, 11.5, 12.5]), {})],
+                             "time_ns")["tie"]
+    # Rates: higher is faster.
+    f = report_py.fastest([("a", cr.median_ci([10, 11, 12]), {}), ("b", cr.median_ci([30, 31, 32]), {})],
+                          "items_per_second")
+    assert f["fastest"] == "b" and f["ratio"] == pytest.approx(31 / 11)
+
+
+def test_report_lists_an_abtests_changes_worst_first(tmp_path):
+    a = write(tmp_path, "in/a.json", run_doc("box"))
+    out = tmp_path / "report"
+    r = script("report.py", a, "--abtest", FIXTURES / "abtest_small.json", "--out", out)
+    assert r.returncode == 0, r.stderr
+    rows = section((out / "REPORT.md").read_text(), "Changes")
+    assert [x.split(" | ")[0].lstrip("| ").split("/")[0] for x in rows] == \
+        ["channel.mpmc", "channel.spsc", "collect.stride", "callback.error_rate"], rows
+    assert "+31.0 % [+20.5, +44.0]" in rows[0] and "| -22.0 % |" in rows[2], "an interval where the row has one"
+    page = (out / "index.html").read_text()
+    assert page.index("id='summary'") < page.index("id='claims'") < page.index("id='changes'") < page.index("<svg")
+
+
+def test_report_compares_the_newest_run_with_a_baseline(tmp_path):
+    base = write(tmp_path, "base/box/20260101T000000Z-aaa1111.json", run_doc("box", seed=1))
+    new = run_doc("box", seed=2, slow=1.5)
+    new["context"]["conpat"]["git_commit"] = "bbb2222"
+    new = write(tmp_path, "new/box/20260102T000000Z-bbb2222.json", new)
+    out = tmp_path / "report"
+    r = script("report.py", new, "--baseline", base, "--out", out)
+    assert r.returncode == 0, r.stderr
+    md = (out / "REPORT.md").read_text()
+    rows = section(md, "Changes")
+    assert rows and all("impl:ring" in x and "| slower |" in x for x in rows), rows
+    assert all(40 < float(x.split(" | ")[2].split(" %")[0]) < 60 for x in rows), "the ring is 1.5x slower"
+    assert "box against the baseline" in md
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "no such file"), ("[1, 2]", "no top-level 'rows' list"), ("{", "not a readable JSON file"),
+    ('{"rows": [{"benchmark": "x"}]}', "rows[0] lacks"),
+])
+def test_report_explains_a_bad_abtest_file(tmp_path, content, message):
+    a = write(tmp_path, "a.json", run_doc("a"))
+    ab = tmp_path / "ab.json"
+    if content is not None:
+        ab.write_text(content)
+    assert message in one_line_error(script("report.py", a, "--abtest", ab, "--out", tmp_path / "r"))
+    assert not (tmp_path / "r").exists(), "nothing is written"
+
+
+def test_summary_csv_holds_every_benchmark_per_machine(tmp_path):
+    import csv as csv_mod
+
+    out, _ = report(tmp_path, run_doc("a"), run_doc("b", slow=2.0))
+    rows = list(csv_mod.DictReader((out / "summary.csv").open()))
+    keys = {(r["machine"], r["family"], r["impl"], r["runner"], r["params"]) for r in rows if r["metric"] == "time_ns"}
+    n_bench = len(cr.samples(run_doc("a")))
+    assert len(keys) == 2 * n_bench, "every benchmark of both machines has its time"
+    ring = next(r for r in rows if r["machine"] == "b" and r["impl"] == "ring" and r["metric"] == "time_ns"
+                and r["params"] == "cap=16;payload=8;work=0")
+    assert float(ring["median"]) == pytest.approx(20.0, rel=0.01) and ring["unit"] == "ns" and ring["n"] == "5"
+    assert float(ring["lo"]) < float(ring["median"]) < float(ring["hi"])
+    fib = [r for r in rows if r["family"] == "seed.buffered_fan_in" and r["runner"] == "fiber"]
+    assert fib and all(r["impl"] == "channel" for r in fib), "the runner is its own column"
+    assert (out / "index.html").read_text().count("summary.csv") >= 1
