@@ -352,7 +352,7 @@ def writer_freq_marks(ax, run, spec):
 
 SPECS = [
     Spec("channel.spsc", ["ns_per_item"], "channel.spsc: one producer, one consumer, 8-byte items: time per item "
-         "against capacity", "ns per item", x="cap", xlabel="capacity (0.5 = unbuffered)", x_zero=0.5, xbase=2,
+         "against capacity", "ns per item", x="cap", xlabel="capacity (0 = unbuffered)", x_zero=0.5, xbase=2,
          fixed={"payload": 8, "work": 0}, headline={"cap": 1024, "payload": 8, "work": 0}),
     Spec("channel.spsc", ["lat_p50_ns", "lat_p99_ns"], "channel.spsc, capacity 1024: send-to-receive latency, "
          "median and 99th percentile", "", fixed={"cap": 1024, "payload": 8, "work": 0}, summary=False,
@@ -378,7 +378,7 @@ SPECS = [
     Spec("callback.dispatch", ["ns_per_call"], "callback.dispatch: one call through each kind of callable", "",
          facet="capture", headline={"capture": "value"}),
     Spec("callback.error_rate", ["ns_per_op"], "callback.error_rate: error codes, Expected and exceptions",
-         "ns per operation", x="error_pct", xlabel="error rate (%; 0.01 = none)", x_zero=0.01,
+         "ns per operation", x="error_pct", xlabel="error rate (%)", x_zero=0.01,
          headline={"error_pct": 1}),
     Spec("callback.cross_thread", ["time_ns"], "callback.cross_thread: one result back from a worker thread", ""),
     Spec("collect.false_sharing", ["packed_ns_per_op", "padded_ns_per_op"], "collect.false_sharing: "
@@ -389,7 +389,7 @@ SPECS = [
          xlabel="bytes between the threads' counters", xbase=2, ylog=False, summary=False, extra=stride_marks),
     Spec("collect.writer_freq", ["ns_per_write"], "collect.writer_freq: cost per write against local work "
          "between writes (shaded: where the order of two strategies changes)", "ns per write, work included",
-         x="work", xlabel="units of local work between writes (1 = none)", x_zero=1, headline={"work": 0},
+         x="work", xlabel="units of local work between writes", x_zero=1, headline={"work": 0},
          extra=writer_freq_marks),
     Spec("collect.gather", ["time_ns"], "collect.gather: N workers deliver one result each (time per round)", "",
          facet="workers", rows="wait", headline={"workers": 64}),
@@ -399,7 +399,7 @@ SPECS = [
          "pairs per second", x="threads", xlabel="threads", summary=False),
     Spec("seed.buffered_fan_in", ["throughput_rps", "e2e_p95_ms", "peak_live_producers"], "seed.buffered_fan_in: "
          "the article's fan-in under open-loop load (rows: offered load)", "", x="cap",
-         xlabel="result channel capacity (0.5 = unbuffered)", x_zero=0.5, xbase=2, facet="qps",
+         xlabel="result channel capacity (0 = unbuffered)", x_zero=0.5, xbase=2, facet="qps",
          headline={"cap": 1024, "qps": 20000}),
     Spec("seed.atomic_mutex", ["ns_per_op"], "seed.atomic_mutex: an atomic add against a mutex", "ns per operation",
          x="writers", xlabel="writers", xbase=2, headline={"writers": 2}),
