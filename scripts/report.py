@@ -282,9 +282,25 @@ def add_titles(svg: str) -> str:
                   r'\s*</g>\s*</g>\n?', one, svg, flags=re.S)
 
 
-def compact_svg(svg: str) -> str:
+def classes_for_styles(svg: str, prefix: str) -> str:
+    """Style attributes repeated in an SVG become classes of one <style>
+    block (named after the plot: inlined SVGs share the page's CSS)."""
+    counts: dict = {}
+    for st in re.findall(r' style="([^"]+)"', svg):
+        counts[st] = counts.get(st, 0) + 1
+    common = [st for st, n in sorted(counts.items(), key=lambda kv: -kv[1]) if n >= 3 and len(st) > 12]
+    if not common:
+        return svg
+    names = {st: f"{prefix}{k}" for k, st in enumerate(common)}
+    svg = re.sub(r' style="([^"]+)"', lambda m: f' class="{names[m.group(1)]}"' if m.group(1) in names else m.group(0),
+                 svg)
+    rules = "".join(f".{n}{{{st}}}" for st, n in names.items())
+    return re.sub(r"(<svg [^>]*>)", lambda m: m.group(1) + f"\n<style>{rules}</style>", svg, count=1)
+
+
+def compact_svg(svg: str, name: str = "p") -> str:
     """Smaller SVG, same drawing: coordinates to 0.1 pt, no indentation, no
-    metadata block, one font name."""
+    metadata block, one font name, repeated styles as classes."""
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
     svg = re.sub(r"\n\s*", "\n", svg)
     svg = re.sub(r'( (?:d|x|y|x1|x2|y1|y2|width|height|transform|points)=")([^"]*)"',
@@ -300,7 +316,7 @@ def compact_svg(svg: str) -> str:
     svg = re.sub(r'<g id="text_\d+">\n(<text [^\n]*</text>)\n</g>\n', r"\1\n", svg)
     svg = svg.replace(", 'Bitstream Vera Sans', 'Computer Modern Sans Serif', 'Lucida Grande', 'Verdana', "
                       "'Geneva', 'Lucid', 'Arial', 'Helvetica', 'Avant Garde', sans-serif", ", sans-serif")
-    return svg
+    return classes_for_styles(svg, "c" + re.sub(r"[^A-Za-z0-9]", "", name) + "-")
 
 
 # ---- what each family's plot draws ----------------------------------------------------
@@ -641,7 +657,7 @@ def finish(fig, out: Path, name: str, notes: list[str]) -> str:
     # No date in the files: regenerating from the same results gives the same report.
     fig.savefig(out / f"{name}.svg", metadata={"Date": None})
     svg = out / f"{name}.svg"
-    svg.write_text(compact_svg(add_titles(svg.read_text())))
+    svg.write_text(compact_svg(add_titles(svg.read_text()), name))
     TIPS.clear()
     fig.savefig(out / f"{name}.png", dpi=80)
     plt.close(fig)
@@ -830,6 +846,7 @@ def draw_lines(ax, spec, pts, series, pal, metric, run) -> bool:
             tip(ax, x, st["median"], f"{s}, {where}: {metric if not spec.variants else s} {stat_tip(st)}")
         any_over |= rings(ax, [(x, st["median"]) for x, (_, st, p) in zip(xs, lst) if p["oversubscribed"]], color)
     xs_sorted = sorted(xs_all)
+    pts = {s: pts[s] for s in series if s in pts}  # this panel's series set its scale
     if cats:
         fixed_ticks(ax.xaxis, list(range(len(cats))), ["x".join(f"{v:g}" for v in c) for c in cats])
         ax.set_xlim(-0.4, len(cats) - 0.6)
