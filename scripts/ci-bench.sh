@@ -128,15 +128,20 @@ echo "$verdict" >"$work/gate.txt"
 echo "ci-bench: $verdict"
 { echo "- $verdict"; echo; echo "## Comparison"; echo; cat "$work/compare.md"; } >>"$summary"
 
-# The report: the new run, the baseline beside it when it is another file,
-# and the history view from the runs in the new run's directory.
+# The report: the new run, the baseline beside it when it is another file
+# (and its biggest changes against it on the first screen), and the history
+# view from the runs in the new run's directory.
 report_inputs=("$new")
+report_args=()
 if [ -n "$baseline" ] && [ $gate_rc -ne 2 ]; then
   base_file="$($py -c 'import sys; sys.path.insert(0, "scripts"); import conpat_results as cr; print(cr.resolve_inputs([sys.argv[1]])[0])' "$base" 2>/dev/null || true)"
-  [ -z "$base_file" ] || [ "$(realpath "$base_file")" = "$(realpath "$new")" ] || report_inputs=("$base_file" "$new")
+  if [ -n "$base_file" ] && [ "$(realpath "$base_file")" != "$(realpath "$new")" ]; then
+    report_inputs=("$base_file" "$new")
+    report_args=(--baseline "$base_file")
+  fi
 fi
 rm -rf "$work/report"
-$py scripts/report.py "${report_inputs[@]}" --out "$work/report" | tee -a "$work/bench.log"
+$py scripts/report.py "${report_inputs[@]}" "${report_args[@]}" --out "$work/report" | tee -a "$work/bench.log"
 echo "- report: \`report/index.html\`, \`report/REPORT.md\`" >>"$summary"
 
 if [ "$bench_rc" -ne 0 ] && [ $gate_rc -eq 0 ]; then exit 1; fi

@@ -1499,7 +1499,8 @@ def render(runs: list[Run], plots, out: Path, change: dict | None) -> None:
         for r in grp:
             more.append(f"<div class='more'><b>{e(r['machine'])}</b>: <span class='{verdict_class(r['verdict'])}'>"
                         f"{e(r['verdict'])}</span>" + (f" ({e(r['by'])})" if r.get("by") else "") + "<br>"
-                        + "<br>".join(f"{e(side)}: " + "<br>".join(map(e, lines)) for side, lines in side_lines(r))
+                        + "<br>".join((f"{e(side)}: " if len(lines) == 1 else "") + "<br>".join(map(e, lines))
+                                      for side, lines in side_lines(r))
                         + "</div>")
         verdicts = "".join(f"<td class='v'><span class='{verdict_class(r['verdict'])}'>{e(r['verdict'])}</span>"
                            + (f" <small>({e(r['by'])})</small>" if r.get("by") else "") + "</td>" for r in grp)
