@@ -1190,7 +1190,8 @@ def vs_text(pairs: list, digits: int = 3) -> str:
     parts = []
     for rs, fs, r, lo, hi in pairs:
         runner = rs[len("channel"):].strip(" ()") or "thread"
-        parts.append((f"vs {fs}: " if len(foreign) > 1 else "") + f"{runner} {fmt_ratio(r, lo, hi, digits)}")
+        parts.append((f"vs {fs}: " if len(foreign) > 1 or fs != "go_chan" else "")
+                     + f"{runner} {fmt_ratio(r, lo, hi, digits)}")
     return " · ".join(parts)
 
 
@@ -1716,6 +1717,7 @@ def main() -> int:
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
+        out.chmod(0o755)  # mkdtemp made it private; a report is for reading
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
