@@ -46,8 +46,8 @@ compare: ## compare runs: make compare A=<file|dir> B=<file|dir> [ARGS='--format
 	@if [ -z "$(A)" ] || [ -z "$(B)" ]; then echo "make compare: give A=<results file or dir> B=<results file or dir>" >&2; exit 2; fi
 	@$(PYTHON) scripts/compare.py $(A) $(B) $(ARGS)
 
-report: ## regenerate report/ (plots, index.html, REPORT.md) from the newest run per machine, or RUNS=...
-	@$(PYTHON) scripts/report.py $(RUNS)
+report: ## regenerate report/ from the newest run per machine, or RUNS=...; BASELINE=run or ABTEST=file adds the changes
+	@$(PYTHON) scripts/report.py $(RUNS) $(if $(BASELINE),--baseline $(BASELINE)) $(if $(ABTEST),--abtest $(ABTEST))
 
 clean: ## remove build trees
 	rm -rf build

@@ -573,7 +573,7 @@ def format_log_axis(axis, lo: float, hi: float) -> None:
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
     decades = math.log10(hi / lo) if lo > 0 and hi > 0 else 3
-    subs = (1.0,) if decades > 2.5 else (1.0, 2.0, 5.0) if decades > 0.8 else (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
+    subs = (1.0,) if decades > 2.5 else (1.0, 2.0, 5.0) if decades > 1.5 else (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
     axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=60))
     axis.set_major_formatter(FuncFormatter(lambda v, _: human(v)))
     axis.set_minor_locator(NullLocator())
