@@ -955,3 +955,23 @@ def test_summary_csv_holds_every_benchmark_per_machine(tmp_path):
     fib = [r for r in rows if r["family"] == "seed.buffered_fan_in" and r["runner"] == "fiber"]
     assert fib and all(r["impl"] == "channel" for r in fib), "the runner is its own column"
     assert (out / "index.html").read_text().count("summary.csv") >= 1
+
+
+def test_report_renders_whatever_verdicts_and_sides_the_claims_report(tmp_path, monkeypatch):
+    sys.path.insert(0, str(SCRIPTS))
+    import claims as claims_py
+    import report as report_py
+
+    run = report_py.Run(Path("a.json"), cr.load(write(tmp_path, "a.json", run_doc("a"))))
+    rows = [{"id": "x", "claim": "A claim no run can test", "experiment": "seed.none", "setup": "none", "rule": "",
+             "machine": "a", "cpp": ["C++ threads: untestable: why"], "go": ["Go 1.19: holds: 1", "Go 1.23: untestable: 2"],
+             "rust": ["holds: 3"], "verdict": "untestable", "by": "Go 1.23"}]
+    monkeypatch.setattr(claims_py, "table", lambda runs: rows)
+    out = tmp_path / "r"
+    out.mkdir()
+    report_py.render([run], [], out, None)
+    page = (out / "index.html").read_text()
+    assert "<span class='v-untestable'>untestable</span>" in page and "Go 1.23: untestable: 2" in page
+    assert "rust: holds: 3" in page
+    md_rows = claims_of((out / "REPORT.md").read_text())["A claim no run can test"]
+    assert md_rows[0]["verdict"] == "**untestable** (Go 1.23)" and "rust: holds: 3" in md_rows[0]["go"]
