@@ -1138,7 +1138,7 @@ def fastest(entries: list, metric: str) -> dict | None:
         return None
     better_high = higher_is_better(metric)
     ranked = sorted(entries, key=lambda e: -e[1]["median"] if better_high else e[1]["median"])
-    (s1, a, p1), (s2, b, p2) = ranked[0], ranked[1]
+    (s1, a, _), (s2, b, _) = ranked[0], ranked[1]
     num, den = (a, b) if better_high else (b, a)
     if den["median"] <= 0:
         return None
