@@ -141,11 +141,21 @@ def families_of(paths) -> set:
     return {b["family"] for p in paths for b in cr.iterations(cr.load(p))}
 
 
-def test_report_of_the_committed_results_answers_on_its_first_screen(tmp_path):
-    inputs = [cr.newest(d) for d in sorted((ROOT / "results").iterdir()) if d.is_dir() and cr.results_files(d)]
+def change_pcts(rows: list[str]) -> list[float]:
+    return [float(re.search(r"([-+][0-9.]+) %", row).group(1)) for row in rows]
+
+
+@pytest.mark.parametrize("with_baseline", [False, True])
+def test_report_of_the_committed_results_answers_on_its_first_screen(tmp_path, with_baseline):
+    dirs = [d for d in sorted((ROOT / "results").iterdir()) if d.is_dir() and cr.results_files(d)]
+    inputs = [cr.newest(d) for d in dirs]
     assert len(inputs) >= 2, "the committed results hold two machines"
     out = tmp_path / "report"
-    r = script("report.py", *inputs, "--out", out)
+    extra = []
+    if with_baseline:  # the run before the newest of the machine with a history, as CI compares
+        history = next(d for d in dirs if len(cr.results_files(d)) >= 2)
+        extra = ["--baseline", cr.results_files(history)[-2]]
+    r = script("report.py", *inputs, *extra, "--out", out)
     assert r.returncode == 0, r.stderr
     page = out / "index.html"
     size = page.stat().st_size
@@ -157,7 +167,15 @@ def test_report_of_the_committed_results_answers_on_its_first_screen(tmp_path):
     check_layout(seen, fams)
     assert any(s["figure"].startswith("plot-history_") for s in seen["svgs"]), "a history plot"
     assert sum(s["tips"] for s in seen["svgs"]) > 500, "hover values reach the browser"
-    assert seen["changes"] is None, "no baseline given: no changes section"
+    if not with_baseline:
+        assert seen["changes"] is None, "no baseline given: no changes section"
+        return
+    assert seen["changes"] is not None and seen["changes"]["bottom"] <= HEIGHT, seen["changes"]
+    pcts = change_pcts(seen["changed"])
+    assert pcts, "the reference runs differ somewhere"
+    slower, faster = [p for p in pcts if p > 0], [p for p in pcts if p <= 0]
+    assert pcts == slower + faster and slower == sorted(slower, reverse=True) and \
+        faster == sorted(faster, key=abs, reverse=True), f"worst first: {pcts}"
 
 
 def test_report_with_an_abtest_puts_the_worst_change_first(tmp_path):
