@@ -48,6 +48,10 @@ class WaitGroup {
   // past kMaxCount.
   void add(std::ptrdiff_t delta = 1) {
     if (delta == 0) return;
+    // Beyond these no counter in range can absorb delta (and the sum below
+    // could overflow): reject before reading the state.
+    if (delta > kMaxCount) throw std::logic_error("conpat::WaitGroup: counter overflow");
+    if (delta < -kMaxCount) throw std::logic_error("conpat::WaitGroup: negative counter");
     std::uint32_t cur = state_.load(std::memory_order_relaxed);
     std::uint32_t next = 0;
     do {

@@ -55,26 +55,41 @@ struct Deadline {
   const Clock::time_point* get() const noexcept { return bounded ? &at : nullptr; }
 };
 
-// A relative timeout; more than a century counts as "no limit" (it would
-// overflow the clock's representation).
+// Durations and deadlines at the far ends of a clock ("wait forever"
+// written as time_point<steady_clock, seconds>::max(), a duration in
+// picoseconds, ...) overflow when converted to the steady clock's
+// nanoseconds, and chrono's comparisons convert to the finer unit first.
+// So every conversion below goes through nanoseconds as a long double
+// (no overflow, ample precision for the comparisons) and saturates:
+// past kForever from now a wait has no limit; at or before now it is the
+// try_ form.
+inline constexpr long double kForeverNs = 100.0L * 365 * 24 * 3600 * 1e9;  // a century
+
+template <class Rep, class Period>
+constexpr long double to_ns(std::chrono::duration<Rep, Period> d) noexcept {
+  return std::chrono::duration<long double, std::nano>(d).count();
+}
+
+// A relative timeout.
 template <class Rep, class Period>
 Deadline deadline_after(std::chrono::duration<Rep, Period> timeout) noexcept {
-  if (timeout > std::chrono::hours(24 * 365 * 100)) return {};
-  if (timeout <= std::chrono::duration<Rep, Period>::zero()) return {true, Clock::time_point::min()};
-  return {true, Clock::now() + std::chrono::ceil<Clock::duration>(timeout)};
+  const long double ns = to_ns(timeout);
+  if (!(ns > 0)) return {true, Clock::time_point::min()};  // zero, negative (or NaN): the try_ form
+  if (ns > kForeverNs) return {};
+  // In range: a whole number of nanoseconds, rounded up (never early).
+  const auto d = Clock::duration(static_cast<Clock::rep>(ns) + (ns > static_cast<long double>(static_cast<Clock::rep>(ns)) ? 1 : 0));
+  return {true, Clock::now() + d};
 }
 
 // An absolute deadline on any clock, carried over to the steady clock.
 template <class C, class D>
 Deadline deadline_at(std::chrono::time_point<C, D> when) noexcept {
-  if constexpr (std::is_same_v<C, Clock>) {
-    return {true, std::chrono::time_point_cast<Clock::duration>(when)};
-  } else {
-    // Compare before subtracting: time_point::min() - now() would overflow.
-    const auto now = C::now();
-    if (when <= now) return {true, Clock::time_point::min()};
-    return deadline_after(when - now);
-  }
+  const auto now = C::now();
+  // Subtract as long double nanoseconds: when - now (or a comparison of
+  // the two) would convert `when` to the finer unit and overflow at the
+  // clock's ends.
+  const long double left = to_ns(when.time_since_epoch()) - to_ns(now.time_since_epoch());
+  return deadline_after(std::chrono::duration<long double, std::nano>(left));
 }
 
 // Tuning of the spin-then-park wait. The defaults fit a machine where a
