@@ -15,6 +15,14 @@
 // Close sets the top bit of enq_, so no position is claimed after close: a
 // send that returned ok was claimed before it and will be drained.
 //
+// Lifetime: the store of a slot's sequence (publishing a value, or freeing
+// the slot) is the last thing an operation does to the ring. Just before
+// it the operation announces the sequence it is about to store in the
+// slot's `next` word and rings the other side's doorbell; a parked peer's
+// re-check counts the announcement as ready. So a consumer that got the
+// value it waited for (or a producer whose slot was freed) may destroy the
+// ring at once, as Go's one-shot reply channel is dropped.
+//
 // Memory ordering: a producer publishes a slot with a release store of its
 // sequence and a consumer reads it with acquire (and the reverse when the
 // slot is freed), so a recv that returned ok happens-after the send of its
@@ -92,6 +100,7 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
 
   struct Slot {
     std::atomic<std::size_t> seq{0};
+    std::atomic<std::size_t> next{~std::size_t{0}};  // the seq an operation in progress is about to store
     alignas(T) unsigned char storage[sizeof(T)];
     T* ptr() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
   };
@@ -107,8 +116,9 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
       if (dif == 0) {
         if (enq_.value.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
           std::construct_at(reinterpret_cast<T*>(s.storage), std::move(v));
-          s.seq.store(pos + 1, std::memory_order_release);
+          s.next.store(pos + 1, std::memory_order_relaxed);
           not_empty_.ring();
+          s.seq.store(pos + 1, std::memory_order_release);  // the last touch
           return ChanStatus::ok;
         }
       } else if (dif < 0) {
@@ -134,8 +144,9 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
           T* p = s.ptr();
           sink(std::move(*p));
           std::destroy_at(p);
-          s.seq.store(pos + mask_ + 1, std::memory_order_release);
+          s.next.store(pos + mask_ + 1, std::memory_order_relaxed);
           not_full_.ring();
+          s.seq.store(pos + mask_ + 1, std::memory_order_release);  // the last touch
           return ChanStatus::ok;
         }
       } else if (dif < 0) {
@@ -159,14 +170,16 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
     std::size_t pos = enq_.value.load(std::memory_order_acquire);
     if ((pos & kClosed) != 0) return true;
     CONPAT_TEST_HOOK("mpmc.push_ready");
-    std::size_t seq = slots_[pos & mask_].value.seq.load(std::memory_order_acquire);
-    return static_cast<std::intptr_t>(seq - pos) >= 0;
+    const Slot& s = slots_[pos & mask_].value;
+    std::size_t seq = s.seq.load(std::memory_order_acquire);
+    return static_cast<std::intptr_t>(seq - pos) >= 0 || s.next.load(std::memory_order_acquire) == pos;
   }
   bool pop_ready() const noexcept {
     std::size_t pos = deq_.value.load(std::memory_order_acquire);
     CONPAT_TEST_HOOK("mpmc.pop_ready");
-    std::size_t seq = slots_[pos & mask_].value.seq.load(std::memory_order_acquire);
-    if (static_cast<std::intptr_t>(seq - (pos + 1)) >= 0) return true;
+    const Slot& s = slots_[pos & mask_].value;
+    std::size_t seq = s.seq.load(std::memory_order_acquire);
+    if (static_cast<std::intptr_t>(seq - (pos + 1)) >= 0 || s.next.load(std::memory_order_acquire) == pos + 1) return true;
     std::size_t e = enq_.value.load(std::memory_order_acquire);
     return (e & kClosed) != 0 && (e & ~kClosed) == pos;
   }

@@ -21,12 +21,22 @@
 // marks the ring closing, waits until no push is in flight, then seals it.
 // The consumer reports closed only once sealed, so no push can publish a
 // value after the consumer concluded the ring was drained. The busy mark is
-// a store to the producer's own cache line, with the fence made asymmetric
-// (detail/doorbell.hpp): close() pays the full fence.
+// a bit in the producer's own index word (a plain store: only the producer
+// writes it), with the fence made asymmetric (detail/doorbell.hpp): close()
+// pays the full fence.
+//
+// Lifetime: the store that publishes a push (tail_) or frees a slot
+// (head_) is the last thing the operation does to the ring. Just before it
+// the operation sets an "announce" bit in its own index word and rings the
+// other side's doorbell; a parked peer's re-check counts the bit as ready.
+// So a consumer that got the value it waited for (or a producer whose slot
+// was freed) may destroy the ring at once, as Go's one-shot reply channel
+// is dropped, while the peer is still returning.
 //
 // Memory ordering: the producer publishes a slot with a release store of
 // tail_, the consumer frees it with a release store of head_; each side
-// reads the other's index with acquire. A recv that returned ok
+// reads the other's index with acquire (the announce and busy bits are
+// masked off an index). A recv that returned ok
 // happens-after the send of its value. A recv that returned closed
 // happens-after close() and after every send that returned ok.
 #pragma once
@@ -67,8 +77,8 @@ class SpscRing : public detail::RingFront<SpscRing<T, Layout>, T> {
   // Precondition: no send or recv is in progress (a close() may be: it is waited for).
   ~SpscRing() {
     detail::CloseGuard::wait_idle(closing_);
-    std::size_t h = cons_.value.head.load(std::memory_order_relaxed);
-    std::size_t t = prod_.value.tail.load(std::memory_order_relaxed);
+    std::size_t h = cons_.value.head.load(std::memory_order_relaxed) & kIndex;
+    std::size_t t = prod_.value.tail.load(std::memory_order_relaxed) & kIndex;
     for (; h != t; h = next(h)) std::destroy_at(slot(h));
     ::operator delete(buf_, std::align_val_t{kBufAlign});
   }
@@ -83,7 +93,7 @@ class SpscRing : public detail::RingFront<SpscRing<T, Layout>, T> {
     detail::CloseGuard guard(closing_);
     if (closed_.value.fetch_or(kClosing, std::memory_order_seq_cst) != kOpen) return false;
     detail::heavy_fence();  // pairs with the producer's light_fence between busy and the closed check
-    while (prod_.value.busy.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    while ((prod_.value.tail.load(std::memory_order_acquire) & kBusy) != 0) std::this_thread::yield();
     closed_.value.fetch_or(kSealed, std::memory_order_release);
     not_empty_.notify_all();
     not_full_.notify_all();
@@ -92,8 +102,8 @@ class SpscRing : public detail::RingFront<SpscRing<T, Layout>, T> {
   bool is_closed() const noexcept { return closed_.value.load(std::memory_order_acquire) != kOpen; }
   std::size_t capacity() const noexcept { return cap_; }
   std::size_t size() const noexcept {
-    std::size_t t = prod_.value.tail.load(std::memory_order_acquire);
-    std::size_t h = cons_.value.head.load(std::memory_order_acquire);
+    std::size_t t = prod_.value.tail.load(std::memory_order_acquire) & kIndex;
+    std::size_t h = cons_.value.head.load(std::memory_order_acquire) & kIndex;
     return t >= h ? t - h : t + slots_ - h;
   }
 
@@ -109,14 +119,20 @@ class SpscRing : public detail::RingFront<SpscRing<T, Layout>, T> {
   static constexpr std::uint32_t kClosing = 1;
   static constexpr std::uint32_t kSealed = 2;
 
+  // Index words: the index, plus flag bits at the top. kBusy (tail_ only):
+  // a push is in flight, read by close(). kAnnounce: the operation is about
+  // to store the next index, read by the other side's ready predicate.
+  static constexpr std::size_t kBusy = std::size_t{1} << (sizeof(std::size_t) * 8 - 1);
+  static constexpr std::size_t kAnnounce = kBusy >> 1;
+  static constexpr std::size_t kIndex = kAnnounce - 1;
+
   struct Producer {
-    std::atomic<std::size_t> tail{0};  // written by the producer only
-    std::atomic<std::uint32_t> busy{0};  // 1 while a push is in flight; read by close()
-    std::size_t cached_head = 0;       // producer's copy of head
+    std::atomic<std::size_t> tail{0};  // written by the producer only; index | kBusy | kAnnounce
+    std::size_t cached_head = 0;       // producer's copy of head (an index)
   };
   struct Consumer {
-    std::atomic<std::size_t> head{0};  // written by the consumer only
-    std::size_t cached_tail = 0;       // consumer's copy of tail
+    std::atomic<std::size_t> head{0};  // written by the consumer only; index | kAnnounce
+    std::size_t cached_tail = 0;       // consumer's copy of tail (an index)
   };
 
   std::size_t next(std::size_t i) const noexcept { return i + 1 == slots_ ? 0 : i + 1; }
@@ -124,56 +140,60 @@ class SpscRing : public detail::RingFront<SpscRing<T, Layout>, T> {
 
   ChanStatus try_push(T& v) {
     Producer& p = prod_.value;
-    p.busy.store(1, std::memory_order_relaxed);
+    const std::size_t t = p.tail.load(std::memory_order_relaxed);  // no flags between pushes
+    p.tail.store(t | kBusy, std::memory_order_relaxed);
     detail::light_fence();  // busy before the closed check (close() pays the heavy side)
     if (closed_.value.load(std::memory_order_relaxed) != kOpen) {
-      p.busy.store(0, std::memory_order_relaxed);
+      p.tail.store(t, std::memory_order_release);
       return ChanStatus::closed;
     }
     CONPAT_TEST_HOOK("spsc.push_after_closed_check");
-    const std::size_t t = p.tail.load(std::memory_order_relaxed);
     const std::size_t n = next(t);
     if (n == p.cached_head) {
-      p.cached_head = cons_.value.head.load(std::memory_order_acquire);
+      p.cached_head = cons_.value.head.load(std::memory_order_acquire) & kIndex;
       if (n == p.cached_head) {
-        p.busy.store(0, std::memory_order_relaxed);
+        p.tail.store(t, std::memory_order_release);
         return ChanStatus::would_block;
       }
     }
     std::construct_at(slot(t), std::move(v));
-    p.tail.store(n, std::memory_order_release);
-    p.busy.store(0, std::memory_order_release);  // close() acquires this, and with it tail
+    p.tail.store(t | kBusy | kAnnounce, std::memory_order_relaxed);
     not_empty_.ring();
+    // Publishes the value and clears busy (close() acquires it): the last touch.
+    p.tail.store(n, std::memory_order_release);
     return ChanStatus::ok;
   }
 
   template <class Sink>
   ChanStatus try_pop(Sink&& sink) {
     Consumer& c = cons_.value;
-    const std::size_t h = c.head.load(std::memory_order_relaxed);
+    const std::size_t h = c.head.load(std::memory_order_relaxed);  // no flags between pops
     if (h == c.cached_tail) {
-      c.cached_tail = prod_.value.tail.load(std::memory_order_acquire);
+      c.cached_tail = prod_.value.tail.load(std::memory_order_acquire) & kIndex;
       if (h == c.cached_tail) {
         if ((closed_.value.load(std::memory_order_acquire) & kSealed) == 0) return ChanStatus::would_block;
         // Sealed: every push that returned ok is visible now; drain it first.
-        c.cached_tail = prod_.value.tail.load(std::memory_order_acquire);
+        c.cached_tail = prod_.value.tail.load(std::memory_order_acquire) & kIndex;
         if (h == c.cached_tail) return ChanStatus::closed;
       }
     }
     T* s = slot(h);
     sink(std::move(*s));
     std::destroy_at(s);
-    c.head.store(next(h), std::memory_order_release);
+    c.head.store(h | kAnnounce, std::memory_order_relaxed);
     not_full_.ring();
+    c.head.store(next(h), std::memory_order_release);  // frees the slot: the last touch
     return ChanStatus::ok;
   }
 
   bool push_ready() const noexcept {
-    return next(prod_.value.tail.load(std::memory_order_relaxed)) != cons_.value.head.load(std::memory_order_acquire) ||
-           is_closed();
+    const std::size_t h = cons_.value.head.load(std::memory_order_acquire);
+    return next(prod_.value.tail.load(std::memory_order_relaxed) & kIndex) != (h & kIndex) ||
+           (h & kAnnounce) != 0 || is_closed();
   }
   bool pop_ready() const noexcept {
-    return cons_.value.head.load(std::memory_order_relaxed) != prod_.value.tail.load(std::memory_order_acquire) ||
+    const std::size_t t = prod_.value.tail.load(std::memory_order_acquire);
+    return cons_.value.head.load(std::memory_order_relaxed) != (t & kIndex) || (t & kAnnounce) != 0 ||
            (closed_.value.load(std::memory_order_acquire) & kSealed) != 0;
   }
 

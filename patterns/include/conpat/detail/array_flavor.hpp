@@ -15,8 +15,21 @@
 // head position). A sender claims a slot by CAS on tail_, writes the value
 // and publishes it with stamp = pos + 1; a receiver claims it by CAS on
 // head_, moves the value out and frees it with stamp = pos + one_lap_.
-// Between claim and publish a slot is "in progress": the other side spins
-// (with Wait::relax) rather than reporting empty or full.
+// Between claim and publish a slot is "in progress".
+//
+// The stamp store is the last thing an operation does to the channel.
+// Just before it, the operation announces the stamp it is about to store
+// in the slot's `next` word and wakes a parked waiter of the other side if
+// there is one. So a receiver that got its value (or a sender whose slot
+// was freed) may destroy the channel at once — Go's one-shot reply channel
+// — while its peer is returning: the peer no longer touches it.
+//
+// The try_ forms (and a timed operation whose deadline has passed) are
+// linearisable: when the slot they need is in progress while the other
+// index says a peer has claimed it (a send is being written, a value is
+// being moved out), they wait for that peer, as Go's lock and
+// crossbeam-channel's backoff do, so a completed send is never reported
+// as "would block" to a later try_recv.
 //
 // Blocking: an operation that cannot proceed spins (Wait::spin_until, with
 // an adaptive length per side) watching the one slot it waits for, then
@@ -24,6 +37,9 @@
 // receivers_), re-checks, and sleeps on its Parker until a peer of the other
 // side notifies it (each successful operation wakes at most one waiter of
 // the other side), close() wakes it, or its deadline or stop token fires.
+// Waiting for a peer that is in progress parks too (it is woken by that
+// peer's announcement), so a sender preempted in the middle of its move
+// costs a waiting receiver no CPU.
 // A woken operation retries from the start; one that timed out or was
 // cancelled still retries once, so a notification is never swallowed.
 //
@@ -31,10 +47,16 @@
 // stamp, and a receive reads the stamp with acquire before moving the value
 // out, so a recv that returned ok happens-after the send of its value (and
 // freeing a slot happens-before the next lap's write of it). The claims
-// (CAS on head_/tail_) and close() (fetch_or on tail_) are seq_cst, as are
-// the waiter's re-check loads and the waker's count (detail/waker.hpp): no
-// wake-up is lost between a fast-path operation and a parking one. close()
-// happens-before every operation that returns closed because of it.
+// (CAS on head_/tail_) and close() (fetch_or on tail_) are seq_cst. A
+// parking operation links itself into its waker (a seq_cst RMW of the
+// waker's count) and then re-checks: the other index with a seq_cst load,
+// which pairs with the peer's claim (seq_cst) before the peer reads the
+// count; or, when a peer is in progress, the slot's `next` word after an
+// asymmetric heavy fence (detail/doorbell.hpp), which pairs with the peer's
+// light fence between its announcement and its read of the count. Either
+// way no wake-up is lost. close() happens-before every operation that
+// returns closed because of it (a sender that sees the closed bit re-reads
+// tail_ with acquire).
 #pragma once
 
 #include <atomic>
@@ -87,12 +109,14 @@ class ArrayFlavor {
   // Status ok, closed, timeout (deadline passed; for the try_ form too) or cancelled.
   ChanStatus send(T& value, const Deadline& deadline, std::stop_token* stop) {
     for (;;) {
-      Try r = try_send_once(value);
+      // Once the deadline has passed, one last linearisable attempt.
+      const bool last = deadline.expired();
+      Try r = try_send_once(value, last);
       if (r != Try::blocked) return r == Try::ok ? ChanStatus::ok : ChanStatus::closed;
-      if (deadline.expired()) return ChanStatus::timeout;
+      if (last) return ChanStatus::timeout;
       if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
       if (!Wait::spin_until([this] { return send_may_proceed(); }, deadline.get(), &send_spins_)) {
-        park(senders_, [this] { return !is_full() || is_closed(); }, deadline, stop);
+        park(senders_, [this] { return send_ready(); }, deadline, stop);
       }
     }
   }
@@ -101,12 +125,13 @@ class ArrayFlavor {
   template <class Put>
   ChanStatus recv(Put&& put, const Deadline& deadline, std::stop_token* stop) {
     for (;;) {
-      Try r = try_recv_once(put);
+      const bool last = deadline.expired();
+      Try r = try_recv_once(put, last);
       if (r != Try::blocked) return r == Try::ok ? ChanStatus::ok : ChanStatus::closed;
-      if (deadline.expired()) return ChanStatus::timeout;
+      if (last) return ChanStatus::timeout;
       if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
       if (!Wait::spin_until([this, n = 0u]() mutable { return recv_may_proceed(++n); }, deadline.get(), &recv_spins_)) {
-        park(receivers_, [this] { return !is_empty() || is_closed(); }, deadline, stop);
+        park(receivers_, [this] { return recv_ready(); }, deadline, stop);
       }
     }
   }
@@ -144,6 +169,9 @@ class ArrayFlavor {
  private:
   struct Slot {
     std::atomic<std::size_t> stamp{0};
+    // The stamp an operation in progress on this slot is about to store
+    // (announced before it wakes a waiter; see the header comment).
+    std::atomic<std::size_t> next{~std::size_t{0}};
     alignas(T) unsigned char storage[sizeof(T)];
     T* ptr() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
   };
@@ -173,10 +201,55 @@ class ArrayFlavor {
     return polls % 64 == 0 && closed_.load(std::memory_order_relaxed);
   }
 
-  Try try_send_once(T& value) {
+  // The re-checks of a parking operation (run after it linked itself into
+  // its waker): true when retrying may succeed, false only when a wake-up
+  // is guaranteed to come (see "Memory ordering" above).
+  bool send_ready() const noexcept {
+    const std::size_t tail = tail_.load(std::memory_order_seq_cst);
+    if ((tail & mark_bit_) != 0) return true;
+    const std::size_t head = head_.load(std::memory_order_seq_cst);
+    if (head + one_lap_ == tail) return false;  // full: the next receiver's claim comes first, then its wake-up
+    // Not full by the indices: the receiver of the slot at tail_ has
+    // claimed it, and may still be moving its value out.
+    return in_progress_done(slots_[tail & (mark_bit_ - 1)], tail - one_lap_ + 1, tail);
+  }
+  bool recv_ready() const noexcept {
+    const std::size_t head = head_.load(std::memory_order_seq_cst);
+    const std::size_t tail = tail_.load(std::memory_order_seq_cst);
+    if ((tail & ~mark_bit_) == head) return (tail & mark_bit_) != 0;  // empty: ready only when closed
+    // Not empty by the indices: the sender of the slot at head_ has
+    // claimed it, and may still be writing.
+    return in_progress_done(slots_[head & (mark_bit_ - 1)], head, head + 1);
+  }
+  // A slot whose stamp was `before` while an operation was in progress:
+  // true once the stamp moved on or the operation announced `after`.
+  static bool in_progress_done(const Slot& slot, std::size_t before, std::size_t after) noexcept {
+    if (slot.stamp.load(std::memory_order_seq_cst) != before) return true;
+    heavy_fence();  // pairs with the peer's light_fence between announcing and reading the count
+    return slot.stamp.load(std::memory_order_seq_cst) != before ||
+           slot.next.load(std::memory_order_seq_cst) == after;
+  }
+
+  // The peer's side of the hand-over, before the stamp store that ends its
+  // operation: announce the stamp, then wake a parked waiter of the other
+  // side. Nothing of the channel is touched after the stamp store.
+  static void announce(Slot& slot, std::size_t stamp, WakerT& waiters) noexcept {
+    slot.next.store(stamp, std::memory_order_relaxed);
+    light_fence();
+    waiters.notify_one();
+  }
+
+  // `linearize`: wait for a peer that is in the middle of the operation
+  // this one depends on, rather than answer "blocked" (the try_ forms, and
+  // the last attempt of a timed operation); otherwise answer "blocked" at
+  // once and let the caller spin or park.
+  Try try_send_once(T& value, bool linearize) {
     std::size_t tail = tail_.load(std::memory_order_relaxed);
     for (int step = 0;;) {
-      if ((tail & mark_bit_) != 0) return Try::closed;
+      if ((tail & mark_bit_) != 0) {
+        (void)tail_.load(std::memory_order_acquire);  // close() happens-before this "closed"
+        return Try::closed;
+      }
       const std::size_t index = tail & (mark_bit_ - 1);
       const std::size_t lap = tail & ~(one_lap_ - 1);
       Slot& slot = slots_[index];
@@ -185,18 +258,19 @@ class ArrayFlavor {
         const std::size_t next = index + 1 < cap_ ? tail + 1 : lap + one_lap_;
         if (tail_.compare_exchange_weak(tail, next, std::memory_order_seq_cst, std::memory_order_relaxed)) {
           std::construct_at(slot.ptr(), std::move(value));
-          slot.stamp.store(tail + 1, std::memory_order_release);
-          receivers_.notify_one();
+          announce(slot, tail + 1, receivers_);
+          slot.stamp.store(tail + 1, std::memory_order_release);  // the last touch
           return Try::ok;
         }
         spin_pause();  // lost the claim to another sender; `tail` was reloaded
       } else if (stamp + one_lap_ == tail + 1) {
         // Holds the previous lap's value: full, or a receiver is moving it
-        // out. Either way no receive has completed that made room, so
-        // "blocked" is a true answer; the caller then watches this slot.
-        // (Reading head_ to tell the two apart would pull the receivers'
-        // line to this core at every full slot.)
-        return Try::blocked;
+        // out. Without `linearize` no look at head_ (the receivers' line):
+        // the caller watches this slot.
+        if (!linearize) return Try::blocked;
+        if (head_.load(std::memory_order_seq_cst) + one_lap_ == tail) return Try::blocked;  // full
+        Wait::relax(step++);  // a receiver is freeing it: wait for it
+        tail = tail_.load(std::memory_order_relaxed);
       } else {  // another sender claimed it and is writing
         Wait::relax(step++);
         tail = tail_.load(std::memory_order_relaxed);
@@ -205,7 +279,7 @@ class ArrayFlavor {
   }
 
   template <class Put>
-  Try try_recv_once(Put& put) {
+  Try try_recv_once(Put& put, bool linearize) {
     std::size_t head = head_.load(std::memory_order_relaxed);
     for (int step = 0;;) {
       const std::size_t index = head & (mark_bit_ - 1);
@@ -218,19 +292,19 @@ class ArrayFlavor {
           T* p = slot.ptr();
           put(std::move(*p));
           std::destroy_at(p);
-          slot.stamp.store(head + one_lap_, std::memory_order_release);
-          senders_.notify_one();
+          announce(slot, head + one_lap_, senders_);
+          slot.stamp.store(head + one_lap_, std::memory_order_release);  // the last touch
           return Try::ok;
         }
         spin_pause();
       } else if (stamp == head) {
-        // Free: empty, or a sender claimed it and is writing. While open,
-        // either way no send has completed into it, so "blocked" is a true
-        // answer (and needs no look at tail_, the senders' line). Once
-        // closed, tail_ says which: spin for a claimed send, else closed.
-        if (!closed_.load(std::memory_order_acquire)) return Try::blocked;
+        // Free: empty, or a sender claimed it and is writing. While open
+        // and without `linearize`, answer "blocked" with no look at tail_
+        // (the senders' line): the caller watches this slot. Otherwise
+        // tail_ says which: empty (closed, or blocked), or a send to wait for.
+        if (!linearize && !closed_.load(std::memory_order_acquire)) return Try::blocked;
         const std::size_t tail = tail_.load(std::memory_order_seq_cst);
-        if ((tail & ~mark_bit_) == head) return Try::closed;
+        if ((tail & ~mark_bit_) == head) return (tail & mark_bit_) != 0 ? Try::closed : Try::blocked;
         Wait::relax(step++);
         head = head_.load(std::memory_order_relaxed);
       } else {  // another receiver claimed it
@@ -238,17 +312,6 @@ class ArrayFlavor {
         head = head_.load(std::memory_order_relaxed);
       }
     }
-  }
-
-  bool is_full() const noexcept {
-    const std::size_t tail = tail_.load(std::memory_order_seq_cst);
-    const std::size_t head = head_.load(std::memory_order_seq_cst);
-    return head + one_lap_ == (tail & ~mark_bit_);
-  }
-  bool is_empty() const noexcept {
-    const std::size_t head = head_.load(std::memory_order_seq_cst);
-    const std::size_t tail = tail_.load(std::memory_order_seq_cst);
-    return (tail & ~mark_bit_) == head;
   }
 
   struct Interrupt {

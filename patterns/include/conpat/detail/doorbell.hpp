@@ -9,10 +9,11 @@
 // running this process — so the ringing side needs only a compiler barrier.
 // Where membarrier is unavailable both sides use a seq_cst fence.
 //
-// Memory ordering: a thread that publishes state with a release store and
-// then calls ring() will wake any waiter whose predicate was false before
-// that store; the waiter re-evaluates its predicate (with acquire loads of
-// its own) before returning.
+// Memory ordering: a thread that stores state (a release store that
+// publishes, or an announcement that a publication is imminent) and then
+// calls ring() will wake any waiter whose predicate was false before that
+// store; the waiter re-evaluates its predicate (with acquire loads of its
+// own) before returning.
 #pragma once
 
 #include <atomic>

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <optional>
 #include <stop_token>
+#include <thread>
 
 #include "conpat/chan_status.hpp"
 #include "conpat/detail/doorbell.hpp"
@@ -63,15 +64,29 @@ class RingFront {
   }
   std::optional<T> recv() {
     std::optional<T> v;
-    for (;;) {
+    for (int retry = 0;; ++retry) {
       ChanStatus s = self().try_pop([&](T&& x) { v.emplace(std::move(x)); });
       if (s != ChanStatus::would_block) return v;
+      backoff(retry);
       self().not_empty_.wait([this] { return self().pop_ready(); });
     }
   }
 
  private:
   Derived& self() noexcept { return static_cast<Derived&>(*this); }
+
+  // Between retries after a wait said "ready": a peer's announcement (see
+  // the rings' "Lifetime") makes the ready predicate true a few
+  // instructions before the operation can succeed; a peer preempted in
+  // that window must not make this thread spin flat out.
+  static void backoff(int retry) noexcept {
+    if (retry == 0) return;
+    if (retry < 16 && multi_cpu()) {
+      spin_pause();
+    } else {
+      std::this_thread::yield();
+    }
+  }
 
   struct Wake {
     Doorbell* bell;
@@ -94,18 +109,20 @@ class RingFront {
   }
 
   ChanStatus send_impl(T& value, const Deadline& deadline, std::stop_token* stop) {
-    for (;;) {
+    for (int retry = 0;; ++retry) {
       ChanStatus s = self().try_push(value);
       if (s != ChanStatus::would_block) return s;
+      backoff(retry);
       s = block(self().not_full_, [this] { return self().push_ready(); }, deadline, stop);
       if (s != ChanStatus::ok) return s;
     }
   }
 
   ChanStatus recv_impl(T& out, const Deadline& deadline, std::stop_token* stop) {
-    for (;;) {
+    for (int retry = 0;; ++retry) {
       ChanStatus s = self().try_pop([&](T&& v) { out = std::move(v); });
       if (s != ChanStatus::would_block) return s;
+      backoff(retry);
       s = block(self().not_empty_, [this] { return self().pop_ready(); }, deadline, stop);
       if (s != ChanStatus::ok) return s;
     }
