@@ -7,8 +7,11 @@
 //
 // The helper threads never sleep while the pool lives (an idle one polls the
 // queue, as Go's idle Ps spin before they sleep), so a ready fiber starts at
-// once; they stop when the pool is destroyed. The benchmark thread installs
-// SharedQueue once, with suspension, so it sleeps when it has nothing to run.
+// once; they stop when the pool is destroyed (each polls a stop flag from a
+// fiber that sleeps 1 ms at a time: no other thread wakes a helper, so none
+// touches a helper's scheduler while that thread is exiting). The benchmark
+// thread installs SharedQueue once, with suspension, so it sleeps when it
+// has nothing to run, and is woken when a fiber enters the shared queue.
 #pragma once
 
 #include <boost/fiber/algo/algorithm.hpp>
@@ -75,17 +78,46 @@ class StackPool {
 
 // The pool's scheduling algorithm: Boost's shared_work (one ready queue for
 // every thread; a fiber that becomes ready may run on any of them), with
-// two changes that matter at channel speeds. The queue's lock is a short
+// changes that matter at channel speeds. The queue's lock is a short
 // spin lock, and an idle thread polls the queue's length, an atomic, rather
 // than taking the lock: shared_work's idle threads lock and unlock a
 // std::mutex in a loop, and the busy threads then queue for it in the
 // kernel (fan_in spent half its time in pthread_mutex_lock/unlock). A
 // thread created with `suspend` sleeps when idle (on a condition variable,
 // woken by notify() when one of its own pinned fibers becomes ready) after
-// a short poll; one without never sleeps while the pool lives.
+// a short poll, and is woken by notify() when one of its own pinned
+// fibers becomes ready or by any thread that puts a fiber into the shared
+// queue; one without never sleeps while the pool lives.
+//
+// Picking, per thread: runnext first (Go's: the fiber this thread just
+// readied, so a ping-pong pair stays on one thread), then the shared
+// queue, then the thread's own pinned contexts (its main fiber and Boost's
+// dispatcher). Two rules keep that from starving anyone, as Go's
+// scheduler does with its time slice and its timer checks on every
+// pass: runnext is taken at most kMaxRunnextStreak times in a row (then
+// its fiber goes to the back of the shared queue), and every
+// kPinnedEvery-th pick takes a pinned context first if one is ready —
+// the dispatcher, which moves fibers whose timers expired and fibers
+// readied by other threads into the ready queues. So a timed wait fires
+// within its deadline plus a few microseconds however busy the thread,
+// and two fibers yielding to each other let the others run.
 class SharedQueue : public boost::fibers::algo::algorithm {
  public:
-  explicit SharedQueue(bool suspend) : suspend_(suspend) {}
+  static constexpr unsigned kPinnedEvery = 61;      // Go polls the global queue every 61st schedule
+  static constexpr unsigned kMaxRunnextStreak = 64;
+
+  explicit SharedQueue(bool suspend) : suspend_(suspend) {
+    if (suspend_) {
+      std::lock_guard lk(shared().sleepers_mu);
+      shared().sleepers.push_back(this);
+    }
+  }
+  ~SharedQueue() override {
+    if (suspend_) {
+      std::lock_guard lk(shared().sleepers_mu);
+      std::erase(shared().sleepers, this);
+    }
+  }
 
   void awakened(boost::fibers::context* ctx) noexcept override {
     if (ctx->is_context(boost::fibers::type::pinned_context)) {
@@ -96,18 +128,18 @@ class SharedQueue : public boost::fibers::algo::algorithm {
       next_ = ctx;
       return;
     }
-    ctx->detach();
-    std::lock_guard lk(shared().mu);
-    shared().q.push_back(ctx);
-    shared().size.fetch_add(1, std::memory_order_release);
+    push_shared(ctx);
   }
 
   boost::fibers::context* pick_next() noexcept override {
+    if (++picks_ % kPinnedEvery == 0 && !local_.empty()) return pop_local();
     if (next_ != nullptr) {
       boost::fibers::context* ctx = next_;
       next_ = nullptr;
-      return ctx;
+      if (++streak_ <= kMaxRunnextStreak) return ctx;
+      push_shared(ctx);  // its turn is over: behind the others
     }
+    streak_ = 0;
     if (shared().size.load(std::memory_order_acquire) > 0) {
       boost::fibers::context* ctx = nullptr;
       {
@@ -123,16 +155,19 @@ class SharedQueue : public boost::fibers::algo::algorithm {
         return ctx;
       }
     }
-    if (!local_.empty()) {
-      boost::fibers::context* ctx = &local_.front();
-      local_.pop_front();
-      return ctx;
-    }
+    if (!local_.empty()) return pop_local();
     return nullptr;
   }
 
+  // Whether a fiber other than this thread's dispatcher is ready: the
+  // dispatcher is queued whenever a fiber runs, so counting it would make
+  // every running fiber see "others ready" (FiberWait's spin relies on this).
   bool has_ready_fibers() const noexcept override {
-    return next_ != nullptr || !local_.empty() || shared().size.load(std::memory_order_acquire) > 0;
+    if (next_ != nullptr || shared().size.load(std::memory_order_acquire) > 0) return true;
+    for (const auto& ctx : local_) {
+      if (!ctx.is_context(boost::fibers::type::dispatcher_context)) return true;
+    }
+    return false;
   }
 
   void suspend_until(std::chrono::steady_clock::time_point const& until) noexcept override {
@@ -145,11 +180,18 @@ class SharedQueue : public boost::fibers::algo::algorithm {
       return;
     }
     std::unique_lock lk(mu_);
+    // Announce, then re-check the shared queue (seq_cst both): a thread that
+    // pushes a fiber after this re-check sees the count and notifies.
+    shared().sleeping.fetch_add(1, std::memory_order_seq_cst);
+    auto ready = [this] {
+      return woken_.load(std::memory_order_relaxed) || shared().size.load(std::memory_order_seq_cst) > 0;
+    };
     if (until == (std::chrono::steady_clock::time_point::max)()) {
-      cv_.wait(lk, [this] { return woken_.load(std::memory_order_relaxed); });
+      cv_.wait(lk, ready);
     } else {
-      cv_.wait_until(lk, until, [this] { return woken_.load(std::memory_order_relaxed); });
+      cv_.wait_until(lk, until, ready);
     }
+    shared().sleeping.fetch_sub(1, std::memory_order_relaxed);
     woken_.store(false, std::memory_order_relaxed);
   }
 
@@ -168,14 +210,39 @@ class SharedQueue : public boost::fibers::algo::algorithm {
     detail::SpinMutex mu;
     std::deque<boost::fibers::context*> q;  // guarded by mu
     std::atomic<std::size_t> size{0};       // q.size(), readable without mu
+    std::atomic<int> sleeping{0};           // threads asleep (or about to be) in suspend_until
+    std::mutex sleepers_mu;
+    std::vector<SharedQueue*> sleepers;     // the queues that may sleep; guarded by sleepers_mu
   };
   static Shared& shared() noexcept {
     static Shared s;
     return s;
   }
 
+  boost::fibers::context* pop_local() noexcept {
+    boost::fibers::context* ctx = &local_.front();
+    local_.pop_front();
+    return ctx;
+  }
+
+  // Into the shared queue; wakes a sleeping thread to run it.
+  static void push_shared(boost::fibers::context* ctx) noexcept {
+    ctx->detach();
+    {
+      std::lock_guard lk(shared().mu);
+      shared().q.push_back(ctx);
+      shared().size.fetch_add(1, std::memory_order_seq_cst);
+    }
+    if (shared().sleeping.load(std::memory_order_seq_cst) > 0) {
+      std::lock_guard lk(shared().sleepers_mu);
+      for (SharedQueue* q : shared().sleepers) q->notify();
+    }
+  }
+
   boost::fibers::scheduler::ready_queue_type local_;
   boost::fibers::context* next_ = nullptr;  // attached to this thread; not stealable
+  unsigned picks_ = 0;
+  unsigned streak_ = 0;  // runnext picks in a row
   const bool suspend_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -194,8 +261,11 @@ class FiberPool {
     for (int i = 1; i < threads; ++i) {
       helpers_.emplace_back([this] {
         boost::fibers::use_scheduling_algorithm<SharedQueue>(false);
-        int ignored = 0;
-        stop_.recv(ignored);  // runs pool fibers until the pool closes stop_
+        // Runs pool fibers meanwhile. A flag, not a channel that the
+        // destructor closes: waking this fiber from another thread would
+        // have that thread call into this thread's scheduler after the
+        // fiber could already have ended it.
+        while (!stop_.load(std::memory_order_acquire)) boost::this_fiber::sleep_for(std::chrono::milliseconds(1));
       });
     }
   }
@@ -204,7 +274,7 @@ class FiberPool {
     for (auto& f : fibers_) {
       if (f.joinable()) f.join();
     }
-    stop_.close();
+    stop_.store(true, std::memory_order_release);
     for (auto& t : helpers_) t.join();
   }
 
@@ -230,7 +300,7 @@ class FiberPool {
 
  private:
   StackPool stacks_;
-  Channel<int, FiberWait> stop_{0};
+  std::atomic<bool> stop_{false};
   std::vector<std::thread> helpers_;
   std::vector<boost::fibers::fiber> fibers_;
 };

@@ -119,7 +119,11 @@ struct FiberWait {
 
   // Spins only while the scheduler has no other fiber ready to run: then
   // the peer can only be on another thread, and a short spin catches its
-  // answer without a suspension and a cross-thread wake. Otherwise the
+  // answer without a suspension and a cross-thread wake. ("Ready" as the
+  // scheduling algorithm answers has_ready_fibers(): the runner's
+  // SharedQueue leaves out the thread's dispatcher, which Boost queues
+  // whenever a fiber runs; Boost's own algorithms count it, so under them
+  // this never spins and a blocked fiber suspends at once.) Otherwise the
   // fiber suspends at once, as a goroutine parks at once in Go: spinning
   // would hold up the fibers that are ready (the peer may be one of them),
   // and a yield loop costs two trips through the ready queue per yield for
