@@ -20,7 +20,9 @@
 // wrote before send is visible to the receiver after recv). An unbuffered
 // send that returned ok happens-after the receiver took the value. close()
 // happens-before every operation that returns ChanStatus::closed because of
-// it. In the array flavour a send publishes its slot with a release store of
+// it. The try_ forms are linearisable: a try_recv after a completed send
+// (by any thread) does not answer would_block, nor does a try_send into
+// the room a completed recv made. In the array flavour a send publishes its slot with a release store of
 // the slot's stamp and a recv acquires it; claims are seq_cst CASes on the
 // head and tail positions, and a parking operation re-checks those with
 // seq_cst loads after announcing itself, so no wake-up is lost.
@@ -52,6 +54,11 @@ class Channel {
   explicit Channel(std::size_t capacity = 0) : flavor_(make(capacity)) {}
 
   // Precondition: no operation is in progress (a close() may be: it is waited for).
+  // An operation counts as finished for its partner as soon as the partner's
+  // own operation returned: a receiver that got its value may destroy the
+  // channel while the sender is still returning from send (Go's one-shot
+  // reply channel), and a sender whose send returned may destroy it while
+  // the receiver that made room is still returning from recv.
   ~Channel() = default;
 
   Channel(const Channel&) = delete;  // non-copyable and non-movable
