@@ -99,12 +99,18 @@ class StackPool {
 // kPinnedEvery-th pick takes a pinned context first if one is ready —
 // the dispatcher, which moves fibers whose timers expired and fibers
 // readied by other threads into the ready queues. So a timed wait fires
-// within its deadline plus a few microseconds however busy the thread,
+// within its deadline plus tens of microseconds however busy the thread,
 // and two fibers yielding to each other let the others run.
 class SharedQueue : public boost::fibers::algo::algorithm {
  public:
-  static constexpr unsigned kPinnedEvery = 61;      // Go polls the global queue every 61st schedule
-  static constexpr unsigned kMaxRunnextStreak = 64;
+  // Every 127th pick a pinned context first: timers fire within ~127
+  // context switches (tens of microseconds) of their deadline, at a cost of
+  // one dispatcher pass per 127 switches.
+  static constexpr unsigned kPinnedEvery = 127;
+  // Runnext at most this many picks in a row (about a millisecond of
+  // ping-pong, as Go's runnext inherits the time slice): a pair that hands
+  // work back and forth keeps its thread that long before the others get a turn.
+  static constexpr unsigned kMaxRunnextStreak = 4096;
 
   explicit SharedQueue(bool suspend) : suspend_(suspend) {
     if (suspend_) {

@@ -224,7 +224,13 @@ class ArrayFlavor {
   // A slot whose stamp was `before` while an operation was in progress:
   // true once the stamp moved on or the operation announced `after`.
   static bool in_progress_done(const Slot& slot, std::size_t before, std::size_t after) noexcept {
-    if (slot.stamp.load(std::memory_order_seq_cst) != before) return true;
+    // The peer is usually a few instructions from its stamp store: a short
+    // look first keeps the heavy fence (a membarrier system call) for a
+    // peer that really is stalled.
+    for (int i = 0; i < 64; ++i) {
+      if (slot.stamp.load(std::memory_order_seq_cst) != before) return true;
+      spin_pause();
+    }
     heavy_fence();  // pairs with the peer's light_fence between announcing and reading the count
     return slot.stamp.load(std::memory_order_seq_cst) != before ||
            slot.next.load(std::memory_order_seq_cst) == after;
