@@ -381,6 +381,9 @@ SPECS = [
          facet="cap", headline={"cap": 0}),
     Spec("channel.fan_in", ["ns_per_item"], "channel.fan_in: N workers send into one channel (capacity 64): "
          "time per item", "ns per item", x="workers", xlabel="workers", headline={"workers": 1024, "cap": 64}),
+    Spec("channel.merge", ["ns_per_item"], "channel.merge: fan_in merging N inputs into one channel (Go: the "
+         "article's FanIn): time per item, by capacity", "ns per item", x="inputs", xlabel="inputs", xbase=2,
+         facet="cap", headline={"inputs": 8, "cap": 16}),
     Spec("close.drain", ["time_ns"], "close.drain: close a full channel and receive what it held", "",
          facet="cap", headline={"cap": 1024}),
     Spec("timeout.armed", ["ns_per_item"], "timeout.armed: the spsc workload with a timeout on every operation "
@@ -394,6 +397,12 @@ SPECS = [
          "has returned", "time (ns)", x="workers", xlabel="workers", headline={"workers": 64}),
     Spec("callback.dispatch", ["ns_per_call"], "callback.dispatch: one call through each kind of callable", "",
          facet="capture", headline={"capture": "value"}),
+    Spec("callback.dispatch", ["allocs_per_op", "bytes_per_op"], "callback.dispatch: heap allocations to make a "
+         "closure, hold it and call it once (Go: testing.AllocsPerRun)", "", facet="capture", ylog=False,
+         summary=False, file="callback_dispatch_allocs"),
+    Spec("callback.spawn", ["time_ns", "allocs_per_op"], "callback.spawn: one task on its own thread (goroutine) "
+         "and its result back: time and heap allocations per task", "", facet="capture", ylog=False,
+         headline={"capture": "value"}),
     Spec("callback.error_rate", ["ns_per_op"], "callback.error_rate: error codes, Expected and exceptions",
          "ns per operation", x="error_pct", xlabel="error rate (%)", x_zero=0.01,
          headline={"error_pct": 1}),
@@ -435,7 +444,8 @@ METRIC_LABEL = {"ns_per_item": "ns per item", "time_ns": "time (ns)", "ns_per_ca
                 "lat_p50_ns": "latency p50 (ns)", "lat_p99_ns": "latency p99 (ns)",
                 "overshoot_p50_ns": "overshoot p50 (ns)", "overshoot_p99_ns": "overshoot p99 (ns)",
                 "throughput_rps": "throughput (requests/s)", "e2e_p95_ms": "end-to-end P95 (ms)",
-                "peak_live_producers": "peak live producers"}
+                "peak_live_producers": "peak live producers", "allocs_per_op": "heap allocations per op",
+                "bytes_per_op": "bytes allocated per op"}
 
 
 def num(v):
