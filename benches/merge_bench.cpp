@@ -73,7 +73,8 @@ void merge(benchmark::State& state, const std::string& name, int inputs, std::si
   // close their input (the merge closes once all are closed and drained).
   RoundGate gate;                                        // threads
   std::optional<Channel<int, FiberWait>> start;          // fibers: one token per producer per round
-  if constexpr (R == Runner::fiber) start.emplace(static_cast<std::size_t>(inputs));
+  std::optional<Channel<int, FiberWait>> done;           // fibers: the receiver's round ends
+  if constexpr (R == Runner::fiber) start.emplace(static_cast<std::size_t>(inputs)), done.emplace(1);
   std::atomic<bool> finish{false};
   auto produce = [&](int p, auto&& next_round) {
     SendEnd<std::uint64_t, Wait> tx = ins[static_cast<std::size_t>(p)];
@@ -116,20 +117,47 @@ void merge(benchmark::State& state, const std::string& name, int inputs, std::si
     stop.request_stop();  // closes the merged channel: the receiver below returns
     for (auto& c : ins) c.close();
     if (start) start->close();
+    if (done) done->close();
   });
 
+  // The receiver: this thread (threads), or a pool fiber that reports each
+  // round's end on `done` (fibers: the benchmark thread's main fiber is
+  // pinned to it, and waking it for every item would measure that wake).
   MergeTally got(inputs);
+  std::uint64_t extra = 0;               // values received after the last round (none when correct)
+  ChanStatus last = ChanStatus::ok;      // what ended the receiver (closed when correct)
+  // Receives one round's batch; false if the merge closed first (then
+  // `extra` counts what that round had received).
+  auto receive_round = [&] {
+    std::uint64_t v = 0;
+    for (std::uint64_t k = 0; k < batch; ++k) {
+      if ((last = merged.recv(v)) != ChanStatus::ok) {
+        extra = k;
+        return false;
+      }
+      got.take(v);
+    }
+    return true;
+  };
+  if constexpr (R == Runner::fiber) {
+    pool->spawn([&] {
+      while (receive_round()) {
+        if (done->send(1) != ChanStatus::ok) return;
+      }
+      done->close();
+    });
+  }
   bool ok = true;
   for (auto _ : state) {
     if constexpr (R == Runner::thread) {
       gate.open();
+      ok = receive_round();
     } else {
       for (int p = 0; p < inputs && ok; ++p) ok = start->send(1) == ChanStatus::ok;
-    }
-    std::uint64_t v = 0;
-    for (std::uint64_t k = 0; k < batch && ok; ++k) {
-      ok = merged.recv(v) == ChanStatus::ok;
-      if (ok) got.take(v);
+      int token = 0;
+      ChanStatus s = ChanStatus::timeout;
+      while (ok && (s = done->recv_for(token, std::chrono::milliseconds(100))) == ChanStatus::timeout && !wd.fired()) {}
+      ok = ok && s == ChanStatus::ok;
     }
     if (!ok) break;
     wd.kick();
@@ -138,18 +166,16 @@ void merge(benchmark::State& state, const std::string& name, int inputs, std::si
   if constexpr (R == Runner::thread) {
     finish.store(true, std::memory_order_release);
     gate.open();
+    if (ok) receive_round();  // nothing: every round was received whole
+    for (auto& t : threads) t.join();
   } else {
     start->close();
+    pool->join();  // producers, and the receiver once the merge has closed
   }
-  std::uint64_t v = 0, extra = 0;
-  ChanStatus last = ChanStatus::ok;
-  while ((last = merged.recv(v)) == ChanStatus::ok) ++extra;  // nothing: every round was received whole
-  for (auto& t : threads) t.join();
   merged = {};  // joins the forwarders
-  if (pool) pool->join();
   if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
   if (!ok) return state.SkipWithError("wrong result: the merged channel closed during the run");
-  if (extra != 0 || last != ChanStatus::closed) {
+  if (extra != 0 || last != ChanStatus::closed) {  // the receiver saw the merge close, after whole rounds only
     return state.SkipWithError("wrong result: the merge delivered values after the rounds or did not close");
   }
   if (!got.in_order) return state.SkipWithError("wrong result: a producer's items arrived out of order");
