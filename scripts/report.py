@@ -398,11 +398,12 @@ SPECS = [
     Spec("callback.dispatch", ["ns_per_call"], "callback.dispatch: one call through each kind of callable", "",
          facet="capture", headline={"capture": "value"}),
     Spec("callback.dispatch", ["allocs_per_op", "bytes_per_op"], "callback.dispatch: heap allocations to make a "
-         "closure, hold it and call it once (Go: testing.AllocsPerRun)", "", facet="capture", ylog=False,
+         "closure, hold it and call it once (Go: testing.AllocsPerRun)", "", rows="capture", ylog=False,
          summary=False, file="callback_dispatch_allocs"),
-    Spec("callback.spawn", ["time_ns", "allocs_per_op"], "callback.spawn: one task on its own thread (goroutine) "
-         "and its result back: time and heap allocations per task", "", facet="capture", ylog=False,
-         headline={"capture": "value"}),
+    Spec("callback.spawn", ["time_ns"], "callback.spawn: one task on its own thread (goroutine) and its result "
+         "back: time per task", "", rows="capture", headline={"capture": "value"}),
+    Spec("callback.spawn", ["allocs_per_op", "bytes_per_op"], "callback.spawn: heap allocations per task (Go: "
+         "testing.AllocsPerRun)", "", rows="capture", ylog=False, summary=False, file="callback_spawn_allocs"),
     Spec("callback.error_rate", ["ns_per_op"], "callback.error_rate: error codes, Expected and exceptions",
          "ns per operation", x="error_pct", xlabel="error rate (%)", x_zero=0.01,
          headline={"error_pct": 1}),
@@ -700,7 +701,7 @@ def panel_points(run, spec: Spec, facet_value, metric: str) -> dict:
         metrics = [(m, f"{s} {v}") for m, v in spec.variants.items()] if spec.variants else [(metric, s)]
         for m, label in metrics:
             st = p["stats"].get(m)
-            if st is None or st["median"] is None or (st["median"] <= 0 and (spec.ylog or spec.x is None)):
+            if st is None or st["median"] is None or (st["median"] <= 0 and spec.ylog):
                 continue  # not measured (or not drawable on a log axis): no point, rather than a made-up one
             out.setdefault(label, []).append((x_value(p, spec) if spec.x else None, st, p))
     return out
@@ -826,7 +827,7 @@ def draw_dots(ax, spec, pts, series, pal, row_keys, metric, run, first) -> bool:
     ax.set_ylim(len(row_keys) - 0.5, -0.5)
     ax.grid(True, axis="x", alpha=0.3)
     vals = [st[k] for lst in pts.values() for _, st, _ in lst for k in ("lo", "hi", "median") if st[k] is not None]
-    if vals and min(vals) > 0:
+    if vals and min(vals) > 0 and spec.ylog:  # ylog=False: a linear axis, where 0 is a value (allocations)
         ax.set_xscale("log")
         format_log_axis(ax.xaxis, min(vals), max(vals))
     ax.set_xlabel(METRIC_LABEL.get(metric, metric) + (" (higher is better)" if higher_is_better(metric) else ""),
