@@ -93,7 +93,7 @@ template <class T, class Wait>
 class FanInState {
  public:
   FanInState(std::size_t capacity, std::vector<RecvEnd<T, Wait>> inputs)
-      : out_(capacity), inputs_(std::move(inputs)), live_(inputs_.size()) {}
+      : out_(capacity), inputs_(std::move(inputs)), live_(inputs_.size()), stops_(inputs_.size()) {}
 
   FanInState(const FanInState&) = delete;  // non-copyable and non-movable
   FanInState& operator=(const FanInState&) = delete;
@@ -108,7 +108,9 @@ class FanInState {
   // once, after construction (the forwarders refer to this object).
   void start(std::stop_token user_stop) {
     if (inputs_.empty()) out_.close();
-    for (std::size_t i = 0; i < inputs_.size(); ++i) runner_.spawn([this, i] { forward(inputs_[i]); });
+    for (std::size_t i = 0; i < inputs_.size(); ++i) {
+      runner_.spawn([this, i] { forward(inputs_[i], stops_[i].get_token()); });
+    }
     // Runs at once if stop is already requested.
     on_user_stop_.emplace(std::move(user_stop), Stopper{this});
   }
@@ -124,7 +126,7 @@ class FanInState {
   // Stops the forwarders, closes the merged channel and drops what it still
   // buffers: after this, a recv on it answers closed.
   void stop_all() noexcept {
-    stop_.request_stop();
+    for (auto& s : stops_) s.request_stop();
     out_.close();
     T drop{};
     while (out_.try_recv(drop) == ChanStatus::ok) {}
@@ -137,8 +139,7 @@ class FanInState {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuse-after-free"
 #endif
-  void forward(RecvEnd<T, Wait> in) {
-    const std::stop_token tok = stop_.get_token();
+  void forward(RecvEnd<T, Wait> in, const std::stop_token tok) {
     T v{};
     while (in.recv(v, tok) == ChanStatus::ok) {
       if (out_.send(std::move(v), tok) != ChanStatus::ok) break;
@@ -153,7 +154,10 @@ class FanInState {
   Channel<T, Wait> out_;
   std::vector<RecvEnd<T, Wait>> inputs_;
   std::atomic<std::size_t> live_;  // forwarders still running
-  std::stop_source stop_;          // internal: user stop, or the last owner gone
+  // Internal stop, one source per forwarder (user stop, or the last owner
+  // gone): a channel operation copies its token, and copies of one token
+  // shared by every forwarder contend on its reference count.
+  std::vector<std::stop_source> stops_;
   ForwarderRunner<Wait> runner_;
   std::optional<std::stop_callback<Stopper>> on_user_stop_;
 };
