@@ -1,7 +1,10 @@
 // benches/callback_bench.cpp — callbacks, errors across threads, timeouts,
 // cancellation and close: the seed's third pattern and the traps of all three.
 //
-//   callback.dispatch      cost per call of each callback holder, per kind of capture
+//   callback.dispatch      cost per call of each callback holder, per kind of capture, and the
+//                          heap allocations of making the closure and its holder (allocs_per_op)
+//   callback.spawn         one task on its own thread (std::thread, std::async, ErrGroup): time
+//                          and heap allocations per task
 //   callback.error_rate    error_code vs Expected vs exceptions, at error rates 0..100 %
 //   callback.cross_thread  a result handed to another thread: promise/future, callback->channel, ErrGroup
 //   timeout.recv_for       requested vs actual wait on an empty channel (overshoot)
@@ -14,6 +17,7 @@
 #include <boost/fiber/all.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -35,6 +39,7 @@
 #include "conpat/spsc_ring.hpp"
 #include "conpat/tbb_channel.hpp"
 #include "conpat/wait_group.hpp"
+#include "harness/alloc_count.hpp"
 #include "harness/harness.hpp"
 #include "harness/workers.hpp"
 #include "impls.hpp"
@@ -48,9 +53,19 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 // ---- callback.dispatch -------------------------------------------------------
 
-enum class Capture { value, ref, shared_ptr };
+// value: 8 bytes by value (fits std::function's 16-byte small buffer);
+// large: 64 bytes by value (does not); ref: a reference; shared_ptr: a
+// shared_ptr (heap, and not trivially copyable, so std::function stores it
+// on the heap too).
+enum class Capture { value, ref, shared_ptr, large };
 constexpr const char* capture_name(Capture c) {
-  return c == Capture::value ? "value" : c == Capture::ref ? "ref" : "shared_ptr";
+  switch (c) {
+    case Capture::value: return "value";
+    case Capture::ref: return "ref";
+    case Capture::shared_ptr: return "shared_ptr";
+    case Capture::large: return "large";
+  }
+  return "?";
 }
 
 // The closure: returns x + k, with k captured the given way.
@@ -60,9 +75,30 @@ auto make_closure(const std::int64_t& k_ref) {
     return [k = k_ref](std::int64_t x) { return x + k; };
   } else if constexpr (C == Capture::ref) {
     return [&k_ref](std::int64_t x) { return x + k_ref; };
-  } else {
+  } else if constexpr (C == Capture::shared_ptr) {
     return [k = std::make_shared<std::int64_t>(k_ref)](std::int64_t x) { return x + *k; };
+  } else {
+    std::array<std::int64_t, 8> ks{};
+    ks[7] = k_ref;
+    return [ks](std::int64_t x) { return x + ks[0] + ks[7]; };
   }
+}
+
+// Whether the binary's counting operator new is in place (alloc_count.cpp):
+// one new must count as one allocation of its size.
+bool alloc_counter_works() {
+  AllocCount c;
+  auto* p = new std::int64_t[3];
+  benchmark::DoNotOptimize(p);
+  delete[] p;
+  return c.allocs() == 1 && c.bytes() == 3 * sizeof(std::int64_t);
+}
+
+// Both read before the counters are written: writing one allocates.
+void report_allocs(benchmark::State& state, const AllocCount& c, std::uint64_t ops) {
+  const auto allocs = static_cast<double>(c.allocs()), bytes = static_cast<double>(c.bytes());
+  state.counters["allocs_per_op"] = allocs / static_cast<double>(ops);
+  state.counters["bytes_per_op"] = bytes / static_cast<double>(ops);
 }
 
 template <class F>
@@ -121,38 +157,109 @@ constexpr const char* holder_name(Holder h) {
   return "?";
 }
 
+// Wraps `closure` in holder H (copying it, as passing a callback does) and
+// calls it n times with 0..n-1; returns the sum.
+template <Holder H, class F>
+std::int64_t hold_and_call(F& closure, int n) {
+  if constexpr (H == Holder::template_param) {
+    return call_template(closure, n);
+  } else if constexpr (H == Holder::std_function) {
+    std::function<std::int64_t(std::int64_t)> f = closure;
+    return call_function(f, n);
+  } else if constexpr (H == Holder::function_ref) {
+    return call_ref(closure, n);
+  } else if constexpr (H == Holder::virtual_interface) {
+    auto cb = make_callback<std::int64_t(std::int64_t)>(closure);
+    return call_virtual(*cb, n);
+  } else {
+#if defined(__cpp_lib_move_only_function)
+    std::move_only_function<std::int64_t(std::int64_t)> f = closure;
+    return call_move_only(f, n);
+#else
+    return -1;
+#endif
+  }
+}
+
 template <Holder H, Capture C>
 void dispatch(benchmark::State& state, const std::string&) {
   std::int64_t k = 7;
   benchmark::DoNotOptimize(k);
   auto closure = make_closure<C>(k);
   std::int64_t total = 0;
-  for (auto _ : state) {
-    std::int64_t s = 0;
-    if constexpr (H == Holder::template_param) {
-      s = call_template(closure, kCalls);
-    } else if constexpr (H == Holder::std_function) {
-      std::function<std::int64_t(std::int64_t)> f = closure;
-      s = call_function(f, kCalls);
-    } else if constexpr (H == Holder::function_ref) {
-      s = call_ref(closure, kCalls);
-    } else if constexpr (H == Holder::virtual_interface) {
-      auto cb = make_callback<std::int64_t(std::int64_t)>(closure);
-      s = call_virtual(*cb, kCalls);
-#if defined(__cpp_lib_move_only_function)
-    } else {
-      std::move_only_function<std::int64_t(std::int64_t)> f = closure;
-      s = call_move_only(f, kCalls);
-#endif
-    }
-    total += s;
-  }
+  for (auto _ : state) total += hold_and_call<H>(closure, kCalls);
   const std::int64_t want = static_cast<std::int64_t>(state.iterations()) * (kCalls * (kCalls - 1) / 2 + kCalls * k);
   if (total != want) return state.SkipWithError("wrong result: callbacks returned a wrong sum");
+  // Allocations, untimed: one op makes the closure, wraps it in the holder
+  // and calls it once (Go's AllocsPerRun of the same closure, benches/go).
+  if (!alloc_counter_works()) return state.SkipWithError("wrong result: the counting operator new is not in place");
+  constexpr int kOps = 1000;
+  std::int64_t op_sum = 0;
+  {
+    AllocCount count;
+    for (int i = 0; i < kOps; ++i) {
+      auto fresh = make_closure<C>(k);
+      op_sum += hold_and_call<H>(fresh, 1);
+    }
+    report_allocs(state, count, kOps);
+  }
+  if (op_sum != kOps * k) return state.SkipWithError("wrong result: callbacks returned a wrong sum (allocation pass)");
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * kCalls);
   state.counters["ns_per_call"] = benchmark::Counter(kCalls * 1e-9, benchmark::Counter::kIsIterationInvariantRate |
                                                                          benchmark::Counter::kInvert);
   state.counters["threads_used"] = 1;
+}
+
+// ---- callback.spawn ------------------------------------------------------------
+
+// One task on its own thread and its result back: time per task (thread
+// creation is the subject) and, in an untimed pass, heap allocations per
+// task. The task is the closure of callback.dispatch (small or large
+// capture), called with the task's index.
+enum class Spawn { std_thread, std_async, err_group };
+constexpr const char* spawn_name(Spawn s) {
+  return s == Spawn::std_thread ? "std_thread" : s == Spawn::std_async ? "std_async" : "err_group";
+}
+
+template <Spawn S, class F>
+std::int64_t run_task(const F& closure, std::int64_t i) {
+  std::int64_t v = 0;
+  if constexpr (S == Spawn::std_thread) {
+    std::thread t([closure, i, &v] { v = closure(i); });
+    t.join();
+  } else if constexpr (S == Spawn::std_async) {
+    v = std::async(std::launch::async, [closure, i] { return closure(i); }).get();
+  } else {
+    ErrGroup g;
+    g.go([closure, i, &v] { v = closure(i); });
+    g.wait();
+  }
+  return v;
+}
+
+template <Spawn S, Capture C>
+void spawn(benchmark::State& state, const std::string& name) {
+  std::int64_t k = 7;
+  benchmark::DoNotOptimize(k);
+  const auto closure = make_closure<C>(k);
+  std::int64_t got = 0, want = 0, i = 0;
+  for (auto _ : state) {
+    got += run_task<S>(closure, i);
+    want += i + k;
+    ++i;
+  }
+  if (got != want) return state.SkipWithError(("wrong result: " + name + ": a task's result was wrong").c_str());
+  if (!alloc_counter_works()) return state.SkipWithError("wrong result: the counting operator new is not in place");
+  constexpr int kTasks = 64;
+  std::int64_t op_got = 0;
+  {
+    AllocCount count;
+    for (int t = 0; t < kTasks; ++t) op_got += run_task<S>(closure, t);
+    report_allocs(state, count, kTasks);
+  }
+  if (op_got != kTasks * (kTasks - 1) / 2 + kTasks * k) return state.SkipWithError("wrong result: allocation pass");
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  state.counters["threads_used"] = 2;
 }
 
 // ---- callback.error_rate -------------------------------------------------------
@@ -504,6 +611,19 @@ void register_callback(const Options& opt) {
   holders.template operator()<Capture::value>();
   holders.template operator()<Capture::ref>();
   holders.template operator()<Capture::shared_ptr>();
+  holders.template operator()<Capture::large>();
+
+  auto spawns = [&]<Capture C>() {
+    const char* cap = capture_name(C);
+    register_benchmark(Name("callback.spawn", spawn_name(Spawn::std_thread)).add("capture", cap),
+                       [](benchmark::State& st, const std::string& n) { spawn<Spawn::std_thread, C>(st, n); });
+    register_benchmark(Name("callback.spawn", spawn_name(Spawn::std_async)).add("capture", cap),
+                       [](benchmark::State& st, const std::string& n) { spawn<Spawn::std_async, C>(st, n); });
+    register_benchmark(Name("callback.spawn", spawn_name(Spawn::err_group)).add("capture", cap),
+                       [](benchmark::State& st, const std::string& n) { spawn<Spawn::err_group, C>(st, n); });
+  };
+  spawns.template operator()<Capture::value>();
+  spawns.template operator()<Capture::large>();
 
   // Error rates in per mille: 0, 0.1 %, 1 %, 10 %, 50 %, 100 %.
   const std::vector<std::pair<int, const char*>> rates =

@@ -27,6 +27,7 @@
 #include <tuple>
 #include <vector>
 
+#include "conpat/chan_ends.hpp"
 #include "conpat/channel.hpp"
 #include "conpat/detail/park.hpp"
 #include "conpat/fiber_channel.hpp"
@@ -86,6 +87,35 @@ using Implementations = std::tuple<RefChannel, Spsc<layout::Packed>, Spsc<layout
 
 template <class Impl>
 using Traits = channel_traits<typename Impl::template type<std::uint64_t>>;
+
+// The reference reached through its direction-typed ends (chan_ends.hpp):
+// every send goes through a SendEnd, every recv and close through the end
+// a Go program would hold. Its rows beside impl:channel's show what the ends
+// cost (nothing, if they inline).
+template <class T>
+class ThroughEnds {
+ public:
+  using value_type = T;
+  explicit ThroughEnds(std::size_t cap) : ch_(cap) {}
+  ChanStatus send(T v) { return tx_.send(std::move(v)); }
+  template <class D>
+  ChanStatus send_for(T v, D timeout) { return tx_.send_for(std::move(v), timeout); }
+  ChanStatus recv(T& out) { return rx_.recv(out); }
+  template <class D>
+  ChanStatus recv_for(T& out, D timeout) { return rx_.recv_for(out, timeout); }
+  bool close() { return tx_.close(); }
+  std::size_t capacity() const { return rx_.capacity(); }
+
+ private:
+  Channel<T> ch_;
+  SendEnd<T> tx_{ch_};
+  RecvEnd<T> rx_{ch_};
+};
+struct RefChannelEnds {
+  static constexpr const char* kName = "channel_ends";
+  template <class T>
+  using type = ThroughEnds<T>;
+};
 
 template <class F>
 void for_each_impl(F&& f) {
@@ -677,6 +707,17 @@ void register_channel(const Options& opt) {
       });
     }
   });
+
+  // The reference through its ends: spsc at every capacity, pingpong
+  // unbuffered and at capacity 1 (the zero-cost check of chan_ends.hpp).
+  for (std::size_t cap : caps) {
+    register_benchmark(Name("channel.spsc", RefChannelEnds::kName).add("cap", cap).add("payload", 8).add("work", 0),
+                       [cap](benchmark::State& st, const std::string& n) { spsc<RefChannelEnds, 8>(st, n, cap, 0); });
+  }
+  for (std::size_t cap : {std::size_t{0}, std::size_t{1}}) {
+    register_benchmark(Name("channel.pingpong", RefChannelEnds::kName).add("cap", cap),
+                       [cap](benchmark::State& st, const std::string& n) { pingpong<RefChannelEnds>(st, n, cap); });
+  }
 
   // timeout.armed: the spsc workload with a timeout on every operation, for
   // every implementation with timed operations. Its baseline (no timeout) is

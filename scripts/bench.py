@@ -104,15 +104,32 @@ def build_go(out_dir: Path) -> Path | None:
     go = shutil.which("go")
     if go is None:
         return None
+    out_dir = out_dir.resolve()  # GOCACHE must be absolute (--binary may be relative)
     target = out_dir / "go_bench"
     env = {**os.environ, "GOCACHE": str(out_dir / "gocache"), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
     env.setdefault("HOME", str(out_dir))
-    r = subprocess.run([go, "build", "-o", str(target), "."], cwd=GO_SOURCE, capture_output=True, text=True, env=env)
+    # -gcflags=-m prints the compiler's escape decisions (it changes no code);
+    # those for the closures' file go into the results (go_escape_lines).
+    r = subprocess.run([go, "build", "-gcflags=-m", "-o", str(target), "."], cwd=GO_SOURCE, capture_output=True,
+                       text=True, env=env)
     if r.returncode != 0:
         print(f"bench: warning: building the Go workloads failed; skipping them: {r.stderr.strip()[:300]}",
               file=sys.stderr)
         return None
+    GO_ESCAPES[:] = go_escape_lines(r.stderr)
     return target
+
+
+# The escape analysis of benches/go/closures.go from the last build_go.
+GO_ESCAPES: list[str] = []
+
+
+def go_escape_lines(compiler_output: str, file: str = "closures.go") -> list[str]:
+    """The -gcflags=-m lines about `file` that say where a value lives: what
+    escapes or moves to the heap, and what does not escape (inlining notes left out)."""
+    keep = ("escapes to heap", "moved to heap", "does not escape", "leaking param")
+    return [line.strip().removeprefix("./") for line in compiler_output.splitlines()
+            if line.strip().removeprefix("./").startswith(file + ":") and any(k in line for k in keep)]
 
 
 def go_filter(user_filter: list[str]) -> str:
@@ -561,6 +578,9 @@ def main() -> int:
         conpat["libraries"]["go"] = go_context.get("go_version", "unknown")
         conpat.setdefault("impl_notes", {}).update(go_context.get("impl_notes") or {})
         conpat.setdefault("checks", {}).update(go_context.get("checks") or {})  # go_* checks beside C++'s
+        if GO_ESCAPES:
+            conpat["go_escape"] = {"command": "go build -gcflags=-m (benches/go)", "file": "benches/go/closures.go",
+                                   "lines": list(GO_ESCAPES)}
     derived = {}
     fs = false_sharing_distance(benchmarks)
     if fs:

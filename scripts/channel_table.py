@@ -2,7 +2,7 @@
 """conpat::Channel against Go's chan, cell by cell, from one results file.
 
 For every cell of channel.spsc (payload 8, work 0), channel.mpmc,
-channel.pingpong and channel.fan_in that the run holds, prints ns per item
+channel.pingpong, channel.fan_in and channel.merge that the run holds, prints ns per item
 (median [95 % interval] over the repetitions, samples taken in another
 machine state left out as everywhere else) of go_chan, of conpat::Channel on
 OS threads and on fibers (runner:fiber), and the ratio Go / Channel with its
@@ -10,7 +10,7 @@ interval: above 1 means conpat is faster. Then the two figures that say how
 close to the machine the channel is: spsc cap 1024 against the padded SPSC
 ring, and pingpong as a multiple of the core-to-core round trip.
 
-  make bench BENCH_ARGS='--benchmark_filter=channel\\.(spsc|mpmc|pingpong|fan_in)/'
+  make bench BENCH_ARGS='--benchmark_filter=channel\\.(spsc|mpmc|pingpong|fan_in|merge)/'
   scripts/channel_table.py results/<machine>/<run>.json [--format markdown|text]
 
 Ratios of medians come with a conservative interval from the two medians'
@@ -34,9 +34,9 @@ def cells(S: dict) -> list[tuple[str, str, dict]]:
         p = {k: v for k, v in params if k != "runner"}
         if family == "channel.spsc" and (p.get("payload"), p.get("work")) != ("8", "0"):
             continue
-        if family in ("channel.spsc", "channel.mpmc", "channel.pingpong", "channel.fan_in"):
+        if family in ("channel.spsc", "channel.mpmc", "channel.pingpong", "channel.fan_in", "channel.merge"):
             seen.add((family, tuple(sorted(p.items()))))
-    order = {"channel.spsc": 0, "channel.mpmc": 1, "channel.pingpong": 2, "channel.fan_in": 3}
+    order = {"channel.spsc": 0, "channel.mpmc": 1, "channel.pingpong": 2, "channel.fan_in": 3, "channel.merge": 4}
 
     def num(v):
         try:
@@ -45,7 +45,7 @@ def cells(S: dict) -> list[tuple[str, str, dict]]:
             return 0.0
 
     # Reading order: by family, then the shape of a cell before its capacity.
-    shape = ("producers", "consumers", "workers", "cap", "payload", "work")
+    shape = ("producers", "consumers", "workers", "inputs", "cap", "payload", "work")
 
     def sort_key(c):
         p = dict(c[1])
@@ -59,6 +59,8 @@ def cells(S: dict) -> list[tuple[str, str, dict]]:
             label = f"mpmc {p.get('producers')}x{p.get('consumers')} cap {p.get('cap')}"
         elif family == "channel.fan_in":
             label = f"fan_in {p.get('workers')} workers cap {p.get('cap')}"
+        elif family == "channel.merge":
+            label = f"merge {p.get('inputs')} inputs cap {p.get('cap')}"
         else:
             label = f"{short} cap {p.get('cap')}"
         out.append((label, family, p))
@@ -101,8 +103,9 @@ def table(doc: dict) -> list[list[str]]:
     S = cr.samples(doc, extra=(NS_PER_ITEM, "rtt_per_c2c", "c2c_ns"))
     rows = [["cell", "go_chan ns", "channel (thread) ns", "Go / thread", "channel (fiber) ns", "Go / fiber"]]
     for label, family, params in cells(S):
-        go_runner = "goroutine" if family == "channel.fan_in" else None
-        thread_runner = "thread" if family == "channel.fan_in" else None
+        named = family in ("channel.fan_in", "channel.merge")  # rows that name their runner
+        go_runner = "goroutine" if named else None
+        thread_runner = "thread" if named else None
         g = stat(find(S, family, "go_chan", params, go_runner))
         t = stat(find(S, family, "channel", params, thread_runner))
         f = stat(find(S, family, "channel", params, "fiber"))

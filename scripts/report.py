@@ -381,6 +381,9 @@ SPECS = [
          facet="cap", headline={"cap": 0}),
     Spec("channel.fan_in", ["ns_per_item"], "channel.fan_in: N workers send into one channel (capacity 64): "
          "time per item", "ns per item", x="workers", xlabel="workers", headline={"workers": 1024, "cap": 64}),
+    Spec("channel.merge", ["ns_per_item"], "channel.merge: fan_in merging N inputs into one channel (Go: the "
+         "article's FanIn): time per item, by capacity", "ns per item", x="inputs", xlabel="inputs", xbase=2,
+         facet="cap", headline={"inputs": 8, "cap": 16}),
     Spec("close.drain", ["time_ns"], "close.drain: close a full channel and receive what it held", "",
          facet="cap", headline={"cap": 1024}),
     Spec("timeout.armed", ["ns_per_item"], "timeout.armed: the spsc workload with a timeout on every operation "
@@ -394,6 +397,13 @@ SPECS = [
          "has returned", "time (ns)", x="workers", xlabel="workers", headline={"workers": 64}),
     Spec("callback.dispatch", ["ns_per_call"], "callback.dispatch: one call through each kind of callable", "",
          facet="capture", headline={"capture": "value"}),
+    Spec("callback.dispatch", ["allocs_per_op", "bytes_per_op"], "callback.dispatch: heap allocations to make a "
+         "closure, hold it and call it once (Go: testing.AllocsPerRun)", "", rows="capture", ylog=False,
+         summary=False, file="callback_dispatch_allocs"),
+    Spec("callback.spawn", ["time_ns"], "callback.spawn: one task on its own thread (goroutine) and its result "
+         "back: time per task", "", rows="capture", headline={"capture": "value"}),
+    Spec("callback.spawn", ["allocs_per_op", "bytes_per_op"], "callback.spawn: heap allocations per task (Go: "
+         "testing.AllocsPerRun)", "", rows="capture", ylog=False, summary=False, file="callback_spawn_allocs"),
     Spec("callback.error_rate", ["ns_per_op"], "callback.error_rate: error codes, Expected and exceptions",
          "ns per operation", x="error_pct", xlabel="error rate (%)", x_zero=0.01,
          headline={"error_pct": 1}),
@@ -435,7 +445,8 @@ METRIC_LABEL = {"ns_per_item": "ns per item", "time_ns": "time (ns)", "ns_per_ca
                 "lat_p50_ns": "latency p50 (ns)", "lat_p99_ns": "latency p99 (ns)",
                 "overshoot_p50_ns": "overshoot p50 (ns)", "overshoot_p99_ns": "overshoot p99 (ns)",
                 "throughput_rps": "throughput (requests/s)", "e2e_p95_ms": "end-to-end P95 (ms)",
-                "peak_live_producers": "peak live producers"}
+                "peak_live_producers": "peak live producers", "allocs_per_op": "heap allocations per op",
+                "bytes_per_op": "bytes allocated per op"}
 
 
 def num(v):
@@ -690,7 +701,7 @@ def panel_points(run, spec: Spec, facet_value, metric: str) -> dict:
         metrics = [(m, f"{s} {v}") for m, v in spec.variants.items()] if spec.variants else [(metric, s)]
         for m, label in metrics:
             st = p["stats"].get(m)
-            if st is None or st["median"] is None or (st["median"] <= 0 and (spec.ylog or spec.x is None)):
+            if st is None or st["median"] is None or (st["median"] <= 0 and spec.ylog):
                 continue  # not measured (or not drawable on a log axis): no point, rather than a made-up one
             out.setdefault(label, []).append((x_value(p, spec) if spec.x else None, st, p))
     return out
@@ -816,7 +827,7 @@ def draw_dots(ax, spec, pts, series, pal, row_keys, metric, run, first) -> bool:
     ax.set_ylim(len(row_keys) - 0.5, -0.5)
     ax.grid(True, axis="x", alpha=0.3)
     vals = [st[k] for lst in pts.values() for _, st, _ in lst for k in ("lo", "hi", "median") if st[k] is not None]
-    if vals and min(vals) > 0:
+    if vals and min(vals) > 0 and spec.ylog:  # ylog=False: a linear axis, where 0 is a value (allocations)
         ax.set_xscale("log")
         format_log_axis(ax.xaxis, min(vals), max(vals))
     ax.set_xlabel(METRIC_LABEL.get(metric, metric) + (" (higher is better)" if higher_is_better(metric) else ""),

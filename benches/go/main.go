@@ -9,6 +9,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -407,6 +408,119 @@ func fanIn(workers, capacity int) func(n int64) result {
 	}
 }
 
+// FanIn is the article's generic fan-in (section 2.3): a goroutine per input
+// forwards into one channel until its input closes or ctx is done; the
+// channel closes when every forwarder has returned.
+func FanIn[T any](ctx context.Context, chans ...<-chan T) <-chan T {
+	return fanInCap(ctx, 0, chans...)
+}
+
+// fanInCap is FanIn with a buffered result channel (capacity 0 is FanIn),
+// for channel.merge's capacity sweep.
+func fanInCap[T any](ctx context.Context, capacity int, chans ...<-chan T) <-chan T {
+	out := make(chan T, capacity)
+	var wg sync.WaitGroup
+	for _, c := range chans {
+		wg.Add(1)
+		go func(c <-chan T) {
+			defer wg.Done()
+			for v := range c {
+				select {
+				case out <- v:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}(c)
+	}
+	go func() { wg.Wait(); close(out) }()
+	return out
+}
+
+// channel.merge: N producer goroutines each feed their own input channel;
+// FanIn merges them (built once, before the loop, as the C++ merge); the
+// main goroutine receives each round's batch from the merged channel.
+func merge(inputs, capacity int) func(n int64) result {
+	return func(n int64) result {
+		share := uint64(batch / inputs)
+		total := share * uint64(inputs)
+		ins := make([]chan uint64, inputs)
+		ro := make([]<-chan uint64, inputs)
+		start := make([]chan struct{}, inputs)
+		for i := range ins {
+			ins[i] = make(chan uint64, capacity)
+			ro[i] = ins[i]
+			start[i] = make(chan struct{}, 1)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var out <-chan uint64
+		if capacity == 0 {
+			out = FanIn(ctx, ro...) // the article's, exactly
+		} else {
+			out = fanInCap(ctx, capacity, ro...)
+		}
+		var sentSum, sentCount uint64
+		for p := 0; p < inputs; p++ {
+			go func(p int) {
+				var seq, s, cnt uint64
+				for range start[p] {
+					for i := uint64(0); i < share; i++ {
+						v := uint64(p)<<40 | seq
+						ins[p] <- v
+						s += v
+						cnt++
+						seq++
+					}
+				}
+				atomic.AddUint64(&sentSum, s)
+				atomic.AddUint64(&sentCount, cnt)
+				close(ins[p])
+			}(p)
+		}
+		last := make([]int64, inputs)
+		for i := range last {
+			last[i] = -1
+		}
+		var gotSum, gotCount uint64
+		inOrder := true
+		t0 := time.Now()
+		for it := int64(0); it < n; it++ {
+			for p := 0; p < inputs; p++ {
+				start[p] <- struct{}{}
+			}
+			for k := uint64(0); k < total; k++ {
+				v, ok := <-out
+				if !ok {
+					inOrder = false
+					break
+				}
+				p, seq := v>>40, int64(v&(1<<40-1))
+				if p >= uint64(inputs) || seq <= last[p] {
+					inOrder = false
+				} else {
+					last[p] = seq
+				}
+				gotSum += v
+				gotCount++
+			}
+		}
+		el := time.Since(t0)
+		for p := 0; p < inputs; p++ {
+			close(start[p])
+		}
+		extra := 0
+		for range out { // closes once every producer has closed its input
+			extra++
+		}
+		r := result{iters: n, elapsed: el, items: int64(total), extra: map[string]float64{"usable_cap": float64(capacity)}}
+		if !inOrder || extra != 0 || gotCount != atomic.LoadUint64(&sentCount) || gotSum != atomic.LoadUint64(&sentSum) {
+			r.err = "wrong result: items lost, out of order, or delivered after the rounds"
+		}
+		return r
+	}
+}
+
 // goChanNote says what a go_chan timeout row measures: the runtime of this
 // toolchain (Debian 12: go1.19) waits for its timers in netpoll's
 // epoll_wait, whose timeout is whole milliseconds on Linux, so a timed
@@ -576,6 +690,18 @@ func specs(profile string) []spec {
 	for _, w := range fan {
 		add(w+1, fanIn(w, 64), "channel.fan_in", "runner", "goroutine", "workers", w, "cap", 64)
 	}
+	mergeInputs, mergeCaps := []int{2, 4, 8, 16, 32, 64}, []int{0, 1, 16, 256}
+	if quick {
+		mergeInputs, mergeCaps = []int{2, 8}, []int{16}
+	} else if runtime.NumCPU() > 64 {
+		mergeInputs = append(mergeInputs, runtime.NumCPU())
+	}
+	for _, in := range mergeInputs {
+		for _, c := range mergeCaps {
+			// producers, forwarders and the receiver
+			add(2*in+1, merge(in, c), "channel.merge", "runner", "goroutine", "inputs", in, "cap", c)
+		}
+	}
 	timeouts := []int64{0, 1000, 10000, 100000, 1000000, 10000000}
 	if quick {
 		timeouts = []int64{0, 100000}
@@ -595,6 +721,7 @@ func specs(profile string) []spec {
 		n, p := name("cancel.fanout", "go_errgroup", "runner", "goroutine", "workers", w)
 		out = append(out, spec{n, "cancel.fanout", "go_errgroup", p, w + 1, errgroupCancel(w), rounds})
 	}
+	out = append(out, closureSpecs()...)
 	return append(out, seedSpecs(quick)...)
 }
 

@@ -95,6 +95,21 @@ def test_quick_profile_writes_a_valid_complete_file(binary, tmp_path):
     assert checks["errgroup_carries_exception"]["outcome"] is True, checks
     assert checks["loop_capture_by_reference_shares"]["outcome"] is True, checks
     assert checks["loop_capture_by_value_copies"]["outcome"] is True, checks
+    # fan_in's merge on threads and fibers (and Go's FanIn), the ends' zero-cost rows.
+    merge = [b for b in cr.iterations(doc) if b["family"] == "channel.merge"]
+    assert {"thread", "fiber"} <= {b["runner"] for b in merge} and all(b["params"]["inputs"] >= 2 for b in merge)
+    assert any(b["impl"] == "channel_ends" for b in channel_rows), "the ends run beside the channel they wrap"
+    # Heap allocations per op: the counting operator new (C++) and, with Go, testing.AllocsPerRun.
+    allocs = [b for b in cr.iterations(doc) if b["family"] in ("callback.dispatch", "callback.spawn")]
+    assert allocs and all(b["allocs_per_op"] >= 0 and b["bytes_per_op"] >= 0 for b in allocs)
+    per = {(b["family"], b["impl"], b["params"]["capture"]): b["allocs_per_op"] for b in allocs}
+    assert per[("callback.dispatch", "template", "value")] == 0, "a template parameter holds a closure in place"
+    assert per[("callback.dispatch", "std_function", "large")] >= 1, "64 bytes do not fit std::function's buffer"
+    assert per[("callback.spawn", "std_thread", "value")] >= 1
+    if shutil.which("go"):
+        assert {"thread", "fiber", "goroutine"} <= {b["runner"] for b in merge}
+        assert per[("callback.dispatch", "go_func", "ref")] >= 1, "a closure that escapes allocates in Go too"
+        assert any("moved to heap" in line for line in ctx["go_escape"]["lines"]), ctx.get("go_escape")
     # The seed's experiments: every seed.* family, C++ threads and fibers and
     # Go, each row self-checked (an error would have failed the run above).
     seed = [b for b in cr.iterations(doc) if b["family"].startswith("seed.")]
