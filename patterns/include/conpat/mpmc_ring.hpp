@@ -18,8 +18,9 @@
 // Lifetime: the store of a slot's sequence (publishing a value, or freeing
 // the slot) is the last thing an operation does to the ring. Just before
 // it the operation announces the sequence it is about to store in the
-// slot's `next` word and rings the other side's doorbell; a parked peer's
-// re-check counts the announcement as ready. So a consumer that got the
+// slot's `next` word and bumps the other side's doorbell (its futex wake,
+// which reads no memory, comes after the store); a parked peer's re-check
+// counts the announcement as ready. So a consumer that got the
 // value it waited for (or a producer whose slot was freed) may destroy the
 // ring at once, as Go's one-shot reply channel is dropped.
 //
@@ -117,8 +118,9 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
         if (enq_.value.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
           std::construct_at(reinterpret_cast<T*>(s.storage), std::move(v));
           s.next.store(pos + 1, std::memory_order_relaxed);
-          not_empty_.ring();
+          auto* bell = not_empty_.prepare();
           s.seq.store(pos + 1, std::memory_order_release);  // the last touch
+          detail::Doorbell::wake(bell);
           return ChanStatus::ok;
         }
       } else if (dif < 0) {
@@ -145,8 +147,9 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
           sink(std::move(*p));
           std::destroy_at(p);
           s.next.store(pos + mask_ + 1, std::memory_order_relaxed);
-          not_full_.ring();
+          auto* bell = not_full_.prepare();
           s.seq.store(pos + mask_ + 1, std::memory_order_release);  // the last touch
+          detail::Doorbell::wake(bell);
           return ChanStatus::ok;
         }
       } else if (dif < 0) {

@@ -27,8 +27,9 @@
 //
 // Lifetime: the store that publishes a push (tail_) or frees a slot
 // (head_) is the last thing the operation does to the ring. Just before it
-// the operation sets an "announce" bit in its own index word and rings the
-// other side's doorbell; a parked peer's re-check counts the bit as ready.
+// the operation sets an "announce" bit in its own index word and bumps the
+// other side's doorbell (the futex wake, which reads no memory, comes after
+// the store); a parked peer's re-check counts the bit as ready.
 // So a consumer that got the value it waited for (or a producer whose slot
 // was freed) may destroy the ring at once, as Go's one-shot reply channel
 // is dropped, while the peer is still returning.
@@ -158,9 +159,10 @@ class SpscRing : public detail::RingFront<SpscRing<T, Layout>, T> {
     }
     std::construct_at(slot(t), std::move(v));
     p.tail.store(t | kBusy | kAnnounce, std::memory_order_relaxed);
-    not_empty_.ring();
+    auto* bell = not_empty_.prepare();
     // Publishes the value and clears busy (close() acquires it): the last touch.
     p.tail.store(n, std::memory_order_release);
+    detail::Doorbell::wake(bell);  // a system call on the address only
     return ChanStatus::ok;
   }
 
@@ -181,8 +183,9 @@ class SpscRing : public detail::RingFront<SpscRing<T, Layout>, T> {
     sink(std::move(*s));
     std::destroy_at(s);
     c.head.store(h | kAnnounce, std::memory_order_relaxed);
-    not_full_.ring();
+    auto* bell = not_full_.prepare();
     c.head.store(next(h), std::memory_order_release);  // frees the slot: the last touch
+    detail::Doorbell::wake(bell);
     return ChanStatus::ok;
   }
 

@@ -19,8 +19,9 @@
 //
 // The stamp store is the last thing an operation does to the channel.
 // Just before it, the operation announces the stamp it is about to store
-// in the slot's `next` word and wakes a parked waiter of the other side if
-// there is one. So a receiver that got its value (or a sender whose slot
+// in the slot's `next` word and unlinks a parked waiter of the other side
+// if there is one; it signals that waiter after the store, touching only
+// the waiter's own Parker. So a receiver that got its value (or a sender whose slot
 // was freed) may destroy the channel at once — Go's one-shot reply channel
 // — while its peer is returning: the peer no longer touches it.
 //
@@ -236,13 +237,17 @@ class ArrayFlavor {
            slot.next.load(std::memory_order_seq_cst) == after;
   }
 
-  // The peer's side of the hand-over, before the stamp store that ends its
-  // operation: announce the stamp, then wake a parked waiter of the other
-  // side. Nothing of the channel is touched after the stamp store.
-  static void announce(Slot& slot, std::size_t stamp, WakerT& waiters) noexcept {
+  // The hand-over that ends an operation: announce the stamp, unlink a
+  // parked waiter of the other side (if any), store the stamp — the last
+  // touch of the channel — and only then signal the waiter, which touches
+  // nothing but the waiter's own Parker. (Signalling before the stamp store
+  // would delay every publish by a futex wake while someone is parked.)
+  static void hand_over(Slot& slot, std::size_t stamp, WakerT& waiters) noexcept {
     slot.next.store(stamp, std::memory_order_relaxed);
     light_fence();
-    waiters.notify_one();
+    typename WakerT::Entry* woken = waiters.take_one();
+    slot.stamp.store(stamp, std::memory_order_release);  // the last touch
+    WakerT::wake(woken);
   }
 
   // `linearize`: wait for a peer that is in the middle of the operation
@@ -264,8 +269,7 @@ class ArrayFlavor {
         const std::size_t next = index + 1 < cap_ ? tail + 1 : lap + one_lap_;
         if (tail_.compare_exchange_weak(tail, next, std::memory_order_seq_cst, std::memory_order_relaxed)) {
           std::construct_at(slot.ptr(), std::move(value));
-          announce(slot, tail + 1, receivers_);
-          slot.stamp.store(tail + 1, std::memory_order_release);  // the last touch
+          hand_over(slot, tail + 1, receivers_);
           return Try::ok;
         }
         spin_pause();  // lost the claim to another sender; `tail` was reloaded
@@ -298,8 +302,7 @@ class ArrayFlavor {
           T* p = slot.ptr();
           put(std::move(*p));
           std::destroy_at(p);
-          announce(slot, head + one_lap_, senders_);
-          slot.stamp.store(head + one_lap_, std::memory_order_release);  // the last touch
+          hand_over(slot, head + one_lap_, senders_);
           return Try::ok;
         }
         spin_pause();

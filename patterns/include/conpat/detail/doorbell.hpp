@@ -91,6 +91,21 @@ class Doorbell {
     if (sleepers_.load(std::memory_order_relaxed) != 0) ring_slow();
   }
 
+  // ring() in two steps, for a caller that must not touch the doorbell's
+  // owner after some store: prepare() bumps the epoch if anyone sleeps and
+  // returns the futex word to wake (nullptr if none); wake(word) after the
+  // store makes only the futex system call on that address, which reads no
+  // memory (a waiter that already left merely sees a spurious wake-up).
+  std::atomic<std::uint32_t>* prepare() noexcept {
+    light_fence();
+    if (sleepers_.load(std::memory_order_relaxed) == 0) return nullptr;
+    epoch_.fetch_add(1, std::memory_order_release);
+    return &epoch_;
+  }
+  static void wake(std::atomic<std::uint32_t>* word) noexcept {
+    if (word != nullptr) futex_wake(*word, INT32_MAX);
+  }
+
   // Wakes every parked waiter whatever the sleeper count says (close, stop).
   void notify_all() noexcept { ring_slow(); }
 

@@ -62,16 +62,22 @@ class Waker {
   }
 
   // Wakes the oldest waiter, if any. Cheap when nobody waits.
-  void notify_one() noexcept {
-    if (count_.load(std::memory_order_seq_cst) == 0) return;
-    Entry* e;
-    {
-      std::lock_guard lk(mu_);
-      e = list_.head;
-      if (e == nullptr) return;
-      unlink(e);
-    }
-    e->parker.signal(Parker::kDone);
+  void notify_one() noexcept { wake(take_one()); }
+
+  // notify_one in two steps, for a caller that must not touch the waker's
+  // owner after some store: take_one() unlinks the oldest waiter (nullptr
+  // if none) and touches only the waker; wake(e) then signals it and
+  // touches only the waiter's own Parker (on the waiter's stack; the waiter
+  // cannot leave before the signal).
+  Entry* take_one() noexcept {
+    if (count_.load(std::memory_order_seq_cst) == 0) return nullptr;
+    std::lock_guard lk(mu_);
+    Entry* e = list_.head;
+    if (e != nullptr) unlink(e);
+    return e;
+  }
+  static void wake(Entry* e) noexcept {
+    if (e != nullptr) e->parker.signal(Parker::kDone);
   }
 
   // Wakes every waiter (close).
