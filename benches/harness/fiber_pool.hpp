@@ -7,11 +7,10 @@
 //
 // The helper threads never sleep while the pool lives (an idle one polls the
 // queue, as Go's idle Ps spin before they sleep), so a ready fiber starts at
-// once; they stop when the pool is destroyed (each polls a stop flag from a
-// fiber that sleeps 1 ms at a time: no other thread wakes a helper, so none
-// touches a helper's scheduler while that thread is exiting). The benchmark
+// once; they stop when the pool is destroyed (and not before the thread
+// that woke them is done with their schedulers). The benchmark
 // thread installs SharedQueue once, with suspension, so it sleeps when it
-// has nothing to run, and is woken when a fiber enters the shared queue.
+// has nothing to run, and looks at the shared queue at least every 1 ms.
 #pragma once
 
 #include <boost/fiber/algo/algorithm.hpp>
@@ -86,8 +85,8 @@ class StackPool {
 // thread created with `suspend` sleeps when idle (on a condition variable,
 // woken by notify() when one of its own pinned fibers becomes ready) after
 // a short poll, and is woken by notify() when one of its own pinned
-// fibers becomes ready or by any thread that puts a fiber into the shared
-// queue; one without never sleeps while the pool lives.
+// fibers becomes ready, or after kIdleNap to look at the shared queue; one
+// without never sleeps while the pool lives.
 //
 // Picking, per thread: runnext first (Go's: the fiber this thread just
 // readied, so a ping-pong pair stays on one thread), then the shared
@@ -107,23 +106,14 @@ class SharedQueue : public boost::fibers::algo::algorithm {
   // context switches (tens of microseconds) of their deadline, at a cost of
   // one dispatcher pass per 127 switches.
   static constexpr unsigned kPinnedEvery = 127;
-  // Runnext at most this many picks in a row (about a millisecond of
-  // ping-pong, as Go's runnext inherits the time slice): a pair that hands
+  // Runnext at most this many picks in a row (about 10 ms of ping-pong,
+  // Go's time slice, which a runnext goroutine inherits): a pair that hands
   // work back and forth keeps its thread that long before the others get a turn.
-  static constexpr unsigned kMaxRunnextStreak = 4096;
+  static constexpr unsigned kMaxRunnextStreak = 1u << 16;
 
-  explicit SharedQueue(bool suspend) : suspend_(suspend) {
-    if (suspend_) {
-      std::lock_guard lk(shared().sleepers_mu);
-      shared().sleepers.push_back(this);
-    }
-  }
-  ~SharedQueue() override {
-    if (suspend_) {
-      std::lock_guard lk(shared().sleepers_mu);
-      std::erase(shared().sleepers, this);
-    }
-  }
+  static constexpr std::chrono::milliseconds kIdleNap{1};
+
+  explicit SharedQueue(bool suspend) : suspend_(suspend) {}
 
   void awakened(boost::fibers::context* ctx) noexcept override {
     if (ctx->is_context(boost::fibers::type::pinned_context)) {
@@ -185,19 +175,15 @@ class SharedQueue : public boost::fibers::algo::algorithm {
       woken_.store(false, std::memory_order_relaxed);
       return;
     }
+    // Sleep at most kIdleNap at a time: fibers that wait in the shared
+    // queue while every other thread is busy get this thread within that
+    // time. (Waking it at once for every fiber queued would spread fibers
+    // that hand work to each other across threads, and a cross-thread
+    // wake-up in Boost.Fiber costs several times a local one: fiber spsc
+    // at capacity 0 and 1 ran 4-6x slower that way.)
     std::unique_lock lk(mu_);
-    // Announce, then re-check the shared queue (seq_cst both): a thread that
-    // pushes a fiber after this re-check sees the count and notifies.
-    shared().sleeping.fetch_add(1, std::memory_order_seq_cst);
-    auto ready = [this] {
-      return woken_.load(std::memory_order_relaxed) || shared().size.load(std::memory_order_seq_cst) > 0;
-    };
-    if (until == (std::chrono::steady_clock::time_point::max)()) {
-      cv_.wait(lk, ready);
-    } else {
-      cv_.wait_until(lk, until, ready);
-    }
-    shared().sleeping.fetch_sub(1, std::memory_order_relaxed);
+    const auto nap = std::chrono::steady_clock::now() + kIdleNap;
+    cv_.wait_until(lk, until < nap ? until : nap, [this] { return woken_.load(std::memory_order_relaxed); });
     woken_.store(false, std::memory_order_relaxed);
   }
 
@@ -216,9 +202,6 @@ class SharedQueue : public boost::fibers::algo::algorithm {
     detail::SpinMutex mu;
     std::deque<boost::fibers::context*> q;  // guarded by mu
     std::atomic<std::size_t> size{0};       // q.size(), readable without mu
-    std::atomic<int> sleeping{0};           // threads asleep (or about to be) in suspend_until
-    std::mutex sleepers_mu;
-    std::vector<SharedQueue*> sleepers;     // the queues that may sleep; guarded by sleepers_mu
   };
   static Shared& shared() noexcept {
     static Shared s;
@@ -231,17 +214,12 @@ class SharedQueue : public boost::fibers::algo::algorithm {
     return ctx;
   }
 
-  // Into the shared queue; wakes a sleeping thread to run it.
   static void push_shared(boost::fibers::context* ctx) noexcept {
     ctx->detach();
     {
       std::lock_guard lk(shared().mu);
       shared().q.push_back(ctx);
       shared().size.fetch_add(1, std::memory_order_seq_cst);
-    }
-    if (shared().sleeping.load(std::memory_order_seq_cst) > 0) {
-      std::lock_guard lk(shared().sleepers_mu);
-      for (SharedQueue* q : shared().sleepers) q->notify();
     }
   }
 
@@ -267,11 +245,13 @@ class FiberPool {
     for (int i = 1; i < threads; ++i) {
       helpers_.emplace_back([this] {
         boost::fibers::use_scheduling_algorithm<SharedQueue>(false);
-        // Runs pool fibers meanwhile. A flag, not a channel that the
-        // destructor closes: waking this fiber from another thread would
-        // have that thread call into this thread's scheduler after the
-        // fiber could already have ended it.
-        while (!stop_.load(std::memory_order_acquire)) boost::this_fiber::sleep_for(std::chrono::milliseconds(1));
+        int ignored = 0;
+        stop_.recv(ignored);  // runs pool fibers until the pool closes stop_
+        // close() woke this fiber from another thread, and Boost's
+        // schedule_from_remote calls into this thread's scheduler after the
+        // fiber may already run: do not end the thread (and its scheduler)
+        // before close() has returned.
+        while (!closed_.load(std::memory_order_acquire)) std::this_thread::yield();
       });
     }
   }
@@ -280,7 +260,8 @@ class FiberPool {
     for (auto& f : fibers_) {
       if (f.joinable()) f.join();
     }
-    stop_.store(true, std::memory_order_release);
+    stop_.close();
+    closed_.store(true, std::memory_order_release);
     for (auto& t : helpers_) t.join();
   }
 
@@ -306,7 +287,8 @@ class FiberPool {
 
  private:
   StackPool stacks_;
-  std::atomic<bool> stop_{false};
+  Channel<int, FiberWait> stop_{0};
+  std::atomic<bool> closed_{false};  // set once stop_.close() has returned
   std::vector<std::thread> helpers_;
   std::vector<boost::fibers::fiber> fibers_;
 };

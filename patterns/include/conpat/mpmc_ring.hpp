@@ -17,8 +17,9 @@
 //
 // Lifetime: the store of a slot's sequence (publishing a value, or freeing
 // the slot) is the last thing an operation does to the ring. Just before
-// it the operation announces the sequence it is about to store in the
-// slot's `next` word and bumps the other side's doorbell (its futex wake,
+// it the operation announces it (the same sequence with the kAnnounced
+// bit; a try_ operation that meets the announcement answers would_block,
+// as it would a moment earlier) and bumps the other side's doorbell (its futex wake,
 // which reads no memory, comes after the store); a parked peer's re-check
 // counts the announcement as ready. So a consumer that got the
 // value it waited for (or a producer whose slot was freed) may destroy the
@@ -99,9 +100,12 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
     return std::bit_ceil(n < 2 ? std::size_t{2} : n);  // one slot cannot tell full from free
   }
 
+  // A sequence with this bit announces the same sequence without it: the
+  // operation in progress on the slot is about to store that.
+  static constexpr std::size_t kAnnounced = std::size_t{1} << (sizeof(std::size_t) * 8 - 1);
+
   struct Slot {
     std::atomic<std::size_t> seq{0};
-    std::atomic<std::size_t> next{~std::size_t{0}};  // the seq an operation in progress is about to store
     alignas(T) unsigned char storage[sizeof(T)];
     T* ptr() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
   };
@@ -117,7 +121,7 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
       if (dif == 0) {
         if (enq_.value.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
           std::construct_at(reinterpret_cast<T*>(s.storage), std::move(v));
-          s.next.store(pos + 1, std::memory_order_relaxed);
+          s.seq.store((pos + 1) | kAnnounced, std::memory_order_relaxed);
           auto* bell = not_empty_.prepare();
           s.seq.store(pos + 1, std::memory_order_release);  // the last touch
           detail::Doorbell::wake(bell);
@@ -146,7 +150,7 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
           T* p = s.ptr();
           sink(std::move(*p));
           std::destroy_at(p);
-          s.next.store(pos + mask_ + 1, std::memory_order_relaxed);
+          s.seq.store((pos + mask_ + 1) | kAnnounced, std::memory_order_relaxed);
           auto* bell = not_full_.prepare();
           s.seq.store(pos + mask_ + 1, std::memory_order_release);  // the last touch
           detail::Doorbell::wake(bell);
@@ -175,14 +179,14 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
     CONPAT_TEST_HOOK("mpmc.push_ready");
     const Slot& s = slots_[pos & mask_].value;
     std::size_t seq = s.seq.load(std::memory_order_acquire);
-    return static_cast<std::intptr_t>(seq - pos) >= 0 || s.next.load(std::memory_order_acquire) == pos;
+    return seq == (pos | kAnnounced) || static_cast<std::intptr_t>(seq - pos) >= 0;
   }
   bool pop_ready() const noexcept {
     std::size_t pos = deq_.value.load(std::memory_order_acquire);
     CONPAT_TEST_HOOK("mpmc.pop_ready");
     const Slot& s = slots_[pos & mask_].value;
     std::size_t seq = s.seq.load(std::memory_order_acquire);
-    if (static_cast<std::intptr_t>(seq - (pos + 1)) >= 0 || s.next.load(std::memory_order_acquire) == pos + 1) return true;
+    if (seq == ((pos + 1) | kAnnounced) || static_cast<std::intptr_t>(seq - (pos + 1)) >= 0) return true;
     std::size_t e = enq_.value.load(std::memory_order_acquire);
     return (e & kClosed) != 0 && (e & ~kClosed) == pos;
   }

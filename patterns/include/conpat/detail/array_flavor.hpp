@@ -18,10 +18,10 @@
 // Between claim and publish a slot is "in progress".
 //
 // The stamp store is the last thing an operation does to the channel.
-// Just before it, the operation announces the stamp it is about to store
-// in the slot's `next` word and unlinks a parked waiter of the other side
-// if there is one; it signals that waiter after the store, touching only
-// the waiter's own Parker. So a receiver that got its value (or a sender whose slot
+// Just before it, the operation announces it (the same stamp with the
+// kAnnounced bit, a store to a line it already owns) and unlinks a parked
+// waiter of the other side if there is one; it signals that waiter after
+// the store, touching only the waiter's own Parker. So a receiver that got its value (or a sender whose slot
 // was freed) may destroy the channel at once — Go's one-shot reply channel
 // — while its peer is returning: the peer no longer touches it.
 //
@@ -52,7 +52,7 @@
 // parking operation links itself into its waker (a seq_cst RMW of the
 // waker's count) and then re-checks: the other index with a seq_cst load,
 // which pairs with the peer's claim (seq_cst) before the peer reads the
-// count; or, when a peer is in progress, the slot's `next` word after an
+// count; or, when a peer is in progress, the slot's stamp after an
 // asymmetric heavy fence (detail/doorbell.hpp), which pairs with the peer's
 // light fence between its announcement and its read of the count. Either
 // way no wake-up is lost. close() happens-before every operation that
@@ -109,7 +109,7 @@ class ArrayFlavor {
 
   // Status ok, closed, timeout (deadline passed; for the try_ form too) or cancelled.
   ChanStatus send(T& value, const Deadline& deadline, std::stop_token* stop) {
-    for (;;) {
+    for (int rounds = 0;; ++rounds) {
       // Once the deadline has passed, one last linearisable attempt.
       const bool last = deadline.expired();
       Try r = try_send_once(value, last);
@@ -117,7 +117,7 @@ class ArrayFlavor {
       if (last) return ChanStatus::timeout;
       if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
       if (!Wait::spin_until([this] { return send_may_proceed(); }, deadline.get(), &send_spins_)) {
-        park(senders_, [this] { return send_ready(); }, deadline, stop);
+        park(senders_, [this, rounds] { return send_ready(rounds >= kInProgressRounds); }, deadline, stop);
       }
     }
   }
@@ -125,14 +125,14 @@ class ArrayFlavor {
   // `put(T&&)` receives the value. Status ok, closed, timeout or cancelled.
   template <class Put>
   ChanStatus recv(Put&& put, const Deadline& deadline, std::stop_token* stop) {
-    for (;;) {
+    for (int rounds = 0;; ++rounds) {
       const bool last = deadline.expired();
       Try r = try_recv_once(put, last);
       if (r != Try::blocked) return r == Try::ok ? ChanStatus::ok : ChanStatus::closed;
       if (last) return ChanStatus::timeout;
       if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
       if (!Wait::spin_until([this, n = 0u]() mutable { return recv_may_proceed(++n); }, deadline.get(), &recv_spins_)) {
-        park(receivers_, [this] { return recv_ready(); }, deadline, stop);
+        park(receivers_, [this, rounds] { return recv_ready(rounds >= kInProgressRounds); }, deadline, stop);
       }
     }
   }
@@ -170,14 +170,17 @@ class ArrayFlavor {
  private:
   struct Slot {
     std::atomic<std::size_t> stamp{0};
-    // The stamp an operation in progress on this slot is about to store
-    // (announced before it wakes a waiter; see the header comment).
-    std::atomic<std::size_t> next{~std::size_t{0}};
     alignas(T) unsigned char storage[sizeof(T)];
     T* ptr() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
   };
 
   enum class Try { ok, closed, blocked };
+
+  // A stamp with this bit is an announcement: the operation in progress
+  // on the slot is about to store the stamp without it. Every reader that
+  // expects "free" or "holding a value" sees neither and waits briefly (it
+  // is a few instructions away). Positions never reach this bit.
+  static constexpr std::size_t kAnnounced = std::size_t{1} << (sizeof(std::size_t) * 8 - 1);
 
   // The spin before parking watches one slot, not the other side's
   // position: a receiver polling tail_ would pull that line away from the
@@ -204,27 +207,36 @@ class ArrayFlavor {
 
   // The re-checks of a parking operation (run after it linked itself into
   // its waker): true when retrying may succeed, false only when a wake-up
-  // is guaranteed to come (see "Memory ordering" above).
-  bool send_ready() const noexcept {
+  // is guaranteed to come (see "Memory ordering" above). While the peer
+  // that the operation waits for is in progress, the first
+  // kInProgressRounds re-checks answer true, so the operation goes on
+  // spinning and yielding (each round ends in spin_until's yields): a peer
+  // that was merely preempted — common where threads outnumber CPUs — gets
+  // the CPU back at once and finishes. Only after that (`sleep_if_in_progress`)
+  // does a peer count as stalled, and the operation sleeps until the peer's
+  // announcement wakes it.
+  static constexpr int kInProgressRounds = 16;
+
+  bool send_ready(bool sleep_if_in_progress) const noexcept {
     const std::size_t tail = tail_.load(std::memory_order_seq_cst);
     if ((tail & mark_bit_) != 0) return true;
     const std::size_t head = head_.load(std::memory_order_seq_cst);
     if (head + one_lap_ == tail) return false;  // full: the next receiver's claim comes first, then its wake-up
     // Not full by the indices: the receiver of the slot at tail_ has
     // claimed it, and may still be moving its value out.
-    return in_progress_done(slots_[tail & (mark_bit_ - 1)], tail - one_lap_ + 1, tail);
+    return !sleep_if_in_progress || in_progress_done(slots_[tail & (mark_bit_ - 1)], tail - one_lap_ + 1);
   }
-  bool recv_ready() const noexcept {
+  bool recv_ready(bool sleep_if_in_progress) const noexcept {
     const std::size_t head = head_.load(std::memory_order_seq_cst);
     const std::size_t tail = tail_.load(std::memory_order_seq_cst);
     if ((tail & ~mark_bit_) == head) return (tail & mark_bit_) != 0;  // empty: ready only when closed
     // Not empty by the indices: the sender of the slot at head_ has
     // claimed it, and may still be writing.
-    return in_progress_done(slots_[head & (mark_bit_ - 1)], head, head + 1);
+    return !sleep_if_in_progress || in_progress_done(slots_[head & (mark_bit_ - 1)], head);
   }
   // A slot whose stamp was `before` while an operation was in progress:
-  // true once the stamp moved on or the operation announced `after`.
-  static bool in_progress_done(const Slot& slot, std::size_t before, std::size_t after) noexcept {
+  // true once the stamp moved on (announced, or stored).
+  static bool in_progress_done(const Slot& slot, std::size_t before) noexcept {
     // The peer is usually a few instructions from its stamp store: a short
     // look first keeps the heavy fence (a membarrier system call) for a
     // peer that really is stalled.
@@ -233,8 +245,7 @@ class ArrayFlavor {
       spin_pause();
     }
     heavy_fence();  // pairs with the peer's light_fence between announcing and reading the count
-    return slot.stamp.load(std::memory_order_seq_cst) != before ||
-           slot.next.load(std::memory_order_seq_cst) == after;
+    return slot.stamp.load(std::memory_order_seq_cst) != before;
   }
 
   // The hand-over that ends an operation: announce the stamp, unlink a
@@ -243,7 +254,7 @@ class ArrayFlavor {
   // nothing but the waiter's own Parker. (Signalling before the stamp store
   // would delay every publish by a futex wake while someone is parked.)
   static void hand_over(Slot& slot, std::size_t stamp, WakerT& waiters) noexcept {
-    slot.next.store(stamp, std::memory_order_relaxed);
+    slot.stamp.store(stamp | kAnnounced, std::memory_order_relaxed);
     light_fence();
     typename WakerT::Entry* woken = waiters.take_one();
     slot.stamp.store(stamp, std::memory_order_release);  // the last touch

@@ -51,7 +51,8 @@ using Clock = std::chrono::steady_clock;
 struct Deadline {
   bool bounded = false;        // false: wait without a time limit
   Clock::time_point at{};
-  bool expired() const noexcept { return bounded && Clock::now() >= at; }
+  // The try_ forms' deadline (time_point::min()) answers without a clock read.
+  bool expired() const noexcept { return bounded && (at == Clock::time_point::min() || Clock::now() >= at); }
   const Clock::time_point* get() const noexcept { return bounded ? &at : nullptr; }
 };
 
