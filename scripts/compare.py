@@ -280,6 +280,8 @@ def render_text(results: list, markdown: bool, show_all: bool, fdr: float) -> st
     out = []
     h = (lambda s: f"## {s}") if markdown else (lambda s: f"== {s}")
     for res in results:
+        for w in res.get("flag_warnings", []):
+            out.append(f"not comparable: {w}")
         if res["build_diff"]:
             out.append("not comparable: build flags differ ("
                        + "; ".join(f"{f}: '{a}' vs '{b}'" for f, a, b in res["build_diff"]) + ")")
@@ -374,8 +376,12 @@ def main() -> int:
         if diff:
             print(f"compare: not comparable: build flags differ between {paths[0]} and {path} ("
                   + "; ".join(f"{f}: '{a}' vs '{b}'" for f, a, b in diff) + ")", file=sys.stderr)
+        flagged = [f"{label}: {w}" for label, d in (("baseline", docs[0]), ("other", doc))
+                   for w in d["context"].get("conpat", {}).get("warnings", []) if "differ from the preset" in w]
+        for w in flagged:
+            print(f"compare: not comparable: {w}", file=sys.stderr)
         results.append({"baseline": str(paths[0]), "other": str(path), "paired": False,
-                        "comparable": not diff, "build_diff": diff,
+                        "comparable": not diff and not flagged, "build_diff": diff, "flag_warnings": flagged,
                         "min_effect_pct": args.min_effect, "fdr": args.fdr,
                         "rows": worst_first(rows),
                         "geomean": family_geomeans(rows), "ranking": ranking_stability(docs[0], doc, 0.01),
