@@ -10,8 +10,8 @@ ABBA order across passes (A B, then B A, ...), each half between two
 machine-state probes. Sample k of BASE pairs with sample k of HEAD. A pair
 whose halves were taken in different machine states (the core-to-core round
 trip each C++ sample carries, or the probes around a Go half) is left out
-and counted; benchmarks left with fewer pairs than passes run again in up to
-about half as many top-up passes.
+and counted; benchmarks that lost more than a fifth of their pairs that way
+(or fell below 6) run again in up to about half as many top-up passes.
 
 Per benchmark and metric the change is the Hodges-Lehmann estimate of the
 paired log-ratios log(HEAD / BASE) (slower positive; rates inverted) with
@@ -518,8 +518,12 @@ def abtest(args: argparse.Namespace) -> int:
         for t in range(1, (0 if args.no_top_up else bench.max_top_ups(passes)) + 1):
             mark_states(sides, probes)
             pairs = make_pairs(sides["base"]["benchmarks"], sides["head"]["benchmarks"])
+            # Run again what lost more than a fifth of its pairs (or fell below the
+            # fewest that reach 95 %): a pair lost here and there costs little power,
+            # re-running every benchmark for it costs a whole pass.
+            need = max(stats.min_pairs(LEVEL), passes - passes // 5)
             short = sorted(cr.key_label(k) for k, r in pairs.items()
-                           if len(r["pairs"]) < passes and r["dropped_state"] and not r["failed"])
+                           if len(r["pairs"]) < need and r["dropped_state"] and not r["failed"])
             if not short:
                 break
             label_of = {cr.key_label(cr.key_of(dict(zip(("family", "impl", "params"), cr.parse_name(n))))): n
