@@ -7,7 +7,7 @@ MACHINE ?= $(shell hostname -s 2>/dev/null || hostname)
 BENCH_ARGS ?=
 OUT ?= results
 
-.PHONY: help deps configure build test test-release test-tsan test-asan bench compare report clean
+.PHONY: help deps configure build test test-release test-tsan test-asan bench compare abtest report clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -45,6 +45,11 @@ bench: deps build ## run PROFILE=quick|default|full (BENCH_ARGS=... to Google Be
 compare: ## compare runs: make compare A=<file|dir> B=<file|dir> [ARGS='--format markdown']
 	@if [ -z "$(A)" ] || [ -z "$(B)" ]; then echo "make compare: give A=<results file or dir> B=<results file or dir>" >&2; exit 2; fi
 	@$(PYTHON) scripts/compare.py $(A) $(B) $(ARGS)
+
+abtest: ## A/B test two revisions interleaved and paired: make abtest BASE=<rev> [HEAD=<rev>] [ARGS=...] (HEAD: the working tree)
+	@if [ -z "$(BASE)" ]; then echo "make abtest: give BASE=<git revision> (and HEAD=<revision>; default: the working tree)" >&2; exit 2; fi
+	@$(MAKE) --no-print-directory deps
+	$(PYTHON) scripts/abtest.py --base '$(BASE)' $(if $(HEAD),--head '$(HEAD)') --profile $(PROFILE) --machine $(MACHINE) $(ARGS) -- $(BENCH_ARGS)
 
 report: ## regenerate report/ from the newest run per machine, or RUNS=...; BASELINE=run or ABTEST=file adds the changes
 	@$(PYTHON) scripts/report.py $(RUNS) $(if $(BASELINE),--baseline $(BASELINE)) $(if $(ABTEST),--abtest $(ABTEST))

@@ -386,6 +386,32 @@ def placeholder(name: str, family_rec: dict, pass_k: int) -> dict:
                              f"{family_rec.get('error', '')}"}
 
 
+def preset_flag_difference(binary: Path, preset: str = "release") -> str | None:
+    """How the binary's build differs from the CMake preset that `make bench`
+    uses (build type, compiler flags), from the CMakeCache.txt of its build
+    tree; None when they agree or the cache cannot be found."""
+    cache = binary.resolve().parent.parent / "CMakeCache.txt"
+    try:
+        presets = json.loads((ROOT / "CMakePresets.json").read_text())
+        want = next(c["cacheVariables"] for c in presets["configurePresets"] if c["name"] == preset)
+        values = {}
+        for line in cache.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and ":" in key:
+                values[key.split(":", 1)[0]] = value.strip()
+    except (OSError, ValueError, KeyError, StopIteration):
+        return None
+    bt = values.get("CMAKE_BUILD_TYPE", "")
+    have = " ".join(x for x in (values.get("CMAKE_CXX_FLAGS", ""), values.get(f"CMAKE_CXX_FLAGS_{bt.upper()}", "")) if x)
+    want_bt = want.get("CMAKE_BUILD_TYPE", "")
+    want_flags = want.get(f"CMAKE_CXX_FLAGS_{want_bt.upper()}")
+    if bt != want_bt:
+        return f"build type '{bt}', the {preset} preset's is '{want_bt}'"
+    if want_flags is not None and have.split() != want_flags.split():
+        return f"flags '{have}', the {preset} preset's are '{want_flags}' (a stale CMake cache?)"
+    return None
+
+
 def main() -> int:
     p = argparse.ArgumentParser(
         description="Run conpat's benchmark families (one process each) and write one results file.",
@@ -418,6 +444,13 @@ def main() -> int:
     binary = Path(args.binary)
     if not binary.is_file() or not os.access(binary, os.X_OK):
         die(f"{binary}: not built (run 'make build')")
+    flag_diff = preset_flag_difference(binary)
+    if flag_diff and Path(args.out_dir).resolve() == (ROOT / "results").resolve():
+        die(f"not comparable: build flags differ from the preset: {binary} was built with {flag_diff}; results/ "
+            "keeps only runs that 'make bench' reproduces (rm -rf build/release && make bench), or give --out-dir")
+    if flag_diff:
+        print(f"bench: WARNING: build flags differ from the preset: {flag_diff}; the run is marked so",
+              file=sys.stderr)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", args.machine):
         die(f"machine label '{args.machine}' may only hold letters, digits, '.', '_' and '-'")
     prof = PROFILES[args.profile]
@@ -614,6 +647,8 @@ def main() -> int:
                      f"(core-to-core round trip outside {STATE_SHIFT_FACTOR}x of its median "
                      f"{state['median_c2c_round_trip_ns']:.0f} ns); Go's samples in them are marked state_shift "
                      "(C++ samples carry their own probe)")
+    if flag_diff:
+        warnings.add(f"build flags differ from the preset: {flag_diff}")
     conpat["warnings"] = sorted(warnings)
     result = {"context": context, "benchmarks": benchmarks}
     try:

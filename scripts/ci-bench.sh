@@ -20,7 +20,7 @@
 #                       the comparison and the gate are skipped, and said so.
 #   --history DIR       earlier results of this machine (DIR/<machine>/*.json) to
 #                       draw the history view from; the new run is copied beside them
-#   --gate PCT          fail (exit 1) on a significant slowdown over PCT % (default 10)
+#   --gate PCT          fail (exit 1) when a slowdown's whole interval lies above PCT % (default 10)
 #   --work-dir DIR      where everything goes (default: ci-bench-out)
 #   --no-deps           do not run make deps (the packages are known to be there)
 #   -h, --help          this text

@@ -4,16 +4,18 @@
 The first run is the baseline; every later run is compared with it.
 Benchmarks are matched by family, impl and params (never by raw name).
 
-For each metric the summary of a run is the median of its repetitions.
-"change %" is always "slower is positive": (time ratio - 1) x 100, where the
-time ratio is other/baseline for times and latencies and baseline/other for
-rates (items_per_second is compared only where no time is recorded: it is
-the same measurement). A change counts only when a two-sided Mann-Whitney U
-test says it is significant (p < --alpha) *and* it is at least --min-effect
-percent. The test needs at least 5 repetitions a side (with fewer, no
-outcome can reach p < 0.01); rows with fewer say "too few samples".
-Without a multiple-comparison correction, the output states how many rows
-would come out significant by chance alone (rows tested x alpha).
+Stored runs cannot be paired sample by sample (to compare two commits, use
+abtest.py, which measures both interleaved and paired). Each row's change is
+the Hodges-Lehmann shift of log(other / baseline) over every cross pair of
+samples (for times and latencies; rates inverted: "change %" is always
+"slower is positive"), with the exact Mann-Whitney interval around it
+(scripts/stats.py). A row is slower or faster only when its whole interval
+lies beyond +/- --min-effect percent; the rows of each metric are picked at
+false discovery rate --fdr (Benjamini-Hochberg) and every interval is shown
+at the level that procedure adjusts to (1 - max(R, 1) q / m). A gate trips
+only on a row whose adjusted interval lies wholly above +PCT: five samples
+that all moved one way by less than that are no regression. Rows with fewer
+than 5 samples a side say "too few samples" and are not tested.
 
 Exit codes: 0 done; 1 --fail-on-regression tripped; 2 bad input, or a gate
 asked for on results too thin to test.
@@ -28,12 +30,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import conpat_results as cr  # noqa: E402
+import stats  # noqa: E402
 
 CONTEXT_FIELDS = ("machine", "cpu_model", "hardware_threads", "physical_cores", "smt", "kernel", "governor",
                   "compiler", "cxx_flags", "build_type", "profile", "git_commit", "git_dirty")
 # Google Benchmark's own context: what tells machines apart in plain files.
 GBENCH_CONTEXT_FIELDS = ("host_name", "num_cpus", "mhz_per_cpu", "cpu_scaling_enabled", "library_build_type")
 MIN_SAMPLES = 5
+LEVEL = 0.95  # the confidence every interval has at least, before the adjustment for many rows
+# Build settings that make two runs measure different programs.
+BUILD_FIELDS = ("compiler", "cxx_flags", "build_type")
 
 
 def slower_pct(metric: str, base: float, other: float) -> float:
@@ -42,8 +48,32 @@ def slower_pct(metric: str, base: float, other: float) -> float:
     return (time_ratio - 1) * 100
 
 
-def compare_pair(base: dict, other: dict, alpha: float, min_effect: float) -> list[dict]:
-    rows = []
+def log_values(metric: str, values: list) -> list:
+    """Slower positive on the log scale: log times, -log rates."""
+    import math
+    sign = 1.0 if metric in cr.LOWER_IS_BETTER else -1.0
+    return [sign * math.log(v) for v in values if v > 0]
+
+
+def judge_rows(rows: list, shifts: list, min_effect: float, fdr: float) -> None:
+    """Fills verdict, change_pct, change_ci_pct, p_value, significant: per metric,
+    Benjamini-Hochberg over the tested rows, intervals at the adjusted level."""
+    for metric in {r["metric"] for r in rows}:
+        idx = [i for i, r in enumerate(rows) if r["metric"] == metric]
+        tested = [i for i in idx if rows[i]["tested"]]
+        res = stats.judge([shifts[i] for i in tested], min_effect, fdr, LEVEL)
+        for i, j in zip(tested, res["rows"]):
+            r = rows[i]
+            r.update(change_pct=j["estimate_pct"], change_ci_pct=j["ci_pct"], ci_level=j["coverage"],
+                     p_value=j["p_value"], verdict=j["verdict"] if j["verdict"] != "too few" else r["verdict"],
+                     significant=j["verdict"] in (stats.SLOWER, stats.FASTER))
+            if j["verdict"] == "too few":
+                r["tested"] = False
+                r["verdict"] = f"too few samples ({r['repetitions'][0]}/{r['repetitions'][1]}; need {MIN_SAMPLES})"
+
+
+def compare_pair(base: dict, other: dict, fdr: float, min_effect: float) -> list[dict]:
+    rows, shifts = [], []
     sa, sb = cr.samples(base), cr.samples(other)
     for key in sorted(set(sa) & set(sb)):
         ma, mb = sa[key]["metrics"], sb[key]["metrics"]
@@ -56,25 +86,33 @@ def compare_pair(base: dict, other: dict, alpha: float, min_effect: float) -> li
             change = slower_pct(metric, va, vb)
             na, nb = len(ma[metric]), len(mb[metric])
             taken = [sa[key]["n_taken"], sb[key]["n_taken"]]
-            testable = min(na, nb) >= MIN_SAMPLES
-            p = cr.mann_whitney(ma[metric], mb[metric]) if testable else None
-            significant = testable and p < alpha and abs(change) >= min_effect
-            state_thinned = not testable and min(taken) >= MIN_SAMPLES
+            # Testable when the exact test can reach LEVEL at all: 4 a side, or 3 and 5 (3 and 3 cannot).
+            testable = stats.max_coverage_unpaired(na, nb) >= LEVEL
+            state_thinned = not testable and stats.max_coverage_unpaired(*taken) >= LEVEL
             if state_thinned:
                 verdict = f"too few samples in the usual machine state ({na}/{nb} of {taken[0]}/{taken[1]})"
             elif not testable:
                 verdict = f"too few samples ({na}/{nb}; need {MIN_SAMPLES})"
-            elif significant:
-                verdict = "slower" if change > 0 else "faster"
             else:
                 verdict = "no change"
+            shift = stats.unpaired(log_values(metric, ma[metric]), log_values(metric, mb[metric]))
+            lo, hi, cov = shift.interval(1 - LEVEL)
             rows.append({"benchmark": cr.key_label(key), "family": key[0], "impl": key[1],
                          "params": dict(key[2]), "metric": metric, "baseline": va, "value": vb,
-                         "ratio": vb / va, "change_pct": change, "p_value": p, "repetitions": [na, nb],
+                         "ratio": vb / va, "change_pct": change, "change_ci_pct": [stats.pct(lo), stats.pct(hi)],
+                         "ci_level": cov, "p_value": None, "repetitions": [na, nb],
                          "tested": testable, "state_thinned": state_thinned, "samples_taken": taken,
-                         "significant": bool(significant), "verdict": verdict,
+                         "significant": False, "verdict": verdict,
                          "oversubscribed": sa[key]["oversubscribed"] or sb[key]["oversubscribed"]})
+            shifts.append(shift)
+    judge_rows(rows, shifts, min_effect, fdr)
     return rows
+
+
+def build_difference(base: dict, other: dict) -> list[tuple]:
+    """(field, baseline, other) for the build settings that differ (compiler, flags, build type)."""
+    ca, cb = base["context"].get("conpat", {}), other["context"].get("conpat", {})
+    return [(f, ca.get(f), cb.get(f)) for f in BUILD_FIELDS if f in ca and f in cb and ca.get(f) != cb.get(f)]
 
 
 def family_geomeans(rows: list) -> dict:
@@ -191,40 +229,88 @@ def table(headers: list, rows: list, markdown: bool) -> str:
     return "\n".join(lines)
 
 
-def summary_line(rows: list, alpha: float) -> str:
+def worst_first(rows: list) -> list:
+    """Slower rows first (largest lower bound first), then the rest by change, most slowed first."""
+    def key(r):
+        lo = (r.get("change_ci_pct") or [None])[0]
+        return (r["verdict"] != "slower", -(lo if lo is not None else -1e300), -(r["change_pct"] or 0))
+    return sorted(rows, key=key)
+
+
+def change_text(r: dict) -> str:
+    return stats.criterion(r["change_pct"], r.get("change_ci_pct") or [None, None])
+
+
+def summary_line(rows: list, fdr: float, unit: str = "samples", need: int = MIN_SAMPLES) -> str:
     tested = [r for r in rows if r["tested"]]
     slower = sum(1 for r in tested if r["verdict"] == "slower")
     faster = sum(1 for r in tested if r["verdict"] == "faster")
-    dev = sorted(abs(r["ratio"] - 1) for r in rows)
+    dev = sorted(abs(r["change_pct"]) / 100 for r in rows if r["change_pct"] is not None)
     within = sum(1 for d in dev if d <= 0.15)
     line = (f"{len(rows)} rows: {len(tested)} tested, {slower} slower, {faster} faster, "
             f"{len(tested) - slower - faster} no change; median |ratio - 1| {100 * cr.median(dev):.1f} %, "
-            f"{100 * within / len(rows):.0f} % of rows within 15 %")
+            f"{100 * within / max(len(dev), 1):.0f} % of rows within 15 %")
     if tested:
-        line += f"; by chance alone about {len(tested) * alpha:.1f} rows would test significant (rows x alpha)"
+        levels = [r["ci_level"] for r in tested if r.get("ci_level") is not None]
+        line += (f"; false discovery rate {fdr:g} per metric: of the {slower + faster} rows flagged, about "
+                 f"{(slower + faster) * fdr:.1f} could be false alarms by chance alone"
+                 + (f"; intervals at the level adjusted for {len(tested)} rows, or the widest the {unit} allow "
+                    f"(coverage {100 * min(levels):.2f} % or more)" if levels else ""))
     if len(tested) < len(rows):
-        line += f"; {len(rows) - len(tested)} rows have too few samples to test (need {MIN_SAMPLES} a side)"
+        line += f"; {len(rows) - len(tested)} rows have too few {unit} to test (need {need})"
     return line
 
 
-def render_text(results: list, markdown: bool, show_all: bool, alpha: float) -> str:
+def gate(rows: list, pct: float, metrics: set, oversubscribed: bool, who: str = "compare") -> tuple:
+    """(exit code, message) of the regression gate: a row trips it only when it
+    is slower and its whole adjusted interval lies above +pct."""
+    gated = [r for r in rows if r["metric"] in metrics and (oversubscribed or not r["oversubscribed"])]
+    worst = [r for r in gated if r["verdict"] == "slower" and r["change_ci_pct"][0] is not None
+             and r["change_ci_pct"][0] > pct]
+    left = sum(1 for r in rows if r["metric"] in metrics and r["oversubscribed"] and not oversubscribed)
+    note = f" ({left} oversubscribed row(s) not gated; --gate-oversubscribed gates them)" if left else ""
+    if worst:
+        w = max(worst, key=lambda r: r["change_ci_pct"][0])
+        return 1, (f"{who}: {len(worst)} regression(s) whose whole interval lies above +{pct:g}%; worst: "
+                   f"{w['benchmark']} {w['metric']} {change_text(w)}{note}")
+    # Rows above +pct on their own, but not among the rows the false discovery
+    # rate picks: too few samples to tell them from chance among this many rows.
+    unsettled = [r for r in gated if r["tested"] and r["verdict"] != "slower" and r["change_ci_pct"][0] is not None
+                 and r["change_ci_pct"][0] > pct]
+    if unsettled:
+        u = max(unsettled, key=lambda r: r["change_ci_pct"][0])
+        note += (f"; {len(unsettled)} row(s) lie above +{pct:g}% at their own level ({100 * u['ci_level']:.1f} %) but "
+                 f"not at the level {len(gated)} rows require (p = {u['p_value']:.2g}; more repetitions settle "
+                 f"them), e.g. {u['benchmark']} {u['metric']} {change_text(u)}")
+    return 0, (f"{who}: gate passed: no row picked at the false discovery rate has its interval wholly above "
+               f"+{pct:g}% ({len(gated)} rows gated){note}")
+
+
+def render_text(results: list, markdown: bool, show_all: bool, fdr: float) -> str:
     out = []
     h = (lambda s: f"## {s}") if markdown else (lambda s: f"== {s}")
     for res in results:
+        for w in res.get("flag_warnings", []):
+            out.append(f"not comparable: {w}")
+        if res["build_diff"]:
+            out.append("not comparable: build flags differ ("
+                       + "; ".join(f"{f}: '{a}' vs '{b}'" for f, a, b in res["build_diff"]) + ")")
         out.append(h(f"{res['other']} vs baseline {res['baseline']}"))
         if res["context_diff"]:
             out.append(table(["field", "baseline", "other"], [list(d) for d in res["context_diff"]], markdown))
         else:
             out.append("(same machine, build and libraries)")
-        out.append("change %: slower is positive ((time ratio - 1) x 100, rates inverted)")
-        rows = [r for r in res["rows"] if show_all or r["significant"] or r["metric"] == "time_ns"]
+        out.append("change: [interval low, estimate, interval high] of other vs baseline, slower is positive "
+                   "((time ratio - 1) x 100, rates inverted); unpaired runs: Hodges-Lehmann shift over every "
+                   "cross pair of samples, exact Mann-Whitney interval adjusted for the number of rows")
+        rows = [r for r in worst_first(res["rows"]) if show_all or r["significant"] or r["metric"] == "time_ns"]
         out.append("")
-        out.append(table(["benchmark", "metric", "baseline", "other", "ratio", "change %", "p", "verdict"],
+        out.append(table(["benchmark", "metric", "baseline", "other", "change", "verdict"],
                          [[r["benchmark"] + (" [oversubscribed]" if r["oversubscribed"] else ""), r["metric"],
-                           r["baseline"], r["value"], r["ratio"], r["change_pct"], r["p_value"], r["verdict"]]
+                           r["baseline"], r["value"], change_text(r), r["verdict"]]
                           for r in rows], markdown))
         out.append("")
-        out.append(summary_line(res["rows"], alpha))
+        out.append(summary_line(res["rows"], fdr))
         out.append("")
         out.append(table(["family", "geomean time ratio (other/baseline)"],
                          [[f, g] for f, g in res["geomean"].items()], markdown))
@@ -249,29 +335,41 @@ def render_text(results: list, markdown: bool, show_all: bool, alpha: float) -> 
     return "\n".join(out)
 
 
+def gate_metrics(asked: list | None) -> set:
+    """time_ns (items_per_second where no time is recorded), plus every --gate-metric."""
+    return {"time_ns", "items_per_second"} | set(asked or ())
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                epilog="A directory stands for the newest results file under it.")
+                                epilog="A directory stands for the newest results file under it. To compare two "
+                                       "commits, abtest.py measures both interleaved and paired instead.")
     p.add_argument("runs", nargs="+", help="two or more results files or directories; the first is the baseline")
     p.add_argument("--format", choices=("table", "markdown", "json"), default="table",
                    help="output format (default: a terminal table)")
-    p.add_argument("--alpha", type=float, default=0.01,
-                   help="significance level of the U test (default 0.01; 5 repetitions a side reach 0.008)")
+    p.add_argument("--fdr", "--alpha", dest="fdr", type=float, default=0.05,
+                   help="false discovery rate controlled across the rows of each metric (Benjamini-Hochberg; "
+                        "default 0.05); the intervals are widened to match")
     p.add_argument("--min-effect", type=float, default=5.0,
-                   help="smallest change, in percent, that counts as a difference (default 5)")
+                   help="smallest change, in percent, that counts as a difference: slower or faster only when the "
+                        "whole interval lies beyond it (default 5: two stored runs of one commit an hour apart "
+                        "drift by several percent on a small VM)")
     p.add_argument("--fail-on-regression", type=float, metavar="PCT",
-                   help="exit 1 if any benchmark is significantly slower by more than PCT percent (for CI "
+                   help="exit 1 if a benchmark's whole (adjusted) interval lies above +PCT percent (for CI "
                         "gates); exit 2 if the runs have too few repetitions to test")
     p.add_argument("--gate-metric", action="append", choices=cr.COMPARED, metavar="METRIC",
-                   help="metric the regression gate looks at (repeatable; default time_ns, and items_per_second "
-                        "where no time is recorded). Latency percentiles are tested and shown but, being tails, "
-                        "are too noisy to gate on unless asked: an A/A pair of default runs moved a p99 by 70 %%")
+                   help="a metric to gate on besides time (repeatable; time_ns, or items_per_second where no time "
+                        "is recorded, is always gated). Latency percentiles are tested and shown but, being "
+                        "tails, are too noisy to gate on unless asked: an A/A pair of default runs moved a p99 by "
+                        "70 %%")
+    p.add_argument("--gate-oversubscribed", action="store_true",
+                   help="gate the rows that run more threads than the machine has too (default: shown, not gated)")
     p.add_argument("--all", action="store_true", help="show every metric, not only time and significant changes")
     args = p.parse_args()
     if len(args.runs) < 2:
         p.error("give at least two runs (files or directories)")
-    if not 0 < args.alpha < 1 or args.min_effect < 0:
-        p.error("--alpha must be in (0, 1) and --min-effect >= 0")
+    if not 0 < args.fdr < 1 or args.min_effect < 0:
+        p.error("--fdr must be in (0, 1) and --min-effect >= 0")
     try:
         paths = cr.resolve_inputs(args.runs)
         docs = [cr.load(path) for path in paths]
@@ -280,21 +378,32 @@ def main() -> int:
         return 2
     results = []
     for path, doc in zip(paths[1:], docs[1:]):
-        rows = compare_pair(docs[0], doc, args.alpha, args.min_effect)
+        rows = compare_pair(docs[0], doc, args.fdr, args.min_effect)
         if not rows:
             print(f"compare: {path}: no benchmark in common with {paths[0]}", file=sys.stderr)
             return 2
-        results.append({"baseline": str(paths[0]), "other": str(path), "rows": rows,
-                        "geomean": family_geomeans(rows), "ranking": ranking_stability(docs[0], doc, args.alpha),
+        diff = build_difference(docs[0], doc)
+        if diff:
+            print(f"compare: not comparable: build flags differ between {paths[0]} and {path} ("
+                  + "; ".join(f"{f}: '{a}' vs '{b}'" for f, a, b in diff) + ")", file=sys.stderr)
+        flagged = [f"{label}: {w}" for label, d in (("baseline", docs[0]), ("other", doc))
+                   for w in d["context"].get("conpat", {}).get("warnings", []) if "differ from the preset" in w]
+        for w in flagged:
+            print(f"compare: not comparable: {w}", file=sys.stderr)
+        results.append({"baseline": str(paths[0]), "other": str(path), "paired": False,
+                        "comparable": not diff and not flagged, "build_diff": diff, "flag_warnings": flagged,
+                        "min_effect_pct": args.min_effect, "fdr": args.fdr,
+                        "rows": worst_first(rows),
+                        "geomean": family_geomeans(rows), "ranking": ranking_stability(docs[0], doc, 0.01),
                         "context_diff": context_diff(docs[0], doc),
                         "noise": [noise_summary(docs[0]), noise_summary(doc)],
                         "state": [state_summary(docs[0]), state_summary(doc)]})
     if args.format == "json":
         print(json.dumps(results, indent=2))
     else:
-        print(render_text(results, args.format == "markdown", args.all, args.alpha))
+        print(render_text(results, args.format == "markdown", args.all, args.fdr))
     if args.fail_on_regression is not None:
-        gated = set(args.gate_metric or ("time_ns", "items_per_second"))
+        gated = gate_metrics(args.gate_metric)
         rows = [r for res in results for r in res["rows"] if r["metric"] in gated]
         thin = [r for r in rows if not r["tested"] and not r["state_thinned"]]
         if thin:
@@ -306,17 +415,15 @@ def main() -> int:
         off = [r for r in rows if r["state_thinned"]]
         if len(off) * 2 > len(rows):
             print(f"compare: cannot gate: {len(off)} of {len(rows)} rows have fewer than {MIN_SAMPLES} samples in "
-                  "the usual machine state (it moved for most of a run); run the benchmarks again", file=sys.stderr)
+                  "the usual machine state (it moved for most of a run); run the benchmarks again, or compare "
+                  "two commits paired with abtest.py", file=sys.stderr)
             return 2
         if off:
             print(f"compare: {len(off)} of {len(rows)} gated rows were not tested: too few samples in the usual "
                   "machine state", file=sys.stderr)
-        worst = [r for r in rows if r["significant"] and r["change_pct"] > args.fail_on_regression]
-        if worst:
-            w = max(worst, key=lambda r: r["change_pct"])
-            print(f"compare: {len(worst)} significant regression(s) beyond {args.fail_on_regression}%; worst: "
-                  f"{w['benchmark']} {w['metric']} {w['change_pct']:+.1f}%", file=sys.stderr)
-            return 1
+        code, msg = gate(rows, args.fail_on_regression, gated, args.gate_oversubscribed)
+        print(msg, file=sys.stderr)
+        return code
     return 0
 
 

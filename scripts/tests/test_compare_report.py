@@ -230,8 +230,9 @@ def test_directory_input_skips_the_schema_and_non_results_json(tmp_path):
 # ---- compare ------------------------------------------------------------------
 
 def test_compare_finds_a_significant_regression_and_gates_on_it(tmp_path):
-    a = write(tmp_path, "a.json", run_doc("a"))
-    b = write(tmp_path, "b.json", run_doc("b", slow=2.0))
+    # Three rows of 69 slowed: 8 samples a side single them out at FDR 5 % (5 cannot: p >= 0.008 each)
+    a = write(tmp_path, "a.json", run_doc("a", reps=8))
+    b = write(tmp_path, "b.json", run_doc("b", slow=2.0, reps=8))
     r = script("compare.py", a, b)
     assert r.returncode == 0, r.stderr
     assert "channel.spsc/impl:ring/cap:16" in r.stdout and "slower" in r.stdout
@@ -240,19 +241,21 @@ def test_compare_finds_a_significant_regression_and_gates_on_it(tmp_path):
     assert "ranking" in r.stdout and "by chance alone" in r.stdout
     assert "median |ratio - 1|" in r.stdout and "% of rows within 15 %" in r.stdout
     r = script("compare.py", a, b, "--fail-on-regression", "10")
-    assert r.returncode == 1 and "regression" in r.stderr
+    assert r.returncode == 1 and "regression" in r.stderr and "change: [+" in r.stderr
     r = script("compare.py", a, b, "--fail-on-regression", "120")
     assert r.returncode == 0, "a 100 % slowdown does not trip a 120 % gate"
 
 
 def test_compare_json_and_markdown(tmp_path):
-    a = write(tmp_path, "a.json", run_doc("a"))
-    b = write(tmp_path, "b.json", run_doc("b", slow=2.0))
+    a = write(tmp_path, "a.json", run_doc("a", reps=8))
+    b = write(tmp_path, "b.json", run_doc("b", slow=2.0, reps=8))
     out = json.loads(script("compare.py", a, b, "--format", "json").stdout)
     rows = {(r["benchmark"], r["metric"]): r for r in out[0]["rows"]}
     ring = rows[("channel.spsc/impl:ring/cap:16/payload:8/work:0", "time_ns")]
     assert ring["ratio"] == pytest.approx(2.0, rel=0.01) and ring["significant"] and ring["p_value"] < 0.01
     assert ring["change_pct"] == pytest.approx(100, rel=0.02), "slower is positive: time ratio - 1"
+    lo, hi = ring["change_ci_pct"]
+    assert 90 < lo <= ring["change_pct"] <= hi < 110, "the interval is around the change"
     assert ("channel.spsc/impl:ring/cap:16/payload:8/work:0", "items_per_second") not in rows, \
         "items/s is the same measurement as time and is not tested twice"
     same = rows[("channel.spsc/impl:channel/cap:16/payload:8/work:0", "time_ns")]
@@ -262,10 +265,11 @@ def test_compare_json_and_markdown(tmp_path):
     assert md.startswith("## ") and "| benchmark |" in md
 
 
-@pytest.mark.parametrize("pct,trips", [(11, True), (9, False)])
+@pytest.mark.parametrize("pct,trips", [(14, True), (9, False)])
 def test_regression_threshold_from_both_sides(tmp_path, pct, trips):
-    a = write(tmp_path, "a.json", run_doc("a"))
-    b = write(tmp_path, "b.json", run_doc("b", slow=1 + pct / 100, slow_family="channel.mpmc"))
+    # 9 %: slower (beyond the 5 % minimum effect) but the interval reaches below 10 %: no trip
+    a = write(tmp_path, "a.json", run_doc("a", reps=8))
+    b = write(tmp_path, "b.json", run_doc("b", slow=1 + pct / 100, slow_family="channel.mpmc", reps=8))
     r = script("compare.py", a, b, "--fail-on-regression", "10", "--format", "json")
     row = next(x for x in json.loads(r.stdout)[0]["rows"]
                if x["family"] == "channel.mpmc" and x["metric"] == "time_ns")
@@ -294,8 +298,8 @@ def test_aa_pair_comes_out_no_change_and_passes_the_gate(tmp_path):
 
 @pytest.mark.parametrize("family", ["channel.spsc", "channel.mpmc"])
 def test_one_family_twenty_percent_slower_is_caught(tmp_path, family):
-    a = write(tmp_path, "a.json", run_doc("a", seed=1, noise=0.03))
-    b = write(tmp_path, "b.json", run_doc("a", seed=2, noise=0.03, slow=1.2, slow_family=family))
+    a = write(tmp_path, "a.json", run_doc("a", seed=1, noise=0.03, reps=8))
+    b = write(tmp_path, "b.json", run_doc("a", seed=2, noise=0.03, slow=1.2, slow_family=family, reps=8))
     r = script("compare.py", a, b, "--fail-on-regression", "10")
     assert r.returncode == 1, r.stdout[-500:]
     assert family in r.stderr
@@ -771,8 +775,9 @@ def test_rows_thinned_by_the_machine_state_are_not_tested_and_the_gate_says_so(t
             b["real_time"] *= 3 if b["state_shift"] else 1
         return doc
 
-    a = write(tmp_path, "a.json", doc_with_off({0}, 1))
-    b = write(tmp_path, "b.json", doc_with_off(set(), 2))
+    # 3 usual samples a side: no exact test reaches 95 % (3 and 4, or 4 and 4 would)
+    a = write(tmp_path, "a.json", doc_with_off({0, 1}, 1))
+    b = write(tmp_path, "b.json", doc_with_off({3, 4}, 2))
     r = script("compare.py", a, b, "--format", "json", "--fail-on-regression", "10")
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)[0]["rows"]
@@ -780,14 +785,18 @@ def test_rows_thinned_by_the_machine_state_are_not_tested_and_the_gate_says_so(t
     assert thinned and all("impl:ring" in x["benchmark"] for x in thinned)
     assert all(x["verdict"].startswith("too few samples in the usual machine state") for x in thinned)
     assert "were not tested: too few samples in the usual machine state" in r.stderr
-    # Most rows thinned: no gate verdict can be given.
-    c = write(tmp_path, "c.json", with_states(run_doc("a", reps=5, seed=3), lambda b, k: 600.0 if k < 2 else 60.0))
-    doc = json.loads(c.read_text())
-    for x in doc["benchmarks"]:
-        x["state_shift"] = x["state_c2c_ns"] > 100
-        x["real_time"] *= 3 if x["state_shift"] else 1
-    c.write_text(json.dumps(doc))
-    assert "usual machine state" in one_line_error(script("compare.py", a, c, "--fail-on-regression", "10"))
+    # Most rows thinned (3 usual samples of 5 in both runs): no gate verdict can be given.
+    thin = []
+    for seed in (3, 4):
+        c = write(tmp_path, f"c{seed}.json",
+                  with_states(run_doc("a", reps=5, seed=seed), lambda b, k: 600.0 if k < 2 else 60.0))
+        doc = json.loads(c.read_text())
+        for x in doc["benchmarks"]:
+            x["state_shift"] = x["state_c2c_ns"] > 100
+            x["real_time"] *= 3 if x["state_shift"] else 1
+        c.write_text(json.dumps(doc))
+        thin.append(c)
+    assert "usual machine state" in one_line_error(script("compare.py", *thin, "--fail-on-regression", "10"))
 
 
 def test_a_benchmark_the_state_did_not_move_keeps_every_sample():
