@@ -99,17 +99,37 @@ def list_benchmarks(binary: Path, profile: str, user_args: list[str]) -> list[st
 GO_SOURCE = ROOT / "benches" / "go"
 
 
-def build_go(out_dir: Path) -> Path | None:
-    """Builds benches/go when a Go toolchain is installed; None otherwise."""
-    go = shutil.which("go")
+def go_toolchains() -> list[tuple[str, str]]:
+    """(release, go executable) of every installed Go, the one on PATH first,
+    then Debian's side-by-side ones (/usr/lib/go-1.N/bin/go: golang-1.N-go,
+    e.g. 1.23 from bookworm-backports); one per release ("go1.19")."""
+    found: list[tuple[str, str]] = []
+    candidates = [shutil.which("go")] + sorted(str(p) for p in Path("/usr/lib").glob("go-1.*/bin/go"))
+    for go in candidates:
+        if not go or not os.access(go, os.X_OK):
+            continue
+        try:
+            out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        m = re.match(r"go\d+\.\d+", out)
+        if m and m.group(0) not in [r for r, _ in found]:
+            found.append((m.group(0), go))
+    return found
+
+
+def build_go(out_dir: Path, go: str | None = None, release: str = "") -> Path | None:
+    """Builds benches/go with the given Go (default: the one on PATH); None without one."""
+    go = go or shutil.which("go")
     if go is None:
         return None
-    target = out_dir / "go_bench"
-    env = {**os.environ, "GOCACHE": str(out_dir / "gocache"), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
+    target = out_dir / (f"go_bench_{release}" if release else "go_bench")
+    env = {**os.environ, "GOCACHE": str(out_dir / "gocache"), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0",
+           "GOTOOLCHAIN": "local"}  # never download another toolchain
     env.setdefault("HOME", str(out_dir))
     r = subprocess.run([go, "build", "-o", str(target), "."], cwd=GO_SOURCE, capture_output=True, text=True, env=env)
     if r.returncode != 0:
-        print(f"bench: warning: building the Go workloads failed; skipping them: {r.stderr.strip()[:300]}",
+        print(f"bench: warning: building the Go workloads with {go} failed; skipping them: {r.stderr.strip()[:300]}",
               file=sys.stderr)
         return None
     return target
@@ -425,14 +445,23 @@ def main() -> int:
     passthrough += ["--benchmark_repetitions=1", "--benchmark_enable_random_interleaving=true"]
 
     names = list_benchmarks(binary, args.profile, user_filter)
-    go_binary = None if args.no_go else build_go(binary.parent)
-    go_names = list_go(go_binary, args.profile, go_filter(user_filter)) if go_binary else []
+    # Go's workloads under every installed Go release: one process per
+    # release, family "go@go1.19" etc.; every Go row carries runtime:goX.Y.
+    go_binaries: dict[str, Path] = {}
+    go_names: list[str] = []
+    go_families: dict[str, list[str]] = {}
+    for release, go in ([] if args.no_go else go_toolchains()):
+        built = build_go(binary.parent, go, release)
+        listed = list_go(built, args.profile, go_filter(user_filter)) if built else []
+        if listed:
+            go_binaries[release] = built
+            go_families[f"go@{release}"] = listed
+            go_names += listed
     if not names and not go_names:
         flt = go_filter(user_filter)
         die(f"the filter '{flt}' matches no benchmark (see: {binary} --benchmark_list_tests)")
     families = group_by_family(names)
-    if go_names:
-        families["go"] = go_names  # Go's workloads: one process, the same families and params as the C++ ones
+    families.update(go_families)  # the same families and params as the C++ ones, plus runtime
     names = names + go_names
 
     args.git_sha = git("rev-parse", "--short", "HEAD") or ""
@@ -447,7 +476,8 @@ def main() -> int:
           f"interleaved repetition(s), min time {args.min_time} s, machine '{args.machine}'")
     start_iso = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     t_start = time.monotonic()
-    records, benchmarks, context, go_context, probes = [], [], None, None, []
+    records, benchmarks, context, probes = [], [], None, []
+    go_contexts: dict[str, dict] = {}
     total_benchmarks = len(names) * passes
     given_up: dict[str, dict] = {}  # family -> the record of the pass where it failed
 
@@ -461,7 +491,7 @@ def main() -> int:
                   f"futex wake round trip {pr['futex_round_trip_ns'] / 1000:.1f} us", flush=True)
 
     def run_one(family: str, fnames: list[str], pass_k: int, tmp: str, label: str, top_up: bool = False) -> None:
-        nonlocal context, go_context, benchmarks
+        nonlocal context, benchmarks
         if family in given_up:
             rec = {**given_up[family], "pass": pass_k, "status": "skipped", "wall_s": 0.0,
                    "steal_pct": None, "other_cpu_pct": None,
@@ -472,8 +502,8 @@ def main() -> int:
         print(f"bench: {label} {family} ({len(fnames)} benchmarks) — elapsed {fmt_secs(time.monotonic() - t_start)}"
               + eta_text(), flush=True)
         out = Path(tmp) / f"{family}.{pass_k}.json"
-        if family == "go":
-            cmd = [str(go_binary), "-profile", args.profile, "-min-time", str(args.min_time), "-out",
+        if family.startswith("go@"):
+            cmd = [str(go_binaries[family[3:]]), "-profile", args.profile, "-min-time", str(args.min_time), "-out",
                    str(out), "-filter", go_filter(user_filter)]
         else:
             cmd = cpp_command(binary, fnames, args, passthrough, out)
@@ -489,8 +519,8 @@ def main() -> int:
             except cr.ResultsError as e:
                 rec["status"], rec["error"] = "failed", f"unreadable output: {e}"
         if doc is not None:
-            if family == "go":
-                go_context = go_context or doc["context"]
+            if family.startswith("go@"):
+                go_contexts.setdefault(family[3:], doc["context"])
             else:
                 context = context or doc["context"]
             for b in doc["benchmarks"]:
@@ -557,10 +587,15 @@ def main() -> int:
     conpat["start_time"] = start_iso
     conpat["end_time"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     conpat["families"] = records
-    if go_context:
-        conpat["libraries"]["go"] = go_context.get("go_version", "unknown")
-        conpat.setdefault("impl_notes", {}).update(go_context.get("impl_notes") or {})
-        conpat.setdefault("checks", {}).update(go_context.get("checks") or {})  # go_* checks beside C++'s
+    if go_contexts:
+        # The first release (the Go on PATH) keeps the fields a single-Go run
+        # had; go_runtimes holds every release's version and checks.
+        first = go_contexts[next(r for r in go_binaries if r in go_contexts)]
+        conpat["libraries"]["go"] = first.get("go_version", "unknown")
+        conpat.setdefault("impl_notes", {}).update(first.get("impl_notes") or {})
+        conpat.setdefault("checks", {}).update(first.get("checks") or {})  # go_* checks beside C++'s
+        conpat["go_runtimes"] = {r: {"go_version": c.get("go_version", "unknown"), "checks": c.get("checks") or {}}
+                                 for r, c in go_contexts.items()}
     derived = {}
     fs = false_sharing_distance(benchmarks)
     if fs:
