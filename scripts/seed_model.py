@@ -31,7 +31,7 @@ send_wait_p95_ms.
 
   scripts/seed_model.py                      the table benches/README.md shows
   scripts/seed_model.py open --cap 0 --qps 5000
-  scripts/seed_model.py closed --cap 1024 --workers 240 --format json
+  scripts/seed_model.py closed --cap 1024 --workers 60 --format json
 """
 from __future__ import annotations
 
@@ -149,8 +149,8 @@ def open_loop(cap: int, qps: float = 5000, requests: int = 10000, burst: int = 2
     return summary(requests, 0, cons.free, latency, live, blocked, handoff)
 
 
-def closed_loop(cap: int, workers: int = 240, requests: int = 10000, p50_ms: float = 20, p99_ms: float = 80,
-                consume_us: float = 80, stall_every_ms: float = 100, stall_ms: float = 50) -> dict:
+def closed_loop(cap: int, workers: int = 60, requests: int = 2000, p50_ms: float = 20, p99_ms: float = 80,
+                consume_us: float = 80, stall_every_ms: float = 200, stall_ms: float = 150) -> dict:
     """seed.closed_fan_in under the ideal channel: worker w makes requests
     w, w + workers, w + 2 workers, ... below `requests`."""
     cons = Consumer(int(consume_us * 1e3), int(stall_every_ms * 1e6), int(stall_ms * 1e6))
@@ -176,12 +176,15 @@ def closed_loop(cap: int, workers: int = 240, requests: int = 10000, p50_ms: flo
 # The experiments of the default profile, and the claims compared on each
 # (the arms: capacity 1024 against 0). benches/README.md shows this table.
 DEFAULT_ROWS = [
-    ("open", {"qps": 5000}, "seed.buffered_fan_in at the article's 5,000/s"),
-    ("open", {"qps": 20000}, "seed.buffered_fan_in at 20,000/s"),
+    ("open", {"qps": 5000}, "seed.buffered_fan_in, the article's 5,000/s"),
+    ("open", {"qps": 20000}, "seed.buffered_fan_in, 20,000/s"),
     ("open", {"qps": 5000, "requests": 10000, "burst": 10000}, "the article's literal setup: 10,000 at once"),
-    ("closed", {"workers": 240, "stall_every_ms": 100, "stall_ms": 50}, "seed.closed_fan_in"),
+    ("open", {"qps": 2000, "requests": 4000, "burst": 0, "stall_every_ms": 200, "stall_ms": 150},
+     "seed.buffered_fan_in, stalling consumer"),
+    ("closed", {"workers": 60, "requests": 2000, "stall_every_ms": 200, "stall_ms": 150}, "seed.closed_fan_in"),
 ]
-METRICS = ("throughput_rps", "e2e_p95_ms", "peak_live_producers", "peak_blocked_producers", "send_wait_mean_us")
+METRICS = ("throughput_rps", "e2e_p95_ms", "handoff_p95_ms", "peak_live_producers", "peak_blocked_producers",
+           "send_wait_mean_us")
 
 
 def run(kind: str, cap: int, **kw) -> dict:
@@ -215,19 +218,21 @@ def main() -> int:
     for kind in ("open", "closed"):
         s = sub.add_parser(kind, help=f"one {kind}-loop run of the model")
         s.add_argument("--cap", type=int, required=True, help="channel capacity (0: unbuffered)")
-        s.add_argument("--requests", type=int, default=10000, help="requests in all (default 10000)")
+        s.add_argument("--requests", type=int, default=10000 if kind == "open" else 2000,
+                       help="requests in all (default: open 10000, closed 2000)")
         s.add_argument("--consume-us", type=float, default=80, help="consumer's busy time per result (default 80)")
         s.add_argument("--p50-ms", type=float, default=20, help="service latency median (default 20)")
         s.add_argument("--p99-ms", type=float, default=80, help="service latency P99 (default 80)")
-        s.add_argument("--stall-every-ms", type=float, default=0 if kind == "open" else 100,
-                       help="the consumer stalls from every multiple of this (0: never)")
-        s.add_argument("--stall-ms", type=float, default=0 if kind == "open" else 50, help="for this long")
+        s.add_argument("--stall-every-ms", type=float, default=0 if kind == "open" else 200,
+                       help="the consumer stalls from every multiple of this (0: never; closed default 200)")
+        s.add_argument("--stall-ms", type=float, default=0 if kind == "open" else 150,
+                       help="for this long (closed default 150)")
         s.add_argument("--format", choices=("markdown", "json"), default="markdown", help="output format")
         if kind == "open":
             s.add_argument("--qps", type=float, default=5000, help="steady arrival rate (default 5000)")
             s.add_argument("--burst", type=int, default=2000, help="requests at one instant half-way (default 2000)")
         else:
-            s.add_argument("--workers", type=int, default=240, help="closed-loop producers (default 240)")
+            s.add_argument("--workers", type=int, default=60, help="closed-loop producers (default 60)")
     a = p.parse_args()
     if a.kind is None:
         rows = table()
