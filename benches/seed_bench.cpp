@@ -8,9 +8,10 @@
 //                         article's setups and one whose consumer stalls
 //   seed.closed_fan_in    closed-loop workers (the next request when the send returns) and
 //                         the stalling consumer: where a buffer can change throughput
-//   seed.atomic_mutex     an atomic add vs a mutex-guarded add on one shared counter, 1..2N writers
-//   seed.paced_writes     writers paced at 1e2..1e7 writes/s each: time per write, per strategy
-//   seed.false_sharing    Counter{Hits, Misses}, packed vs padded, 2 and 2N writers
+//   seed.atomic_mutex     an atomic add vs a mutex-guarded add on one shared counter, 1, 2, 4 ..
+//                         N (the CPUs), 2N writers
+//   seed.paced_writes     N and 2N writers paced at 1e2..1e7 writes/s each: time per write, per strategy
+//   seed.false_sharing    Counter{Hits, Misses}, packed vs padded, min(16, cores), N and 2N writers
 //
 // The seed's correctness claims (loop-variable capture, recover across
 // goroutines) are checks recorded in the results file (harness/checks.cpp).
@@ -425,9 +426,10 @@ void each(List<T...>, F&& f) {
 
 void register_seed(const Options& opt) {
   const bool quick = opt.profile == Profile::quick;
-  const int hw = static_cast<int>(hardware_threads());
-  const std::vector<int> writer_counts = quick ? std::vector<int>{1, std::max(2, hw)}
-                                               : std::vector<int>{1, std::max(2, hw), 2 * std::max(2, hw)};
+  // Writers: 1, 2, 4, ... up to the CPUs, N = the CPUs (at least 2), 2N (cpu_counts).
+  const int hw = std::max(2, sweep_cpus());
+  const std::vector<int> writer_counts = cpu_counts(hw, quick);
+  const std::vector<int> n_and_2n = quick ? std::vector<int>{hw} : std::vector<int>{hw, 2 * hw};
 
   // The article's setups (open loop, a burst half-way, 5 K and 20 K
   // requests/s); the same open loop under a consumer that stalls; and closed-
@@ -488,7 +490,7 @@ void register_seed(const Options& opt) {
                                           : std::vector<double>{1e2, 1e3, 1e4, 1e5, 1e6, 1e7};
   each(List<Slots<layout::Padded>, AtomicAdd, MutexSum, Sharded<layout::Padded>>{}, [&](auto* tag) {
     using C = std::remove_pointer_t<decltype(tag)>;
-    for (int w : std::vector<int>(writer_counts.begin() + 1, writer_counts.end())) {
+    for (int w : n_and_2n) {
       for (double rate : rates) {
         register_manual(Name("seed.paced_writes", C::kName).add("runner", "thread").add("writers", w)
                             .add("rate", static_cast<long long>(rate)),
@@ -497,7 +499,12 @@ void register_seed(const Options& opt) {
     }
   });
 
-  for (int w : std::vector<int>(writer_counts.begin() + 1, writer_counts.end())) {
+  // The article's 16 cores where the machine has them (else all its cores), N and 2N.
+  std::vector<int> fs_writers{std::max(2, std::min(16, sweep_physical_cores()))};
+  for (int w : n_and_2n) {
+    if (std::find(fs_writers.begin(), fs_writers.end(), w) == fs_writers.end()) fs_writers.push_back(w);
+  }
+  for (int w : fs_writers) {
     register_benchmark(Name("seed.false_sharing", "counter").add("runner", "thread").add("writers", w).add("align", 64),
         [w](benchmark::State& st, const std::string& n) { counters::false_sharing<64>(st, n, w); });
   }

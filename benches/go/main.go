@@ -570,7 +570,11 @@ func specs(profile string) []spec {
 			add(2, spsc(c, w), "channel.spsc", "cap", c, "payload", 8, "work", w)
 		}
 	}
-	shapes := [][2]int{{2, 2}, {4, 4}, {8, 8}, {1, 4}, {4, 1}}
+	// As the C++ side: k x k from 2 x 2 until 2k threads are twice the CPUs (at least 8 x 8), 1 x 4, 4 x 1.
+	shapes := [][2]int{{1, 4}, {4, 1}}
+	for k := 2; k <= 8 || k <= runtime.NumCPU(); k *= 2 {
+		shapes = append(shapes, [2]int{k, k})
+	}
 	mcaps := []int{16, 1024}
 	if quick {
 		shapes, mcaps = [][2]int{{2, 2}, {4, 1}}, []int{16}

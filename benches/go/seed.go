@@ -415,12 +415,18 @@ func seedSpecs(quick bool) []spec {
 	if hw < 2 {
 		hw = 2
 	}
-	writerCounts := []int{1, hw, 2 * hw}
+	// Writers as the C++ side (cpu_counts): 1, 2, 4, ... up to the CPUs, N, 2N.
+	var writerCounts []int
+	for k := 1; k < hw; k *= 2 {
+		writerCounts = append(writerCounts, k)
+	}
+	writerCounts = append(writerCounts, hw, 2*hw)
+	nAnd2N := []int{hw, 2 * hw}
 	requests, burst, qpss, caps := 10000, 2000, []int{5000, 20000}, []int{0, 64, 1024}
 	rates := []float64{1e2, 1e3, 1e4, 1e5, 1e6, 1e7}
 	seconds := 0.2
 	if quick {
-		writerCounts = []int{1, hw}
+		writerCounts, nAnd2N = []int{1, hw}, []int{hw}
 		requests, burst, caps = 2000, 400, []int{0, 1024}
 		rates, seconds = []float64{1e2, 1e4, 1e6, 1e7}, 0.05
 	}
@@ -459,13 +465,20 @@ func seedSpecs(quick bool) []spec {
 		add("go_mutex", w, atomicMutex(true, w), 0, "seed.atomic_mutex", "runner", "goroutine", "writers", w)
 	}
 	for _, st := range []string{"go_slots_padded", "go_atomic_add", "go_mutex", "go_sharded_padded"} {
-		for _, w := range writerCounts[1:] {
+		for _, w := range nAnd2N {
 			for _, r := range rates {
 				add(st, w, pacedWrites(st, w, r, seconds), 1, "seed.paced_writes", "runner", "goroutine", "writers", w, "rate", int64(r))
 			}
 		}
 	}
-	for _, w := range writerCounts[1:] {
+	// The article's 16 cores where the machine has them (Go sees logical CPUs only), N and 2N.
+	fsWriters := []int{minInt(16, hw)}
+	for _, w := range nAnd2N {
+		if w != fsWriters[0] {
+			fsWriters = append(fsWriters, w)
+		}
+	}
+	for _, w := range fsWriters {
 		add("go_counter", w, falseSharing(w), 0, "seed.false_sharing", "runner", "goroutine", "writers", w, "align", 64)
 	}
 	return out
