@@ -186,8 +186,11 @@ func seedFanIn(s fanInSetup) func(n int64) result {
 			select {
 			case <-done:
 			case <-time.After(60 * time.Second):
-				return result{err: "watchdog: " + map[bool]string{false: "seed.buffered_fan_in", true: "seed.closed_fan_in"}[closed] +
-					" made no progress for 60 s"}
+				family := "seed.buffered_fan_in"
+				if closed {
+					family = "seed.closed_fan_in"
+				}
+				return result{err: "watchdog: " + family + " made no progress for 60 s"}
 			}
 			if received != s.requests || dups != 0 {
 				return result{err: fmt.Sprintf("wrong result: %d of %d requests answered, %d duplicated", received, s.requests, dups)}
