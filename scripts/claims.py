@@ -10,6 +10,10 @@ that can come out either way:
                  half the claimed size
   does not hold  the interval lies wholly where the claim fails
   inconclusive   the interval straddles a bound, or one sample
+
+A ratio's interval is the median of the per-pass ratios' (both arms are
+measured in every pass) where 6 or more passes give a >= 95 % interval,
+else the conservative one from the two medians' intervals.
   untestable     the setup decides the figure before anything runs: the
                  zero-overhead model (seed_model.py) gives both arms the same
   invalid        the row's request generator fell behind (started requests
@@ -189,6 +193,38 @@ def model_ratio(run, claim: dict):
                f"{claim['denominator']['label']} {fmt(b[metric], unit)}, {r:.2f}x")
 
 
+# ---- arms measured in the same pass -----------------------------------------------
+
+def per_pass(run, p, metric: str, usual_only: bool) -> dict:
+    """{pass: value} of a point's samples (only those in the usual machine
+    state with usual_only), from a run with its results document (report.py's
+    Run; {} otherwise)."""
+    doc = getattr(run, "doc", None)
+    if p is None or not isinstance(doc, dict):
+        return {}
+    want = {k: str(v) for k, v in p["params"].items()}
+    out = {}
+    for b in cr.iterations(doc):
+        if (b.get("family") == p["family"] and b.get("impl") == p["impl"] and "pass" in b
+                and not (usual_only and b.get("state_shift")) and isinstance(b.get(metric), (int, float))
+                and {k: str(v) for k, v in b.get("params", {}).items()} == want):
+            out.setdefault(b["pass"], float(b[metric]))
+    return out
+
+
+def paired_ratio(run, pn, pd, metric: str):
+    """The median of the per-pass ratios num / den, with its interval, over
+    the passes in which both arms have a sample in the usual machine state
+    (every pass where fewer than 3 such exist, as the medians do):
+    (stats, pairs), or (None, pairs) with fewer than 3 pairs."""
+    for usual_only in (True, False):
+        a, b = per_pass(run, pn, metric, usual_only), per_pass(run, pd, metric, usual_only)
+        ratios = [a[k] / b[k] for k in sorted(set(a) & set(b)) if b[k] > 0]
+        if len(ratios) >= 3:
+            return cr.median_ci(ratios), len(ratios)
+    return None, len(ratios)
+
+
 # ---- one side of one claim: (answer, text) --------------------------------------
 
 def side_ratio(run, claim, side, impl, doc):
@@ -207,6 +243,16 @@ def side_ratio(run, claim, side, impl, doc):
     interval = f" [{lo:.2f}, {hi:.2f}]" if lo is not None else " (no interval: 1 sample)"
     text = (f"{num['label']} {ci(sn, unit)}{over(pn)}, {den['label']} {ci(sd, unit)}{over(pd)}: "
             f"{sn['median'] / sd['median']:.2f}x{interval}, n={sn['n']}/{sd['n']}")
+    paired, pairs = paired_ratio(run, pn, pd, metric)
+    if paired is not None and paired["lo"] is not None:
+        # Both arms in the same pass share the machine's state: with 6 pairs
+        # or more (a >= 95 % interval) the per-pass ratios' interval decides;
+        # with fewer, the conservative unpaired one above does.
+        decides = paired["coverage"] >= 0.95
+        if decides:
+            lo, hi = paired["lo"], paired["hi"]
+        text += (f"; paired by pass: {paired['median']:.2f}x [{paired['lo']:.2f}, {paired['hi']:.2f}] over {pairs} "
+                 f"passes ({100 * paired['coverage']:.1f} % interval{'' if decides else ', under 95 %: not used'})")
     also = claim.get("also_metric")
     if also and stat(pn, also) and stat(pd, also):
         text += f"; {also}: {ci(stat(pn, also))} vs {ci(stat(pd, also))}"

@@ -247,3 +247,28 @@ def test_model_cli_table_and_bad_input():
     assert r.returncode == 0 and "| seed.closed_fan_in | 1024 |" in r.stdout
     r = subprocess.run([sys.executable, SCRIPTS / "seed_model.py", "open", "--cap", "-1"], capture_output=True, text=True)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+# ---- arms paired by pass -------------------------------------------------------------------
+
+def test_ratio_is_paired_by_pass_where_six_passes_give_a_95_percent_interval():
+    """Each pass moves both arms together (the machine's state): unpaired
+    intervals overlap, the per-pass ratios do not."""
+    base = {"runner": "goroutine", "runtime": "go1.23", **CLOSED}
+    samples = []
+    for k, level in enumerate((1.0, 0.6, 1.4, 0.8, 1.2, 0.7), 1):  # the machine's state in pass k
+        for cap, g in ((0, 1.0), (1024, 1.6)):
+            samples.append({"family": "seed.closed_fan_in", "impl": "go_chan", "params": {**base, "cap": cap},
+                            "pass": k, "run_type": "iteration", "throughput_rps": 700.0 * g * level})
+    run = FakeRun([pt("seed.closed_fan_in", "go_chan", {**base, "cap": cap},
+                      **{"throughput_rps": 0}) for cap in (0, 1024)])
+    for p in run.points:  # the points' stats from the same samples
+        p["stats"]["throughput_rps"] = cr.median_ci([s["throughput_rps"] for s in samples
+                                                     if s["params"]["cap"] == p["params"]["cap"]])
+    run.doc = {"benchmarks": samples}
+    row = rows_by_id(run)["buffered_throughput"]
+    assert "paired by pass: 1.60x [1.60, 1.60] over 6 passes (96.9 % interval)" in row["go"][0], row["go"]
+    assert row["verdict"] == "holds", "paired, 1.6x is above 1.4 (half of 2.8x)"
+    run.doc = {"benchmarks": [s for s in samples if s["pass"] <= 4]}  # 4 pairs: under 95 %, unpaired decides
+    row = rows_by_id(run)["buffered_throughput"]
+    assert "under 95 %: not used" in row["go"][0] and row["verdict"] == "inconclusive", row["go"]
