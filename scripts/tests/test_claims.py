@@ -272,3 +272,8 @@ def test_ratio_is_paired_by_pass_where_six_passes_give_a_95_percent_interval():
     run.doc = {"benchmarks": [s for s in samples if s["pass"] <= 4]}  # 4 pairs: under 95 %, unpaired decides
     row = rows_by_id(run)["buffered_throughput"]
     assert "under 95 %: not used" in row["go"][0] and row["verdict"] == "inconclusive", row["go"]
+
+
+def test_readme_shows_the_models_current_table():
+    readme = (SCRIPTS.parent / "benches" / "README.md").read_text()
+    assert seed_model.markdown(seed_model.table()) in readme, "regenerate with scripts/seed_model.py"
