@@ -6,14 +6,15 @@ PROFILE ?= default
 MACHINE ?= $(shell hostname -s 2>/dev/null || hostname)
 BENCH_ARGS ?=
 OUT ?= results
+GO_BACKPORTS ?= 0
 
 .PHONY: help deps configure build test test-release test-tsan test-asan bench compare abtest report clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
-deps: ## install missing Debian/Ubuntu packages (idempotent)
-	@scripts/install-deps.sh
+deps: ## install missing Debian/Ubuntu packages (idempotent); GO_BACKPORTS=1 adds Debian 12 backports for Go 1.23
+	@GO_BACKPORTS=$(GO_BACKPORTS) scripts/install-deps.sh
 
 build/%/CMakeCache.txt:
 	cmake --preset $* >/dev/null

@@ -733,9 +733,12 @@ void register_channel(const Options& opt) {
     }
   });
 
-  const std::vector<std::pair<int, int>> shapes =
-      quick ? std::vector<std::pair<int, int>>{{2, 2}, {4, 1}}
-            : std::vector<std::pair<int, int>>{{2, 2}, {4, 4}, {8, 8}, {1, 4}, {4, 1}};
+  // k producers x k consumers from 2 x 2 until 2k threads are twice the CPUs (at least 8 x 8), and 1 x 4, 4 x 1.
+  std::vector<std::pair<int, int>> shapes{{2, 2}, {4, 1}};
+  if (!quick) {
+    shapes = {{1, 4}, {4, 1}};
+    for (int k = 2; k <= std::max(8, sweep_cpus()); k *= 2) shapes.emplace_back(k, k);
+  }
   const std::vector<std::size_t> mpmc_caps = quick ? std::vector<std::size_t>{16} : std::vector<std::size_t>{16, 1024};
   for_each_impl([&](auto impl) {
     using I = decltype(impl);

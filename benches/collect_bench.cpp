@@ -325,9 +325,9 @@ using WriteStrategies = List<Slots<layout::Padded>, AtomicAdd, AtomicCas, MutexS
 
 void register_collect(const Options& opt) {
   const bool quick = opt.profile == Profile::quick;
-  const int hw = static_cast<int>(hardware_threads());
+  const int hw = sweep_cpus();
 
-  for (int threads : quick ? std::vector<int>{1, 2} : std::vector<int>{1, 2, 4}) {
+  for (int threads : cpu_counts(hw, quick)) {
     register_benchmark(Name("collect.false_sharing", "counter").add("align", 64).add("threads", threads),
         [threads](benchmark::State& st, const std::string& n) { false_sharing<64>(st, n, threads); });
     register_benchmark(Name("collect.false_sharing", "counter").add("align", 128).add("threads", threads),
@@ -386,7 +386,7 @@ void register_collect(const Options& opt) {
     register_benchmark(Name("waitgroup.wake", "tbb_task_group").add("workers", n),
         [n](benchmark::State& st, const std::string& nm) { wake_task_group(st, nm, n); });
   }
-  for (int t : quick ? std::vector<int>{2} : std::vector<int>{1, 2, 4}) {
+  for (int t : quick ? std::vector<int>{std::max(2, hw)} : cpu_counts(hw, false)) {
     register_benchmark(Name("waitgroup.contended", WaitGroupWaiter::kName).add("threads", t),
         [t](benchmark::State& st, const std::string& nm) { contended(st, nm, t); });
   }

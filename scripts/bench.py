@@ -52,6 +52,11 @@ PROFILES = {
     "default": {"min_time": 0.2, "repetitions": 5, "family_timeout": 900},
     "full": {"min_time": 0.3, "repetitions": 10, "family_timeout": 3600},
 }
+# The seed.* experiments decide the claims table and are cheap: they get at
+# least this many passes (the extra ones run only them, both arms of every
+# claim in each). With 6 samples a median's interval is [min, max] at 96.9 %
+# coverage; with 5, 93.75 %.
+SEED_REPETITIONS = {"quick": 3, "default": 6, "full": 10}
 # A pass is marked state_shift when a probe next to it is this far (as a
 # factor either way) from the run's median core-to-core round trip.
 STATE_SHIFT_FACTOR = 1.5
@@ -99,21 +104,41 @@ def list_benchmarks(binary: Path, profile: str, user_args: list[str]) -> list[st
 GO_SOURCE = ROOT / "benches" / "go"
 
 
-def build_go(out_dir: Path) -> Path | None:
-    """Builds benches/go when a Go toolchain is installed; None otherwise."""
-    go = shutil.which("go")
+def go_toolchains() -> list[tuple[str, str]]:
+    """(release, go executable) of every installed Go, the one on PATH first,
+    then Debian's side-by-side ones (/usr/lib/go-1.N/bin/go: golang-1.N-go,
+    e.g. 1.23 from bookworm-backports); one per release ("go1.19")."""
+    found: list[tuple[str, str]] = []
+    candidates = [shutil.which("go")] + sorted(str(p) for p in Path("/usr/lib").glob("go-1.*/bin/go"))
+    for go in candidates:
+        if not go or not os.access(go, os.X_OK):
+            continue
+        try:
+            out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        m = re.match(r"go\d+\.\d+", out)
+        if m and m.group(0) not in [r for r, _ in found]:
+            found.append((m.group(0), go))
+    return found
+
+
+def build_go(out_dir: Path, go: str | None = None, release: str = "") -> Path | None:
+    """Builds benches/go with the given Go (default: the one on PATH); None without one."""
+    go = go or shutil.which("go")
     if go is None:
         return None
     out_dir = out_dir.resolve()  # GOCACHE must be absolute (--binary may be relative)
-    target = out_dir / "go_bench"
-    env = {**os.environ, "GOCACHE": str(out_dir / "gocache"), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
+    target = out_dir / (f"go_bench_{release}" if release else "go_bench")
+    env = {**os.environ, "GOCACHE": str(out_dir / "gocache"), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0",
+           "GOTOOLCHAIN": "local"}  # never download another toolchain
     env.setdefault("HOME", str(out_dir))
     # -gcflags=-m prints the compiler's escape decisions (it changes no code);
     # those for the closures' file go into the results (go_escape_lines).
     r = subprocess.run([go, "build", "-gcflags=-m", "-o", str(target), "."], cwd=GO_SOURCE, capture_output=True,
                        text=True, env=env)
     if r.returncode != 0:
-        print(f"bench: warning: building the Go workloads failed; skipping them: {r.stderr.strip()[:300]}",
+        print(f"bench: warning: building the Go workloads with {go} failed; skipping them: {r.stderr.strip()[:300]}",
               file=sys.stderr)
         return None
     GO_ESCAPES[:] = go_escape_lines(r.stderr)
@@ -435,6 +460,9 @@ def main() -> int:
                         "see benches/README.md, Pinning)")
     p.add_argument("--no-top-up", action="store_true",
                    help="do not run again the benchmarks whose samples were taken in another machine state")
+    p.add_argument("--no-seed-passes", action="store_true",
+                   help="do not give the seed.* experiments their own extra passes (default: at least "
+                        + ", ".join(f"{k} {v}" for k, v in SEED_REPETITIONS.items()) + " passes)")
     p.add_argument("--no-go", action="store_true",
                    help="skip the Go workloads (benches/go; they run when a Go toolchain is installed)")
     p.add_argument("--quiet", action="store_true", help="show progress lines only, not Google Benchmark's table")
@@ -475,14 +503,23 @@ def main() -> int:
     passthrough += ["--benchmark_repetitions=1", "--benchmark_enable_random_interleaving=true"]
 
     names = list_benchmarks(binary, args.profile, user_filter)
-    go_binary = None if args.no_go else build_go(binary.parent)
-    go_names = list_go(go_binary, args.profile, go_filter(user_filter)) if go_binary else []
+    # Go's workloads under every installed Go release: one process per
+    # release, family "go@go1.19" etc.; every Go row carries runtime:goX.Y.
+    go_binaries: dict[str, Path] = {}
+    go_names: list[str] = []
+    go_families: dict[str, list[str]] = {}
+    for release, go in ([] if args.no_go else go_toolchains()):
+        built = build_go(binary.parent, go, release)
+        listed = list_go(built, args.profile, go_filter(user_filter)) if built else []
+        if listed:
+            go_binaries[release] = built
+            go_families[f"go@{release}"] = listed
+            go_names += listed
     if not names and not go_names:
         flt = go_filter(user_filter)
         die(f"the filter '{flt}' matches no benchmark (see: {binary} --benchmark_list_tests)")
     families = group_by_family(names)
-    if go_names:
-        families["go"] = go_names  # Go's workloads: one process, the same families and params as the C++ ones
+    families.update(go_families)  # the same families and params as the C++ ones, plus runtime
     names = names + go_names
 
     args.git_sha = git("rev-parse", "--short", "HEAD") or ""
@@ -493,12 +530,16 @@ def main() -> int:
     if target.exists():
         die(f"{target}: exists; conpat never overwrites a results file")
 
+    seed_families = {f: [n for n in fn if n.startswith("seed.")] for f, fn in families.items()}
+    seed_families = {f: fn for f, fn in seed_families.items() if fn}
+    all_passes = max(passes, SEED_REPETITIONS[args.profile]) if seed_families and not args.no_seed_passes else passes
     print(f"bench: profile {args.profile}, {len(names)} benchmarks in {len(families)} families, {passes} "
           f"interleaved repetition(s), min time {args.min_time} s, machine '{args.machine}'")
     start_iso = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     t_start = time.monotonic()
-    records, benchmarks, context, go_context, probes = [], [], None, None, []
-    total_benchmarks = len(names) * passes
+    records, benchmarks, context, probes = [], [], None, []
+    go_contexts: dict[str, dict] = {}
+    total_benchmarks = len(names) * passes + sum(map(len, seed_families.values())) * (all_passes - passes)
     given_up: dict[str, dict] = {}  # family -> the record of the pass where it failed
 
     def take_probe(before_pass: int) -> None:
@@ -511,7 +552,7 @@ def main() -> int:
                   f"futex wake round trip {pr['futex_round_trip_ns'] / 1000:.1f} us", flush=True)
 
     def run_one(family: str, fnames: list[str], pass_k: int, tmp: str, label: str, top_up: bool = False) -> None:
-        nonlocal context, go_context, benchmarks
+        nonlocal context, benchmarks
         if family in given_up:
             rec = {**given_up[family], "pass": pass_k, "status": "skipped", "wall_s": 0.0,
                    "steal_pct": None, "other_cpu_pct": None,
@@ -522,9 +563,11 @@ def main() -> int:
         print(f"bench: {label} {family} ({len(fnames)} benchmarks) — elapsed {fmt_secs(time.monotonic() - t_start)}"
               + eta_text(), flush=True)
         out = Path(tmp) / f"{family}.{pass_k}.json"
-        if family == "go":
-            cmd = [str(go_binary), "-profile", args.profile, "-min-time", str(args.min_time), "-out",
-                   str(out), "-filter", go_filter(user_filter)]
+        if family.startswith("go@"):
+            flt = go_filter(user_filter) if fnames is families.get(family) else \
+                "^(" + "|".join(re.escape(n) for n in fnames) + ")$"
+            cmd = [str(go_binaries[family[3:]]), "-profile", args.profile, "-min-time", str(args.min_time), "-out",
+                   str(out), "-filter", flt]
         else:
             cmd = cpp_command(binary, fnames, args, passthrough, out)
         rec = run_family(cmd, family, fnames, args, out, timeout)
@@ -539,8 +582,8 @@ def main() -> int:
             except cr.ResultsError as e:
                 rec["status"], rec["error"] = "failed", f"unreadable output: {e}"
         if doc is not None:
-            if family == "go":
-                go_context = go_context or doc["context"]
+            if family.startswith("go@"):
+                go_contexts.setdefault(family[3:], doc["context"])
             else:
                 context = context or doc["context"]
             for b in doc["benchmarks"]:
@@ -572,22 +615,23 @@ def main() -> int:
         return f", ETA {fmt_secs(elapsed / done * (total_benchmarks - done))}" if done else ""
 
     with tempfile.TemporaryDirectory(prefix="conpat-bench-") as tmp:
-        for rep_k in range(1, passes + 1):
+        for rep_k in range(1, all_passes + 1):
             take_probe(rep_k)
-            order = list(families.items())
+            order = list(families.items()) if rep_k <= passes else list(seed_families.items())
             random.Random(rep_k).shuffle(order)  # a fixed order per pass: two runs shuffle alike
+            what = f"repetition {rep_k}/{passes}" if rep_k <= passes else f"seed repetition {rep_k}/{all_passes}"
             for k, (family, fnames) in enumerate(order, 1):
-                run_one(family, fnames, rep_k, tmp, f"[repetition {rep_k}/{passes}] [{k}/{len(order)}]")
+                run_one(family, fnames, rep_k, tmp, f"[{what}] [{k}/{len(order)}]")
                 progress["done"] += len(fnames)
-        take_probe(passes + 1)
+        take_probe(all_passes + 1)
         # Top-up passes: C++ benchmarks with fewer samples in the run's usual
         # state than repetitions asked for run again (state_c2c_ns, below).
         for j in range(1, (0 if args.no_top_up else max_top_ups(passes)) + 1):
-            mark_sample_states(benchmarks, machine_state(probes, passes))
+            mark_sample_states(benchmarks, machine_state(probes, all_passes))
             short = short_of_state(benchmarks, passes)
             if not short:
                 break
-            pass_k = passes + j
+            pass_k = all_passes + j
             fams = group_by_family(short)
             total_benchmarks += len(short)
             print(f"bench: top-up {j}: {len(short)} benchmark(s) have fewer than {passes} samples in the usual "
@@ -598,19 +642,26 @@ def main() -> int:
 
     if context is None:
         die("every family failed; no results written", code=1)
-    state = machine_state(probes, passes)
+    state = machine_state(probes, all_passes)
     state["samples"] = mark_sample_states(benchmarks, state)
     benchmarks += median_aggregates(benchmarks)
     conpat = context["conpat"]
     conpat["repetitions"] = passes
+    if all_passes > passes:
+        conpat["seed_repetitions"] = all_passes
     conpat["machine_state"] = state
     conpat["start_time"] = start_iso
     conpat["end_time"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     conpat["families"] = records
-    if go_context:
-        conpat["libraries"]["go"] = go_context.get("go_version", "unknown")
-        conpat.setdefault("impl_notes", {}).update(go_context.get("impl_notes") or {})
-        conpat.setdefault("checks", {}).update(go_context.get("checks") or {})  # go_* checks beside C++'s
+    if go_contexts:
+        # The first release (the Go on PATH) keeps the fields a single-Go run
+        # had; go_runtimes holds every release's version and checks.
+        first = go_contexts[next(r for r in go_binaries if r in go_contexts)]
+        conpat["libraries"]["go"] = first.get("go_version", "unknown")
+        conpat.setdefault("impl_notes", {}).update(first.get("impl_notes") or {})
+        conpat.setdefault("checks", {}).update(first.get("checks") or {})  # go_* checks beside C++'s
+        conpat["go_runtimes"] = {r: {"go_version": c.get("go_version", "unknown"), "checks": c.get("checks") or {}}
+                                 for r, c in go_contexts.items()}
         if GO_ESCAPES:
             conpat["go_escape"] = {"command": "go build -gcflags=-m (benches/go)", "file": "benches/go/closures.go",
                                    "lines": list(GO_ESCAPES)}

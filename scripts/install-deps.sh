@@ -3,6 +3,8 @@
 # checked with dpkg first, and apt-get runs only for the missing ones.
 #   scripts/install-deps.sh            build, test and benchmark dependencies
 #   scripts/install-deps.sh --check    list what is missing, install nothing (exit 1 if any)
+#   GO_BACKPORTS=1 scripts/install-deps.sh   also a current Go beside the distribution's (Debian 12:
+#                                      adds the bookworm-backports suite, then installs golang-1.23-go)
 set -euo pipefail
 
 required=(
@@ -15,10 +17,17 @@ required=(
 # with which a test opens the HTML report (skipped without it).
 optional=(golang-go libatomic-queue-dev libconcurrentqueue-dev libreaderwriterqueue-dev chromium)
 
+# A current Go for the seed's Go rows beside Debian 12's Go 1.19 (bench.py
+# runs the Go workloads under each). Its suite is added only when asked:
+# GO_BACKPORTS=1 (make deps GO_BACKPORTS=1) writes
+# /etc/apt/sources.list.d/conpat-backports.sources (bookworm-backports, main).
+current_go=golang-1.23-go
+backports_file=/etc/apt/sources.list.d/conpat-backports.sources
+
 check_only=0
 case "${1:-}" in
   --check) check_only=1 ;;
-  -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   "") ;;
   *) echo "install-deps.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
 esac
@@ -31,6 +40,15 @@ fi
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 available() { apt-cache show "$1" >/dev/null 2>&1; }
+
+if [ "${GO_BACKPORTS:-0}" = 1 ]; then
+  optional+=("$current_go")
+  codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+  if [ "$codename" != bookworm ] && ! installed "$current_go"; then
+    echo "deps: GO_BACKPORTS=1: the backports step knows Debian 12 (bookworm) only, not '${codename:-unknown}';" \
+         "install a Go >= 1.22 by hand (bench.py finds /usr/lib/go-1.*/bin/go and go on PATH)" >&2
+  fi
+fi
 
 missing=()
 for p in "${required[@]}" "${optional[@]}"; do installed "$p" || missing+=("$p"); done
@@ -57,6 +75,12 @@ fi
 
 echo "deps: installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+if [ "${GO_BACKPORTS:-0}" = 1 ] && [ "${codename:-}" = bookworm ] && ! installed "$current_go" \
+    && ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  echo "deps: GO_BACKPORTS=1: adding the bookworm-backports suite ($backports_file)"
+  printf '%s\n' "Types: deb" "URIs: http://deb.debian.org/debian" "Suites: bookworm-backports" "Components: main" \
+    "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" | "${SUDO[@]}" tee "$backports_file" >/dev/null
+fi
 "${SUDO[@]}" apt-get update -qq
 to_install=()
 for p in "${missing[@]}"; do

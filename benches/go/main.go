@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -638,7 +639,20 @@ type spec struct {
 	rounds  int64 // > 0: a fixed number of iterations (as the C++ harness's cancel.fanout)
 }
 
+// goRuntime: this toolchain's release, "go1.19" of "go1.19.8" (a
+// development build keeps its whole version string). Every row carries it
+// as `runtime`, so runs of one workload under two Go releases stay apart.
+func goRuntime() string {
+	v := runtime.Version()
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) >= 2 && strings.HasPrefix(v, "go") {
+		return parts[0] + "." + parts[1]
+	}
+	return strings.NewReplacer("/", "_", " ", "_", ":", "_").Replace(v)
+}
+
 func name(family, impl string, kv ...any) (string, map[string]any) {
+	kv = append(kv, "runtime", goRuntime())
 	s := family + "/impl:" + impl
 	params := map[string]any{}
 	for i := 0; i < len(kv); i += 2 {
@@ -670,7 +684,11 @@ func specs(profile string) []spec {
 			add(2, spsc(c, w), "channel.spsc", "cap", c, "payload", 8, "work", w)
 		}
 	}
-	shapes := [][2]int{{2, 2}, {4, 4}, {8, 8}, {1, 4}, {4, 1}}
+	// As the C++ side: k x k from 2 x 2 until 2k threads are twice the CPUs (at least 8 x 8), 1 x 4, 4 x 1.
+	shapes := [][2]int{{1, 4}, {4, 1}}
+	for k := 2; k <= 8 || k <= runtime.NumCPU(); k *= 2 {
+		shapes = append(shapes, [2]int{k, k})
+	}
 	mcaps := []int{16, 1024}
 	if quick {
 		shapes, mcaps = [][2]int{{2, 2}, {4, 1}}, []int{16}
@@ -774,7 +792,7 @@ func main() {
 		fmt.Printf("%-70s %12s ns/item\n", s.name, strconv.FormatFloat(ns, 'f', 1, 64))
 	}
 	doc := map[string]any{
-		"context": map[string]any{"go_version": runtime.Version(), "gomaxprocs": runtime.GOMAXPROCS(0),
+		"context": map[string]any{"go_version": runtime.Version(), "go_runtime": goRuntime(), "gomaxprocs": runtime.GOMAXPROCS(0),
 			"num_cpu": runtime.NumCPU(), "date": time.Now().UTC().Format(time.RFC3339),
 			"impl_notes": map[string]string{"go_chan": goChanNote()}, "checks": seedChecks()},
 		"benchmarks": entries,

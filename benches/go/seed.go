@@ -17,11 +17,13 @@ import (
 	"time"
 )
 
-// ---- seed.buffered_fan_in ----------------------------------------------------
+// ---- seed.buffered_fan_in, seed.closed_fan_in ---------------------------------
 
 type fanInSetup struct {
 	capacity, requests, burst    int
 	qps, p50ms, p99ms, consumeUs float64
+	workers                      int     // closed loop: this many producers, each starting its next request when its send has returned
+	stallEveryMs, stallMs        float64 // the consumer takes no result in [k every, k every + stall)
 }
 
 // offsetNs: steady arrivals at qps, the burst's all at the midpoint.
@@ -58,12 +60,16 @@ func busyFor(ns int64) {
 	}
 }
 
-// sleepUntilNs: time.Sleep while far away (this runtime's timers are about
-// 1 ms coarse), then yields to other goroutines until the time.
+// sleepUntilNs: time.Sleep while t is more than 2 ms away (this runtime's
+// timers are about 1 ms coarse: a generator sleeping whenever ahead started
+// requests 3-7 ms late), then yields to other goroutines until it. The C++
+// side (seed_bench.cpp, wait_until_ns) waits the same way.
+const sleepAboveNs = 2e6
+
 func sleepUntilNs(t int64) {
 	for now := nowNs(); now < t; now = nowNs() {
-		if t-now > 2e6 {
-			time.Sleep(time.Duration(t - now - 1.5e6))
+		if t-now > sleepAboveNs {
+			time.Sleep(time.Duration(t - now - sleepAboveNs*3/4))
 		} else {
 			runtime.Gosched()
 		}
@@ -89,24 +95,42 @@ func pctMs(v []int64, p float64) float64 {
 	return percentile(s, p) / 1e6
 }
 
-// One run per iteration; the time is from the first scheduled start to the
-// last result handled, every latency from the request's scheduled start.
-func bufferedFanIn(s fanInSetup) func(n int64) result {
+// One run per iteration; the time is from the run's start to the last
+// result handled. Counted as in C++: a producer is live from its start to
+// its send's return, blocked from a send that could not complete at once to
+// its return; e2e from each request's scheduled start (open loop) or start
+// (closed loop) to its handling, handoff to its send's return.
+func seedFanIn(s fanInSetup) func(n int64) result {
 	return func(n int64) result {
 		var total time.Duration
 		extra := map[string]float64{}
+		closed := s.workers > 0
 		for it := int64(0); it < n; it++ {
 			ch := make(chan uint64, s.capacity)
 			var live, blocked gauge
 			latency := make([]int64, s.requests)
 			late := make([]int64, s.requests)
+			started := make([]int64, s.requests)
+			handoff := make([]int64, s.requests)
+			sendWait := make([]int64, s.requests)
 			seen := make([]uint8, s.requests)
 			received, dups := 0, 0
 			var lastDone int64
-			t0 := nowNs() + 2e6
+			setup := int64(2e6)
+			if closed {
+				setup = 20e6
+			}
+			t0 := nowNs() + setup
+			every, stall := int64(s.stallEveryMs*1e6), int64(s.stallMs*1e6)
 			done := make(chan struct{})
 			go func() {
 				for k := 0; k < s.requests; k++ {
+					if every > 0 && stall > 0 { // inside a stall window: wait for its end
+						now := nowNs() - t0
+						if end := now/every*every + stall; now >= 0 && now < end {
+							time.Sleep(time.Duration(end - now))
+						}
+					}
 					id := <-ch
 					busyFor(int64(s.consumeUs * 1e3))
 					lastDone = nowNs()
@@ -115,45 +139,92 @@ func bufferedFanIn(s fanInSetup) func(n int64) result {
 						continue
 					}
 					seen[id] = 1
-					latency[id] = lastDone - (t0 + s.offsetNs(int(id)))
+					latency[id] = lastDone - started[id]
 					received++
+					runtime.Gosched() // as the C++ consumers: yield after each result
 				}
 				close(done)
 			}()
-			for i := 0; i < s.requests; i++ {
-				sleepUntilNs(t0 + s.offsetNs(i))
-				live.enter()
-				go func(id uint64) {
-					late[id] = nowNs() - (t0 + s.offsetNs(int(id)))
-					time.Sleep(time.Duration(serviceNs(id, s.p50ms, s.p99ms)))
-					select {
-					case ch <- id:
-					default:
-						blocked.enter()
-						ch <- id
-						blocked.leave()
-					}
-					live.leave()
-				}(uint64(i))
+			request := func(id uint64) {
+				time.Sleep(time.Duration(serviceNs(id, s.p50ms, s.p99ms)))
+				a := nowNs()
+				select {
+				case ch <- id:
+				default:
+					blocked.enter()
+					ch <- id
+					blocked.leave()
+				}
+				b := nowNs()
+				sendWait[id] = b - a
+				handoff[id] = b - started[id]
+			}
+			if closed {
+				for w := 0; w < s.workers; w++ {
+					live.enter()
+					go func(w int) {
+						sleepUntilNs(t0)
+						for id := w; id < s.requests; id += s.workers {
+							started[id] = nowNs()
+							request(uint64(id))
+						}
+						live.leave()
+					}(w)
+				}
+			} else {
+				for i := 0; i < s.requests; i++ {
+					started[i] = t0 + s.offsetNs(i)
+					sleepUntilNs(started[i])
+					live.enter()
+					go func(id uint64) {
+						late[id] = nowNs() - started[id]
+						request(id)
+						live.leave()
+					}(uint64(i))
+				}
 			}
 			select {
 			case <-done:
 			case <-time.After(60 * time.Second):
-				return result{err: "watchdog: seed.buffered_fan_in made no progress for 60 s"}
+				family := "seed.buffered_fan_in"
+				if closed {
+					family = "seed.closed_fan_in"
+				}
+				return result{err: "watchdog: " + family + " made no progress for 60 s"}
 			}
 			if received != s.requests || dups != 0 {
 				return result{err: fmt.Sprintf("wrong result: %d of %d requests answered, %d duplicated", received, s.requests, dups)}
 			}
 			el := time.Duration(lastDone - t0)
 			total += el
+			var waitSum float64
+			for _, w := range sendWait {
+				waitSum += float64(w)
+			}
 			extra = map[string]float64{
 				"throughput_rps": float64(s.requests) / el.Seconds(),
 				"e2e_p50_ms":     pctMs(latency, 0.50), "e2e_p95_ms": pctMs(latency, 0.95),
 				"e2e_p99_ms": pctMs(latency, 0.99), "e2e_max_ms": pctMs(latency, 1.0),
-				"start_late_p99_ms":      pctMs(late, 0.99),
+				"handoff_p95_ms": pctMs(handoff, 0.95), "send_wait_p95_ms": pctMs(sendWait, 0.95),
+				"send_wait_mean_us":      waitSum / float64(s.requests) / 1e3,
 				"peak_live_producers":    float64(live.peak),
 				"peak_blocked_producers": float64(blocked.peak),
 				"requests":               float64(s.requests),
+			}
+			if !closed {
+				extra["start_late_p99_ms"] = pctMs(late, 0.99)
+				var lastStart int64
+				for i := range started {
+					if st := started[i] + late[i] - t0; st > lastStart {
+						lastStart = st
+					}
+				}
+				if span := float64(s.offsetNs(s.requests - 1)); span > 0 {
+					if lastStart < 1 {
+						lastStart = 1
+					}
+					extra["rate_reached"] = math.Min(1, span/float64(lastStart))
+				}
 			}
 		}
 		return result{iters: n, elapsed: total, items: int64(s.requests), extra: extra}
@@ -347,20 +418,49 @@ func seedSpecs(quick bool) []spec {
 	if hw < 2 {
 		hw = 2
 	}
-	writerCounts := []int{1, hw, 2 * hw}
+	// Writers as the C++ side (cpu_counts): 1, 2, 4, ... up to the CPUs, N, 2N.
+	var writerCounts []int
+	for k := 1; k < hw; k *= 2 {
+		writerCounts = append(writerCounts, k)
+	}
+	writerCounts = append(writerCounts, hw, 2*hw)
+	nAnd2N := []int{hw, 2 * hw}
 	requests, burst, qpss, caps := 10000, 2000, []int{5000, 20000}, []int{0, 64, 1024}
 	rates := []float64{1e2, 1e3, 1e4, 1e5, 1e6, 1e7}
 	seconds := 0.2
 	if quick {
-		writerCounts = []int{1, hw}
+		writerCounts, nAnd2N = []int{1, hw}, []int{hw}
 		requests, burst, caps = 2000, 400, []int{0, 1024}
 		rates, seconds = []float64{1e2, 1e4, 1e6, 1e7}, 0.05
 	}
+	// The article's setups; the same open loop under a consumer that
+	// stalls; closed-loop workers under that consumer (as seed_bench.cpp).
+	var setups []fanInSetup
 	for _, q := range qpss {
+		setups = append(setups, fanInSetup{requests: requests, burst: burst, qps: float64(q)})
+	}
+	stalled := fanInSetup{requests: 4000, qps: 2000, stallEveryMs: 200, stallMs: 150}
+	closedRequests := 2000
+	if quick {
+		stalled.requests, closedRequests = 1000, 1000
+	}
+	setups = append(setups, stalled)
+	closedSetup := stalled
+	closedSetup.requests, closedSetup.workers = closedRequests, 60
+	setups = append(setups, closedSetup)
+	for _, base := range setups {
 		for _, c := range caps {
-			s := fanInSetup{capacity: c, requests: requests, burst: burst, qps: float64(q), p50ms: 20, p99ms: 80, consumeUs: 80}
-			add("go_chan", requests+2, bufferedFanIn(s), 1, "seed.buffered_fan_in", "runner", "goroutine", "cap", c,
-				"qps", q, "requests", requests, "burst", burst, "service_p50_ms", 20, "service_p99_ms", 80, "consume_us", 80)
+			s := base
+			s.capacity, s.p50ms, s.p99ms, s.consumeUs = c, 20, 80, 80
+			tail := []any{"requests", s.requests, "service_p50_ms", 20, "service_p99_ms", 80, "consume_us", 80,
+				"stall_every_ms", int(s.stallEveryMs), "stall_ms", int(s.stallMs)}
+			if s.workers > 0 {
+				add("go_chan", s.workers+2, seedFanIn(s), 1, "seed.closed_fan_in",
+					append([]any{"runner", "goroutine", "cap", c, "workers", s.workers}, tail...)...)
+			} else {
+				add("go_chan", s.requests+2, seedFanIn(s), 1, "seed.buffered_fan_in",
+					append([]any{"runner", "goroutine", "cap", c, "qps", int(s.qps), "burst", s.burst}, tail...)...)
+			}
 		}
 	}
 	for _, w := range writerCounts {
@@ -368,13 +468,20 @@ func seedSpecs(quick bool) []spec {
 		add("go_mutex", w, atomicMutex(true, w), 0, "seed.atomic_mutex", "runner", "goroutine", "writers", w)
 	}
 	for _, st := range []string{"go_slots_padded", "go_atomic_add", "go_mutex", "go_sharded_padded"} {
-		for _, w := range writerCounts[1:] {
+		for _, w := range nAnd2N {
 			for _, r := range rates {
 				add(st, w, pacedWrites(st, w, r, seconds), 1, "seed.paced_writes", "runner", "goroutine", "writers", w, "rate", int64(r))
 			}
 		}
 	}
-	for _, w := range writerCounts[1:] {
+	// The article's 16 cores where the machine has them (Go sees logical CPUs only), N and 2N.
+	fsWriters := []int{minInt(16, hw)}
+	for _, w := range nAnd2N {
+		if w != fsWriters[0] {
+			fsWriters = append(fsWriters, w)
+		}
+	}
+	for _, w := range fsWriters {
 		add("go_counter", w, falseSharing(w), 0, "seed.false_sharing", "runner", "goroutine", "writers", w, "align", 64)
 	}
 	return out
@@ -463,9 +570,15 @@ func recoverCatchesSameGoroutine() map[string]any {
 }
 
 func seedChecks() map[string]any {
-	return map[string]any{
+	checks := map[string]any{
 		"go_loop_variable_shared":           loopVariableShared(),
 		"go_recover_misses_other_goroutine": recoverMissesOtherGoroutine(),
 		"go_recover_catches_same_goroutine": recoverCatchesSameGoroutine(),
 	}
+	// Go 1.22 and later: the same loop in the toolchain's own language
+	// (loopvar_go122.go); older toolchains record nothing.
+	if c := loopVariableCurrentLanguage(); c != nil {
+		checks["go_loop_variable_shared_current_language"] = c
+	}
+	return checks
 }

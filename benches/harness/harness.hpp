@@ -29,8 +29,18 @@ struct Options {
   Profile profile = Profile::standard;
   double watchdog_seconds = 30;  // a round making no progress this long fails the benchmark
   bool pin_threads = false;      // pin the harness's threads to distinct CPUs (pinning.hpp)
+  int cpus = 0;                  // --conpat_cpus: size the sweeps for this many CPUs (listing only; 0: this machine)
 };
 const Options& options();
+
+// The logical CPUs the sweeps reach: --conpat_cpus when listing what another
+// machine would run, else hardware_threads(); and its physical cores (the same
+// number under --conpat_cpus).
+int sweep_cpus();
+int sweep_physical_cores();
+// Thread / writer counts that reach the machine: 1, 2, 4, ... up to `cpus`
+// (and `cpus` itself), then 2 x cpus (oversubscribed); quick: 1 and max(2, cpus).
+std::vector<int> cpu_counts(int cpus, bool quick);
 
 // A family registers its benchmarks for the chosen profile. Families add
 // themselves at static-initialisation time with CONPAT_BENCH_FAMILY.

@@ -51,6 +51,9 @@ conpat options:
   --conpat_watchdog=SECONDS a benchmark round with no progress for this long fails (default 30)
   --conpat_pin=0|1          pin the benchmarks' own threads to distinct allowed CPUs
                             (default 0; recorded in context.conpat.pinning)
+  --conpat_cpus=N           with --benchmark_list_tests: list what a machine with N logical CPUs
+                            (and N cores) would run; the sweeps of thread, writer and worker
+                            counts reach the CPUs (powers of two up to N, N, 2N)
   --conpat_probe            measure the machine's state (core-to-core and futex wake round
                             trips, about 0.1 s), print it as one JSON line and exit
   --conpat_help             this text
@@ -111,6 +114,22 @@ double local_work_ns(int units) {
   return cache[units] = best;
 }
 
+int sweep_cpus() { return g_options.cpus > 0 ? g_options.cpus : static_cast<int>(hardware_threads()); }
+
+int sweep_physical_cores() {
+  return g_options.cpus > 0 ? g_options.cpus : std::min(physical_cores(), static_cast<int>(hardware_threads()));
+}
+
+std::vector<int> cpu_counts(int cpus, bool quick) {
+  cpus = std::max(1, cpus);
+  if (quick) return cpus >= 2 ? std::vector<int>{1, cpus} : std::vector<int>{1, 2};
+  std::vector<int> out;
+  for (int k = 1; k < cpus; k *= 2) out.push_back(k);
+  out.push_back(cpus);
+  out.push_back(2 * cpus);
+  return out;
+}
+
 unsigned hardware_threads() {
   // The CPUs this process may run on (taskset, cgroups), not all online ones:
   // under `taskset -c 0` a two-thread benchmark is oversubscribed.
@@ -155,6 +174,11 @@ int main(int argc, char** argv) {
       double s = std::strtod(v.c_str(), &end);
       if (end == v.c_str() || *end != '\0' || !(s > 0)) usage_error("--conpat_watchdog takes seconds > 0, not '" + v + "'");
       g_options.watchdog_seconds = s;
+    } else if (take_flag(a, "--conpat_cpus", v)) {
+      char* end = nullptr;
+      long n = std::strtol(v.c_str(), &end, 10);
+      if (end == v.c_str() || *end != '\0' || n < 1 || n > 4096) usage_error("--conpat_cpus takes 1 to 4096, not '" + v + "'");
+      g_options.cpus = static_cast<int>(n);
     } else if (std::strncmp(a, "--conpat_", 9) == 0) {
       usage_error(std::string("unknown option '") + a + "'");
     } else {
@@ -172,6 +196,12 @@ int main(int argc, char** argv) {
   }
   info.profile = profile;
 
+  if (g_options.cpus > 0) {
+    bool listing_only = false;
+    for (char* a : rest) listing_only |= std::strncmp(a, "--benchmark_list_tests", 22) == 0 &&
+                                         std::strcmp(a, "--benchmark_list_tests=false") != 0;
+    if (!listing_only) usage_error("--conpat_cpus only sizes a listing: add --benchmark_list_tests");
+  }
   for (auto fn : registrars()) fn(g_options);
 
   // Google Benchmark writes its own JSON to a scratch file beside the

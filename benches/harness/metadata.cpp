@@ -64,17 +64,6 @@ std::string cpuinfo_field(const std::string& key) {
   return "";
 }
 
-int physical_cores() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line, phys;
-  std::set<std::string> cores;
-  while (std::getline(in, line)) {
-    if (line.rfind("physical id", 0) == 0) phys = line.substr(line.find(':') + 1);
-    if (line.rfind("core id", 0) == 0) cores.insert(phys + "/" + line.substr(line.find(':') + 1));
-  }
-  return cores.empty() ? static_cast<int>(hardware_threads()) : static_cast<int>(cores.size());
-}
-
 nlohmann::json caches() {
   nlohmann::json out = nlohmann::json::array();
   for (int i = 0; i < 8; ++i) {
@@ -128,6 +117,18 @@ nlohmann::json param_value(const std::string& v) {
 }
 
 }  // namespace
+
+int physical_cores() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, phys;
+  std::set<std::string> cores;
+  while (std::getline(in, line)) {
+    if (line.rfind("physical id", 0) == 0) phys = line.substr(line.find(':') + 1);
+    if (line.rfind("core id", 0) == 0) cores.insert(phys + "/" + line.substr(line.find(':') + 1));
+  }
+  return cores.empty() ? static_cast<int>(hardware_threads()) : static_cast<int>(cores.size());
+}
+
 
 std::map<std::string, std::string>& impl_notes() {
   static std::map<std::string, std::string> notes;

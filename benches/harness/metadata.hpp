@@ -21,6 +21,9 @@ struct RunInfo {
 
 std::string utc_now_iso();
 
+// Physical cores on the machine (from /proc/cpuinfo; hardware_threads() when it says nothing).
+int physical_cores();
+
 // impl -> what it cannot honour of the workloads' semantics (written into
 // context.conpat.impl_notes); families add to it when they register.
 std::map<std::string, std::string>& impl_notes();

@@ -48,7 +48,9 @@ def test_quick_profile_writes_a_valid_complete_file(binary, tmp_path):
     assert ctx["machine"] == "ci-box" and ctx["profile"] == "quick"
     assert set(ctx["libraries"]) >= {"boost", "tbb", "benchmark", "nlohmann_json"}
     assert ctx["optimised"] is True
-    assert {r["family"] for r in ctx["families"]} - {"go"} == listed_families(binary)
+    # Go's workloads run as one process per Go release: family records "go@go1.19", ...
+    assert {r["family"] for r in ctx["families"] if not r["family"].startswith("go@")} == listed_families(binary)
+    assert {r["family"][3:] for r in ctx["families"] if r["family"].startswith("go@")} == set(ctx.get("go_runtimes", {}))
     # Noise is recorded per family (null only when a family ran under one clock tick).
     assert all(r["status"] == "ok" and "steal_pct" in r and "other_cpu_pct" in r for r in ctx["families"]), \
         ctx["families"]
@@ -113,7 +115,8 @@ def test_quick_profile_writes_a_valid_complete_file(binary, tmp_path):
     # The seed's experiments: every seed.* family, C++ threads and fibers and
     # Go, each row self-checked (an error would have failed the run above).
     seed = [b for b in cr.iterations(doc) if b["family"].startswith("seed.")]
-    families = {"seed.buffered_fan_in", "seed.atomic_mutex", "seed.paced_writes", "seed.false_sharing"}
+    families = {"seed.buffered_fan_in", "seed.closed_fan_in", "seed.atomic_mutex", "seed.paced_writes",
+                "seed.false_sharing"}
     assert {b["family"] for b in seed} == families
     runners = {(b["family"], b["runner"]) for b in seed}
     assert {("seed.buffered_fan_in", "thread"), ("seed.buffered_fan_in", "fiber"), ("seed.atomic_mutex", "thread"),
@@ -121,9 +124,20 @@ def test_quick_profile_writes_a_valid_complete_file(binary, tmp_path):
     fan = [b for b in seed if b["family"] == "seed.buffered_fan_in"]
     assert all(b["requests"] == b["params"]["requests"] and b["e2e_p50_ms"] <= b["e2e_p95_ms"] <= b["e2e_p99_ms"]
                and b["throughput_rps"] > 0 and b["peak_live_producers"] >= 1 for b in fan), "every request answered"
+    assert all(b["handoff_p95_ms"] > 0 and b["send_wait_mean_us"] >= 0 and b["start_late_p99_ms"] is not None
+               for b in fan), "the waiting the channel causes, and how late the generator was"
+    assert all(0 < b["rate_reached"] <= 1 for b in fan if b["params"]["burst"] < b["params"]["requests"])
+    closed = [b for b in seed if b["family"] == "seed.closed_fan_in"]
+    assert closed and all(b["peak_live_producers"] == b["params"]["workers"] for b in closed), "closed loop: workers"
     assert all(0 < b["rate_reached"] for b in seed if b["family"] == "seed.paced_writes")
     if shutil.which("go"):
         assert {f for f, r in runners if r == "goroutine"} == families, "every experiment runs in Go too"
+        releases = {b["params"]["runtime"] for b in seed if b["runner"] == "goroutine"}
+        assert releases == set(ctx["go_runtimes"]) and all(r.startswith("go1.") for r in releases), releases
+        for rt, rec in ctx["go_runtimes"].items():  # each release's own loop-capture outcome
+            assert rec["checks"]["go_loop_variable_shared"]["outcome"] is True, (rt, rec)
+            if tuple(map(int, rt[2:].split("."))) >= (1, 22):
+                assert rec["checks"]["go_loop_variable_shared_current_language"]["outcome"] is False, (rt, rec)
         assert checks["go_loop_variable_shared"]["outcome"] is True and "go1." in checks["go_loop_variable_shared"][
             "detail"], "the loop-variable outcome names Go's version"
         assert checks["go_recover_misses_other_goroutine"]["outcome"] is True, checks
