@@ -6,11 +6,11 @@
 // safe in every channel here: an operation does not touch the channel
 // after the store that lets its partner return.
 //
-// Before the fix:
-// ASan (asan preset) reported heap-use-after-free in Waker::notify_one
-// (array flavour, capacities 1 and 16), Doorbell::ring (both rings) and
-// the SpscRing busy store; TSan (tsan preset) reported the same as races
-// with the delete within a few thousand rounds. Capacity 0 was clean.
+// Before the fix: TSan (tsan preset) reported a data race between the
+// delete and Waker::notify_one in ArrayFlavor::send at once (capacity 1,
+// receiver drops); ASan (asan preset) reported heap-use-after-free in
+// Doorbell::ring from MpmcRing::try_pop (sender drops). Capacity 0 was
+// clean, as the review found.
 #include <gtest/gtest.h>
 
 #include <memory>
