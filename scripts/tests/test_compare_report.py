@@ -417,7 +417,7 @@ def test_a_context_less_file_sharing_benchmarks_compares_without_a_traceback(tmp
 # One plot per family of the fixture (file: the family's name), and the spsc latency percentiles.
 PLOTS = ["channel_spsc", "channel_spsc_latency", "channel_mpmc", "collect_false_sharing", "collect_stride",
          "collect_writer_freq", "timeout_recv_for", "callback_error_rate", "seed_buffered_fan_in",
-         "seed_atomic_mutex", "seed_paced_writes", "seed_false_sharing"]
+         "seed_closed_fan_in", "seed_atomic_mutex", "seed_paced_writes", "seed_false_sharing"]
 
 
 def claims_of(md: str) -> dict:
@@ -937,8 +937,9 @@ def test_report_lists_an_abtests_changes_worst_first(tmp_path):
 
 
 def test_report_compares_the_newest_run_with_a_baseline(tmp_path):
-    base = write(tmp_path, "base/box/20260101T000000Z-aaa1111.json", run_doc("box", seed=1))
-    new = run_doc("box", seed=2, slow=1.5)
+    # 8 repetitions a side: enough for compare.py's FDR-adjusted intervals to pick the ring out
+    base = write(tmp_path, "base/box/20260101T000000Z-aaa1111.json", run_doc("box", seed=1, reps=8))
+    new = run_doc("box", seed=2, slow=1.5, reps=8)
     new["context"]["conpat"]["git_commit"] = "bbb2222"
     new = write(tmp_path, "new/box/20260102T000000Z-bbb2222.json", new)
     out = tmp_path / "report"
