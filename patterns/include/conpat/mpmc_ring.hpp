@@ -117,7 +117,7 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
       if ((pos & kClosed) != 0) return ChanStatus::closed;
       Slot& s = slots_[pos & mask_].value;
       std::size_t seq = s.seq.load(std::memory_order_acquire);
-      auto dif = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos);
+      auto dif = static_cast<std::intptr_t>(seq - pos);  // modular: seq may carry kAnnounced
       if (dif == 0) {
         if (enq_.value.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
           std::construct_at(reinterpret_cast<T*>(s.storage), std::move(v));
@@ -144,7 +144,7 @@ class MpmcRing : public detail::RingFront<MpmcRing<T, Layout>, T> {
     for (;;) {
       Slot& s = slots_[pos & mask_].value;
       std::size_t seq = s.seq.load(std::memory_order_acquire);
-      auto dif = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos + 1);
+      auto dif = static_cast<std::intptr_t>(seq - (pos + 1));  // modular: seq may carry kAnnounced
       if (dif == 0) {
         if (deq_.value.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
           T* p = s.ptr();
