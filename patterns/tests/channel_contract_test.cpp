@@ -74,8 +74,15 @@ char thread_state(pid_t tid) {
   return close == std::string::npos || close + 2 >= line.size() ? '?' : line[close + 2];
 }
 
-// Samples `tid` every 2 ms for `span`: the share of samples asleep.
+// Waits (up to 2 s: its spin and yield rounds come first, slow under a
+// sanitizer on a busy machine) until `tid` is first seen asleep, then
+// samples it every 2 ms for `span`: the share of samples asleep.
 double asleep_share(pid_t tid, std::chrono::milliseconds span) {
+  for (auto until = std::chrono::steady_clock::now() + 2s; std::chrono::steady_clock::now() < until;) {
+    const char st = thread_state(tid);
+    if (st == 'S' || st == 'D') break;
+    std::this_thread::sleep_for(1ms);
+  }
   int asleep = 0, samples = 0;
   for (auto until = std::chrono::steady_clock::now() + span; std::chrono::steady_clock::now() < until; ++samples) {
     const char st = thread_state(tid);
@@ -172,7 +179,6 @@ TEST(ChannelContract, RecvWaitsForAStalledSenderWithoutSpinning) {
     got = true;
   });
   while (tid.load() == 0) std::this_thread::yield();
-  std::this_thread::sleep_for(20ms);  // past its spin
   const double asleep = asleep_share(tid.load(), 100ms);
   EXPECT_FALSE(got.load()) << "recv_for returned while the only earlier send was still stalled";
   Stall::go = true;
@@ -239,7 +245,6 @@ TEST(ChannelContract, SendWaitsForAStalledReceiverWithoutSpinning) {
     done = true;
   });
   while (tid.load() == 0) std::this_thread::yield();
-  std::this_thread::sleep_for(20ms);  // past its spin
   const double asleep = asleep_share(tid.load(), 100ms);
   EXPECT_FALSE(done.load()) << "the slot send_for needs is still being read by the stalled receiver";
   Stall::go = true;
