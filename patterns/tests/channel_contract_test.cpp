@@ -92,6 +92,32 @@ double asleep_share(pid_t tid, std::chrono::milliseconds span) {
   return samples == 0 ? 0.0 : static_cast<double>(asleep) / samples;
 }
 
+// Runs `op` (a blocking operation that waits for a peer stalled in a Stall
+// move) on its own thread, samples how much of the wait it spends asleep,
+// then releases the stalled peer and collects the result.
+struct StalledWait {
+  ChanStatus status = ChanStatus::would_block;
+  bool returned_while_stalled = false;
+  double asleep = 0;
+};
+template <class Op>
+StalledWait wait_on_stalled_peer(Op op) {
+  StalledWait w;
+  std::atomic<bool> returned{false};
+  std::atomic<pid_t> tid{0};
+  std::thread waiter([&] {
+    tid = gettid();
+    w.status = op();
+    returned = true;
+  });
+  while (tid.load() == 0) std::this_thread::yield();
+  w.asleep = asleep_share(tid.load(), 100ms);
+  w.returned_while_stalled = returned.load();
+  Stall::go = true;
+  waiter.join();
+  return w;
+}
+
 // crossbeam-channel's tests/array.rs `linearizable`: every thread sends and
 // then try_recv()s, which must succeed — its own send completed, so the
 // channel holds at least one value. Before the fix: failed in release
@@ -169,24 +195,13 @@ TEST(ChannelContract, RecvWaitsForAStalledSenderWithoutSpinning) {
   ASSERT_EQ(ch.send(Stall{2}), ChanStatus::ok);  // completes: slot 1
   EXPECT_EQ(ch.size(), 2u);
 
-  std::atomic<bool> got{false};
-  std::atomic<pid_t> tid{0};
-  ChanStatus status = ChanStatus::would_block;
   Stall out;
-  std::thread receiver([&] {
-    tid = gettid();
-    status = ch.recv_for(out, 2s);
-    got = true;
-  });
-  while (tid.load() == 0) std::this_thread::yield();
-  const double asleep = asleep_share(tid.load(), 100ms);
-  EXPECT_FALSE(got.load()) << "recv_for returned while the only earlier send was still stalled";
-  Stall::go = true;
-  receiver.join();
+  const StalledWait w = wait_on_stalled_peer([&] { return ch.recv_for(out, 2s); });
   stalled.join();
-  EXPECT_EQ(status, ChanStatus::ok);
+  EXPECT_FALSE(w.returned_while_stalled) << "recv_for returned while the only earlier send was still stalled";
+  EXPECT_EQ(w.status, ChanStatus::ok);
   EXPECT_EQ(out.v, 1) << "FIFO: the stalled sender claimed the first slot";
-  EXPECT_GT(asleep, 0.8) << "the waiting receiver was asleep in only " << asleep * 100 << " % of the samples";
+  EXPECT_GT(w.asleep, 0.8) << "the waiting receiver was asleep in only " << w.asleep * 100 << " % of the samples";
   Stall v;
   EXPECT_EQ(ch.try_recv(v), ChanStatus::ok);
   EXPECT_EQ(v.v, 2);
@@ -236,23 +251,12 @@ TEST(ChannelContract, SendWaitsForAStalledReceiverWithoutSpinning) {
   EXPECT_EQ(second.v, 2);
   EXPECT_EQ(ch.size(), 0u);
 
-  std::atomic<bool> done{false};
-  std::atomic<pid_t> tid{0};
-  ChanStatus status = ChanStatus::would_block;
-  std::thread sender([&] {
-    tid = gettid();
-    status = ch.send_for(Stall{3}, 2s);
-    done = true;
-  });
-  while (tid.load() == 0) std::this_thread::yield();
-  const double asleep = asleep_share(tid.load(), 100ms);
-  EXPECT_FALSE(done.load()) << "the slot send_for needs is still being read by the stalled receiver";
-  Stall::go = true;
-  sender.join();
+  const StalledWait w = wait_on_stalled_peer([&] { return ch.send_for(Stall{3}, 2s); });
   stalled.join();
-  EXPECT_EQ(status, ChanStatus::ok);
+  EXPECT_FALSE(w.returned_while_stalled) << "the slot send_for needs is still being read by the stalled receiver";
+  EXPECT_EQ(w.status, ChanStatus::ok);
   EXPECT_EQ(first.v, 1);
-  EXPECT_GT(asleep, 0.8) << "the waiting sender was asleep in only " << asleep * 100 << " % of the samples";
+  EXPECT_GT(w.asleep, 0.8) << "the waiting sender was asleep in only " << w.asleep * 100 << " % of the samples";
   EXPECT_EQ(ch.try_send(Stall{4}), ChanStatus::ok) << "one value buffered in a channel of capacity 2";
 }
 
