@@ -62,6 +62,7 @@
 
 #include <atomic>
 #include <bit>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -109,7 +110,8 @@ class ArrayFlavor {
 
   // Status ok, closed, timeout (deadline passed; for the try_ form too) or cancelled.
   ChanStatus send(T& value, const Deadline& deadline, std::stop_token* stop) {
-    for (int rounds = 0;; ++rounds) {
+    Stall stall;
+    for (;;) {
       // Once the deadline has passed, one last linearisable attempt.
       const bool last = deadline.expired();
       Try r = try_send_once(value, last);
@@ -117,7 +119,7 @@ class ArrayFlavor {
       if (last) return ChanStatus::timeout;
       if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
       if (!Wait::spin_until([this] { return send_may_proceed(); }, deadline.get(), &send_spins_)) {
-        park(senders_, [this, rounds] { return send_ready(rounds >= kInProgressRounds); }, deadline, stop);
+        park(senders_, [this, &stall] { return send_ready(stall); }, deadline, stop);
       }
     }
   }
@@ -125,14 +127,15 @@ class ArrayFlavor {
   // `put(T&&)` receives the value. Status ok, closed, timeout or cancelled.
   template <class Put>
   ChanStatus recv(Put&& put, const Deadline& deadline, std::stop_token* stop) {
-    for (int rounds = 0;; ++rounds) {
+    Stall stall;
+    for (;;) {
       const bool last = deadline.expired();
       Try r = try_recv_once(put, last);
       if (r != Try::blocked) return r == Try::ok ? ChanStatus::ok : ChanStatus::closed;
       if (last) return ChanStatus::timeout;
       if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
       if (!Wait::spin_until([this, n = 0u]() mutable { return recv_may_proceed(++n); }, deadline.get(), &recv_spins_)) {
-        park(receivers_, [this, rounds] { return recv_ready(rounds >= kInProgressRounds); }, deadline, stop);
+        park(receivers_, [this, &stall] { return recv_ready(stall); }, deadline, stop);
       }
     }
   }
@@ -208,31 +211,51 @@ class ArrayFlavor {
   // The re-checks of a parking operation (run after it linked itself into
   // its waker): true when retrying may succeed, false only when a wake-up
   // is guaranteed to come (see "Memory ordering" above). While the peer
-  // that the operation waits for is in progress, the first
-  // kInProgressRounds re-checks answer true, so the operation goes on
-  // spinning and yielding (each round ends in spin_until's yields): a peer
-  // that was merely preempted — common where threads outnumber CPUs — gets
-  // the CPU back at once and finishes. Only after that (`sleep_if_in_progress`)
-  // does a peer count as stalled, and the operation sleeps until the peer's
-  // announcement wakes it.
-  static constexpr int kInProgressRounds = 16;
+  // that the operation waits for is in progress, the re-checks answer true
+  // until that same slot has been seen in progress for kStallAfter, so the
+  // operation goes on spinning and yielding (each round ends in
+  // spin_until's yields): a running peer is a few instructions from its
+  // stamp store, and one that was merely preempted — common where threads
+  // outnumber CPUs — gets the CPU back and finishes. Only then does the peer
+  // count as stalled: in_progress_done looks once more, behind a heavy fence
+  // (an IPI to the process's other CPUs, so not something to do while the
+  // peer is running), and the operation sleeps until the peer's
+  // announcement wakes it. Rounds that found the channel full or empty do
+  // not count: a receiver that waited long for values is not thereby
+  // waiting on a stalled sender.
+  static constexpr std::chrono::microseconds kStallAfter{1000};
+  struct Stall {
+    std::size_t pos = ~std::size_t{0};  // the slot position last seen in progress
+    Clock::time_point since{};          // when it was first seen so
+    // One more sighting of position `p` in progress: true while it is too
+    // soon to call its peer stalled.
+    bool too_soon(std::size_t p) noexcept {
+      const Clock::time_point now = Clock::now();
+      if (p != pos) {
+        pos = p;
+        since = now;
+        return true;
+      }
+      return now - since < kStallAfter;
+    }
+  };
 
-  bool send_ready(bool sleep_if_in_progress) const noexcept {
+  bool send_ready(Stall& stall) const noexcept {
     const std::size_t tail = tail_.load(std::memory_order_seq_cst);
     if ((tail & mark_bit_) != 0) return true;
     const std::size_t head = head_.load(std::memory_order_seq_cst);
     if (head + one_lap_ == tail) return false;  // full: the next receiver's claim comes first, then its wake-up
     // Not full by the indices: the receiver of the slot at tail_ has
     // claimed it, and may still be moving its value out.
-    return !sleep_if_in_progress || in_progress_done(slots_[tail & (mark_bit_ - 1)], tail - one_lap_ + 1);
+    return stall.too_soon(tail) || in_progress_done(slots_[tail & (mark_bit_ - 1)], tail - one_lap_ + 1);
   }
-  bool recv_ready(bool sleep_if_in_progress) const noexcept {
+  bool recv_ready(Stall& stall) const noexcept {
     const std::size_t head = head_.load(std::memory_order_seq_cst);
     const std::size_t tail = tail_.load(std::memory_order_seq_cst);
     if ((tail & ~mark_bit_) == head) return (tail & mark_bit_) != 0;  // empty: ready only when closed
     // Not empty by the indices: the sender of the slot at head_ has
     // claimed it, and may still be writing.
-    return !sleep_if_in_progress || in_progress_done(slots_[head & (mark_bit_ - 1)], head);
+    return stall.too_soon(head) || in_progress_done(slots_[head & (mark_bit_ - 1)], head);
   }
   // A slot whose stamp was `before` while an operation was in progress:
   // true once the stamp moved on (announced, or stored).
