@@ -323,6 +323,18 @@ def assemble(side: dict, probes: list, passes: int, start_iso: str, warnings: li
     return {"context": context, "benchmarks": benchmarks}
 
 
+
+def check_recorded_builds(sides: dict) -> None:
+    """What the binaries themselves recorded (compiler, flags, build type) must
+    agree; checked once both have run a family."""
+    if sides["base"]["context"] is None or sides["head"]["context"] is None:
+        return
+    cb, ch = sides["base"]["context"]["conpat"], sides["head"]["context"]["conpat"]
+    diff = [(f, cb.get(f), ch.get(f)) for f in compare.BUILD_FIELDS if cb.get(f) != ch.get(f)]
+    if diff:
+        raise Fail("not comparable: build flags differ: " + "; ".join(f"{f}: base '{a}', head '{b}'"
+                                                                      for f, a, b in diff))
+
 def main() -> int:
     p = argparse.ArgumentParser(
         prog="abtest.py",
@@ -515,6 +527,9 @@ def abtest(args: argparse.Namespace) -> int:
             for j, (family, fnames) in enumerate(order, 1):
                 for role in half_order(pass_k, fam_index[family]):
                     half(role, family, fnames, pass_k, tmp, f"[pass {pass_k}/{passes}] [{j}/{len(order)}]", False)
+                # As soon as both binaries have recorded their build: refuse before the
+                # remaining passes are spent on builds that cannot be compared.
+                check_recorded_builds(sides)
         take_probe()
         for t in range(1, (0 if args.no_top_up else bench.max_top_ups(passes)) + 1):
             mark_states(sides, probes)
@@ -544,12 +559,8 @@ def abtest(args: argparse.Namespace) -> int:
 
     if sides["base"]["context"] is None or sides["head"]["context"] is None:
         raise Fail("every C++ family failed in one of the builds; nothing to compare", code=1)
-    # What the binaries themselves recorded must agree too.
-    cb, ch = sides["base"]["context"]["conpat"], sides["head"]["context"]["conpat"]
-    diff = [(f, cb.get(f), ch.get(f)) for f in compare.BUILD_FIELDS if cb.get(f) != ch.get(f)]
-    if diff:
-        raise Fail("not comparable: build flags differ: " + "; ".join(f"{f}: base '{a}', head '{b}'"
-                                                                      for f, a, b in diff))
+    check_recorded_builds(sides)
+    cb = sides["base"]["context"]["conpat"]
     if fb["cxx_flags"] is None:
         fb = {"preset": None, **{f: cb.get(f) for f in compare.BUILD_FIELDS}}
     state = mark_states(sides, probes)

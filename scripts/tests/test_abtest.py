@@ -331,3 +331,30 @@ def test_compare_says_first_that_runs_with_other_flags_are_not_comparable(tmp_pa
                                  compare.build_difference(docs[0], docs[1]), "context_diff": [], "geomean": {},
                                  "ranking": [], "noise": [None, None], "state": [None, None]}], False, False, 0.05)
     assert text.startswith("not comparable: build flags differ")
+
+
+def test_binaries_whose_recorded_flags_differ_are_refused_after_the_first_pass(binary, tmp_path):
+    """--binaries cannot know the flags before running: the check comes once both
+    have run a family, not after every pass has been spent."""
+    other = tmp_path / "other_bench"
+    other.write_text(f"""#!/usr/bin/python3
+import json, subprocess, sys
+rc = subprocess.run([{str(binary)!r}] + sys.argv[1:]).returncode
+for a in sys.argv[1:]:
+    if a.startswith("--conpat_out="):
+        path = a.split("=", 1)[1]
+        with open(path) as f:
+            doc = json.load(f)
+        doc["context"]["conpat"]["cxx_flags"] += " -DOTHER"
+        with open(path, "w") as f:
+            json.dump(doc, f)
+sys.exit(rc)
+""")
+    other.chmod(0o755)
+    r = script("--base", "A", "--head", "B", "--binaries", binary, other, "--profile", "quick",
+               "--repetitions", "6", "--min-time", "0.01", "--no-go", "--no-top-up",
+               "--out-dir", tmp_path / "results", "--machine", "ci-ab",
+               "--", "--benchmark_filter=^channel\\.pingpong/impl:channel/cap:1/")
+    assert r.returncode == 2, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "not comparable: build flags differ" in r.stderr and "-DOTHER" in r.stderr
+    assert "[pass 1/6]" in r.stdout and "[pass 2/6]" not in r.stdout, "refused after the first pass"
