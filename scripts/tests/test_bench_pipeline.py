@@ -229,7 +229,7 @@ def fake_run(tmp_path, mode):
     ctx = tmp_path / "context.json"
     ctx.write_text(json.dumps(context("fake")))
     return run(["--profile", "quick", "--out-dir", str(tmp_path / "out"), "--machine", "fake", "--binary", str(fake),
-                "--no-go", "--quiet"], env={"FAKE_MODE": mode, "FAKE_CONTEXT": str(ctx)}, timeout=120)
+                "--no-go", "--no-rust", "--quiet"], env={"FAKE_MODE": mode, "FAKE_CONTEXT": str(ctx)}, timeout=120)
 
 
 def test_truncated_family_output_is_a_failed_family_not_a_traceback(tmp_path):
