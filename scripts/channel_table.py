@@ -6,7 +6,8 @@ channel.pingpong, channel.fan_in, channel.merge and channel.seq that the run hol
 (median [95 % interval] over the repetitions, samples taken in another
 machine state left out as everywhere else) of go_chan, of conpat::Channel on
 OS threads and on fibers (runner:fiber), and the ratio Go / Channel with its
-interval: above 1 means conpat is faster. When the run holds the Rust peers
+interval: above 1 means conpat is faster (with several Go releases in the
+run, the rows of the Go on PATH, libraries.go). When the run holds the Rust peers
 (the implementations its context lists in foreign_impls: crossbeam_channel
 and flume, on OS threads), each gets two more columns: its ns per item and
 its ratio to conpat::Channel on threads ("—" where it has no such cell).
@@ -72,16 +73,27 @@ def cells(S: dict) -> list[tuple[str, str, dict]]:
     return out
 
 
-def find(S: dict, family: str, impl: str, params: dict, runner: str | None) -> dict | None:
-    """The row of impl in this cell; a Go row under any runtime:goX.Y (the
-    first release in the run's order, when it holds several)."""
+def find(S: dict, family: str, impl: str, params: dict, runner: str | None, runtime: str | None = None) -> dict | None:
+    """The row of impl in this cell. Go rows carry runtime:goX.Y: the one of
+    `runtime` when given and present, else the first in the run's order."""
     want = {k: str(v) for k, v in params.items()}
     if runner is not None:
         want["runner"] = runner
+    found = None
     for (f, i, p), rec in S.items():
         if f == family and i == impl and {k: v for k, v in p if k != "runtime"} == want:
-            return rec
-    return None
+            if runtime is None or dict(p).get("runtime") == runtime:
+                return rec
+            found = found or rec
+    return found
+
+
+def go_release(doc: dict) -> str | None:
+    """The release of the Go on PATH ("go1.19" of libraries.go "go1.19.8"),
+    whose rows the table shows when the run holds several Go releases."""
+    v = ((doc["context"].get("conpat") or {}).get("libraries") or {}).get("go") or ""
+    parts = v.split(".")
+    return ".".join(parts[:2]) if v.startswith("go") and len(parts) >= 2 else None
 
 
 def foreign_thread_impls(doc: dict) -> list[str]:
@@ -121,7 +133,7 @@ def table(doc: dict) -> list[list[str]]:
         named = family in ("channel.fan_in", "channel.merge")  # rows that name their runner
         go_runner = "goroutine" if named else None
         thread_runner = "thread" if named else None
-        g = stat(find(S, family, "go_chan", params, go_runner))
+        g = stat(find(S, family, "go_chan", params, go_runner, go_release(doc)))
         t = stat(find(S, family, "channel", params, thread_runner))
         f = stat(find(S, family, "channel", params, "fiber"))
         others = [stat(find(S, family, impl, params, thread_runner)) for impl in peers]

@@ -888,7 +888,9 @@ def test_channel_table_puts_the_rust_peers_beside_conpat_and_go():
     doc["context"]["conpat"]["foreign_impls"] = {"crossbeam_channel": "rust", "flume": "rust"}
     b = doc["benchmarks"]
     # Go rows as the Go harness names them now: with their runtime release.
+    b += bench("channel.seq/impl:go_chan/cap:4096/runtime:go1.23", 4096 * 15.0, 5, ns_per_item=15.0)
     b += bench("channel.seq/impl:go_chan/cap:4096/runtime:go1.19", 4096 * 60.0, 5, ns_per_item=60.0)
+    doc["context"]["conpat"]["libraries"]["go"] = "go1.19.8"  # the Go on PATH: its rows are the table's
     b += bench("channel.seq/impl:channel/cap:4096", 4096 * 30.0, 5, ns_per_item=30.0)
     b += bench("channel.seq/impl:crossbeam_channel/cap:4096", 4096 * 45.0, 5, ns_per_item=45.0)
     b += bench("channel.seq/impl:flume/cap:4096", 4096 * 90.0, 5, ns_per_item=90.0)
@@ -900,7 +902,7 @@ def test_channel_table_puts_the_rust_peers_beside_conpat_and_go():
     assert head[6:] == ["crossbeam_channel ns", "crossbeam_channel / thread", "flume ns", "flume / thread"]
     by_cell = {r[0]: dict(zip(head, r)) for r in rows[1:]}
     seq = by_cell["seq cap 4096"]
-    assert seq["Go / thread"].startswith("2.00 ["), "a Go row with runtime:goX.Y is the cell's Go row"
+    assert seq["Go / thread"].startswith("2.00 ["), "the Go on PATH's row (runtime:go1.19) is the cell's Go row"
     assert seq["crossbeam_channel / thread"].startswith("1.50 [") and seq["flume / thread"].startswith("3.00 [")
     spsc0 = by_cell["spsc cap 0"]
     assert spsc0["crossbeam_channel / thread"].startswith("2.00 [") and spsc0["flume ns"] == "—", \
