@@ -205,21 +205,30 @@ RUST_VERSIONS: dict[str, str] = {}
 
 def build_rust(out_dir: Path) -> Path | None:
     """Builds benches/rust (crossbeam-channel and flume) with cargo, offline,
-    into <out_dir>/rust-target; None (and a warning saying why) without cargo
-    or when the build fails."""
+    from a copy in <out_dir>/rust-src (so the Cargo.lock that cargo writes,
+    whose format depends on cargo's version, stays with the build, not in
+    the source tree) into <out_dir>/rust-target; None (and a warning saying
+    why) without cargo or when the build fails."""
     tools = cargo_toolchain()
     if tools is None:
         print("bench: no cargo: skipping the Rust workloads (crossbeam-channel, flume; make deps installs "
               "Debian's rustc, cargo and crates)", file=sys.stderr)
         return None
     cargo, rustc = tools
-    target_dir = out_dir.resolve() / "rust-target"
+    out_dir = out_dir.resolve()
+    src, target_dir = out_dir / "rust-src", out_dir / "rust-target"
     env = {**os.environ, "RUSTC": rustc, "CARGO_TARGET_DIR": str(target_dir)}
-    env.setdefault("HOME", str(out_dir.resolve()))
+    env.setdefault("HOME", str(out_dir))
     try:
-        r = subprocess.run([cargo, "build", "--offline", "--release", "--quiet"], cwd=RUST_SOURCE,
-                           capture_output=True, text=True, env=env, timeout=1800)
-    except (OSError, subprocess.TimeoutExpired) as e:
+        # copy2 keeps the sources' times, so an unchanged tree rebuilds nothing.
+        shutil.copytree(RUST_SOURCE, src, dirs_exist_ok=True, ignore=shutil.ignore_patterns("target", "Cargo.lock"))
+        for attempt in (1, 2):
+            r = subprocess.run([cargo, "build", "--offline", "--release", "--quiet"], cwd=src,
+                               capture_output=True, text=True, env=env, timeout=1800)
+            if r.returncode == 0 or not (src / "Cargo.lock").exists():
+                break
+            (src / "Cargo.lock").unlink()  # another cargo's lock file: resolve again once
+    except (OSError, shutil.Error, subprocess.TimeoutExpired) as e:
         print(f"bench: warning: building the Rust workloads failed ({e}); skipping them", file=sys.stderr)
         return None
     if r.returncode != 0:
@@ -227,7 +236,7 @@ def build_rust(out_dir: Path) -> Path | None:
         print(f"bench: warning: building the Rust workloads with {cargo} failed{hint}; skipping them: "
               f"{r.stderr.strip()[-300:]}", file=sys.stderr)
         return None
-    crates = crate_versions(RUST_SOURCE / "Cargo.lock")
+    crates = crate_versions(src / "Cargo.lock")
     try:
         rv = subprocess.run([rustc, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
