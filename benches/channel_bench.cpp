@@ -5,6 +5,7 @@
 //   channel.mpmc      P producers x C consumers
 //   channel.pingpong  round trip over two channels
 //   channel.fan_in    N workers (threads, fibers or TBB tasks) each send one result to one collector
+//   channel.seq       one thread sends a batch into a channel of the batch's capacity, then receives it
 //
 // Each workload is written once and instantiated per implementation from
 // one type list, the reference (conpat::Channel) first. Worker threads start
@@ -412,6 +413,53 @@ void pingpong(benchmark::State& state, const std::string& name, std::size_t cap)
   report_round_trip(state, t1 - t0, i);
 }
 
+// ---- channel.seq -----------------------------------------------------------
+
+// crossbeam-channel's `seq`: one thread sends `cap` items into a channel of
+// capacity `cap`, then receives them all; no other thread, so no waiting and
+// no cache line moving between cores: the cost of an uncontended operation.
+template <class Impl>
+void seq(benchmark::State& state, const std::string& name, std::size_t cap) {
+  typename Impl::template type<std::uint64_t> ch(cap);
+  // A send beyond what the queue holds would block this (only) thread for
+  // good. So first count, with try_send, how many it takes before the first
+  // receive (Boost.Fiber's holds cap - 1; moodycamel's implicit producer
+  // fewer than the blocks it reports): each iteration moves that many
+  // (usable_cap). Should a send block anyway, the watchdog closes the channel.
+  {
+    std::size_t fits = 0;
+    while (fits < cap && ch.try_send(std::uint64_t{fits}) == ChanStatus::ok) ++fits;
+    for (std::uint64_t v = 0, k = 0; k < fits; ++k) {
+      if (ch.try_recv(v) != ChanStatus::ok || v != k) return state.SkipWithError("wrong result: a queued item was lost");
+    }
+    cap = fits;
+  }
+  if (cap == 0) return state.SkipWithError("channel.seq needs a buffered channel");
+  Watchdog wd(options().watchdog_seconds, [&] { ch.close(); });
+  std::uint64_t next = 0, sent_count = 0, sent_sum = 0, got_count = 0, got_sum = 0;
+  bool in_order = true, ok = true;
+  for (auto _ : state) {
+    const std::uint64_t first = next;
+    for (std::size_t i = 0; i < cap && ok; ++i, ++next) {
+      ok = ch.send(next) == ChanStatus::ok;
+      if (ok) sent_sum += next, ++sent_count;
+    }
+    std::uint64_t v = 0;
+    for (std::uint64_t k = 0; k < cap && ok; ++k) {
+      ok = ch.recv(v) == ChanStatus::ok;
+      if (ok) in_order &= v == first + k, got_sum += v, ++got_count;
+    }
+    if (!ok) break;
+    wd.kick();
+  }
+  if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
+  if (!ok) return state.SkipWithError("wrong result: the channel closed during the run");
+  if (!in_order) return state.SkipWithError("wrong result: items arrived out of order");
+  if (!check_transfer(state, sent_count, sent_sum, got_count, got_sum)) return;
+  set_item_counters(state, cap, 1);
+  state.counters["usable_cap"] = static_cast<double>(cap);
+}
+
 // ---- runner:fiber ----------------------------------------------------------
 //
 // The same workloads with conpat::Channel<T, FiberWait>, producers and
@@ -740,11 +788,19 @@ void register_channel(const Options& opt) {
     for (int k = 2; k <= std::max(8, sweep_cpus()); k *= 2) shapes.emplace_back(k, k);
   }
   const std::vector<std::size_t> mpmc_caps = quick ? std::vector<std::size_t>{16} : std::vector<std::size_t>{16, 1024};
+  // The rendezvous and the one-slot buffer (crossbeam's bounded0 / bounded1
+  // cells) at the mpsc 4 x 1 and mpmc 4 x 4 shapes (quick: 4 x 1 only).
+  auto caps_of_shape = [&](int p, int c) {
+    std::vector<std::size_t> out;
+    if ((p == 4 && c == 1) || (!quick && p == 4 && c == 4)) out = {0, 1};
+    out.insert(out.end(), mpmc_caps.begin(), mpmc_caps.end());
+    return out;
+  };
   for_each_impl([&](auto impl) {
     using I = decltype(impl);
     for (auto [p, c] : shapes) {
       if ((p > 1 && !Traits<I>::multi_producer) || (c > 1 && !Traits<I>::multi_consumer)) continue;
-      for (std::size_t cap : mpmc_caps) {
+      for (std::size_t cap : caps_of_shape(p, c)) {
         if (!supports_capacity<I>(cap)) continue;
         auto name = Name("channel.mpmc", I::kName).add("cap", cap).add("producers", p).add("consumers", c);
         register_benchmark(name, [cap, p = p, c = c](benchmark::State& st, const std::string& n) { mpmc<I>(st, n, cap, p, c); });
@@ -761,6 +817,14 @@ void register_channel(const Options& opt) {
     }
   });
 
+  // channel.seq: a batch into a channel of the batch's capacity, then out.
+  for_each_impl([&](auto impl) {
+    using I = decltype(impl);
+    if (!supports_capacity<I>(kBatch)) return;
+    register_benchmark(Name("channel.seq", I::kName).add("cap", kBatch),
+                       [](benchmark::State& st, const std::string& n) { seq<I>(st, n, kBatch); });
+  });
+
   // runner:fiber — conpat::Channel<T, FiberWait> with fibers on a FiberPool.
   // (Rows without a runner in their name run on OS threads.)
   for (std::size_t cap : caps) {
@@ -768,7 +832,7 @@ void register_channel(const Options& opt) {
                        [cap](benchmark::State& st, const std::string& n) { spsc_fiber(st, n, cap, 0); });
   }
   for (auto [p, c] : shapes) {
-    for (std::size_t cap : mpmc_caps) {
+    for (std::size_t cap : caps_of_shape(p, c)) {
       register_benchmark(Name("channel.mpmc", RefChannel::kName).add("runner", "fiber").add("cap", cap).add("producers", p).add("consumers", c),
                          [cap, p = p, c = c](benchmark::State& st, const std::string& n) { mpmc_fiber(st, n, cap, p, c); });
     }

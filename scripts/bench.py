@@ -166,6 +166,128 @@ def list_go(binary: Path, profile: str, flt: str) -> list[str]:
     return [line.strip() for line in r.stdout.splitlines() if line.strip()] if r.returncode == 0 else []
 
 
+RUST_SOURCE = ROOT / "benches" / "rust"
+# Debian's crate registry (librust-*-dev packages); benches/rust/.cargo/config.toml
+# points crates-io there, and cargo builds offline.
+RUST_REGISTRY = Path("/usr/share/cargo/registry")
+# The family record of the Rust process (crossbeam-channel and flume).
+RUST_FAMILY = "rust"
+
+
+def cargo_toolchain() -> tuple[str, str] | None:
+    """(cargo, rustc): Debian's /usr/bin/cargo first (what CI on a fresh
+    Debian machine has), then the cargo on PATH; the rustc beside it."""
+    for cargo in ("/usr/bin/cargo", shutil.which("cargo")):
+        if cargo and os.access(cargo, os.X_OK):
+            rustc = Path(cargo).parent / "rustc"
+            return cargo, str(rustc) if os.access(rustc, os.X_OK) else (shutil.which("rustc") or "rustc")
+    return None
+
+
+def crate_versions(lock: Path) -> dict[str, str]:
+    """name -> version of the packages in a Cargo.lock."""
+    out, name = {}, None
+    try:
+        for line in lock.read_text().splitlines():
+            m = re.match(r'(name|version) = "([^"]+)"', line.strip())
+            if m and m.group(1) == "name":
+                name = m.group(2)
+            elif m and name:
+                out[name], name = m.group(2), None
+    except OSError:
+        pass
+    return out
+
+
+# What the last build_rust found: rustc's version and the channel crates'.
+RUST_VERSIONS: dict[str, str] = {}
+
+
+def build_rust(out_dir: Path) -> Path | None:
+    """Builds benches/rust (crossbeam-channel and flume) with cargo, offline,
+    from a copy in <out_dir>/rust-src (so the Cargo.lock that cargo writes,
+    whose format depends on cargo's version, stays with the build, not in
+    the source tree) into <out_dir>/rust-target; None (and a warning saying
+    why) without cargo or when the build fails."""
+    tools = cargo_toolchain()
+    if tools is None:
+        print("bench: no cargo: skipping the Rust workloads (crossbeam-channel, flume; make deps installs "
+              "Debian's rustc, cargo and crates)", file=sys.stderr)
+        return None
+    cargo, rustc = tools
+    out_dir = out_dir.resolve()
+    src, target_dir = out_dir / "rust-src", out_dir / "rust-target"
+    env = {**os.environ, "RUSTC": rustc, "CARGO_TARGET_DIR": str(target_dir)}
+    env.setdefault("HOME", str(out_dir))
+    try:
+        # copy2 keeps the sources' times, so an unchanged tree rebuilds nothing.
+        shutil.copytree(RUST_SOURCE, src, dirs_exist_ok=True, ignore=shutil.ignore_patterns("target", "Cargo.lock"))
+        for attempt in (1, 2):
+            r = subprocess.run([cargo, "build", "--offline", "--release", "--quiet"], cwd=src,
+                               capture_output=True, text=True, env=env, timeout=1800)
+            if r.returncode == 0 or not (src / "Cargo.lock").exists():
+                break
+            (src / "Cargo.lock").unlink()  # another cargo's lock file: resolve again once
+    except (OSError, shutil.Error, subprocess.TimeoutExpired) as e:
+        print(f"bench: warning: building the Rust workloads failed ({e}); skipping them", file=sys.stderr)
+        return None
+    if r.returncode != 0:
+        hint = "" if RUST_REGISTRY.is_dir() else f" ({RUST_REGISTRY} is missing: make deps installs the crates)"
+        print(f"bench: warning: building the Rust workloads with {cargo} failed{hint}; skipping them: "
+              f"{r.stderr.strip()[-300:]}", file=sys.stderr)
+        return None
+    crates = crate_versions(src / "Cargo.lock")
+    try:
+        rv = subprocess.run([rustc, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        rv = ""
+    RUST_VERSIONS.clear()
+    RUST_VERSIONS.update({"rustc": rv or "unknown", "crossbeam_channel": crates.get("crossbeam-channel", "unknown"),
+                          "flume": crates.get("flume", "unknown")})
+    return target_dir / "release" / "conpat_rust_bench"
+
+
+def list_rust(binary: Path, profile: str, user_filter: list[str]) -> list[str]:
+    """The Rust harness's benchmarks that the user's --benchmark_filter (a
+    regular expression searched in the name, as Google Benchmark does) selects."""
+    r = subprocess.run([str(binary), "--profile", profile, "--list"], capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"bench: warning: the Rust harness cannot list its benchmarks: {r.stderr.strip()[:300]}",
+              file=sys.stderr)
+        return []
+    names = [line.strip() for line in r.stdout.splitlines() if line.strip()]
+    flt = go_filter(user_filter)
+    try:
+        rx = re.compile(flt)
+    except re.error:
+        return []  # the C++ harness explains a bad filter
+    return [n for n in names if rx.search(n)]
+
+
+def rust_command(binary: Path, names: list[str], args: argparse.Namespace, out: Path) -> list:
+    names_file = out.with_suffix(".names")
+    names_file.write_text("\n".join(names) + "\n")
+    return [str(binary), "--profile", args.profile, "--min-time", str(args.min_time), "--out", str(out),
+            "--names", str(names_file)]
+
+
+def rust_metadata(conpat: dict, rust_context: dict) -> None:
+    """The Rust toolchain's and crates' versions beside Go's and the C++
+    libraries', and what each Rust implementation is (impl_notes)."""
+    conpat["libraries"].update({k: v for k, v in RUST_VERSIONS.items()})
+    notes = {"crossbeam_channel": f"Rust's crossbeam-channel {RUST_VERSIONS.get('crossbeam_channel', '?')} "
+                                  f"(bounded; {RUST_VERSIONS.get('rustc', 'rustc ?')}), OS threads",
+             "flume": f"Rust's flume {RUST_VERSIONS.get('flume', '?')} (bounded; {RUST_VERSIONS.get('rustc', 'rustc ?')}), "
+                      "OS threads"}
+    for note in rust_context.get("notes") or []:
+        impl = note.split(":", 1)[0]
+        if impl in notes:
+            notes[impl] += ". " + note.split(":", 1)[1].strip()
+    conpat.setdefault("impl_notes", {}).update(notes)
+    # Which rows come from another language (the report groups them with Go's).
+    conpat.setdefault("foreign_impls", {}).update({impl: "rust" for impl in notes})
+
+
 def group_by_family(names: list[str]) -> dict[str, list[str]]:
     families: dict[str, list[str]] = {}
     for n in names:
@@ -465,6 +587,9 @@ def main() -> int:
                         + ", ".join(f"{k} {v}" for k, v in SEED_REPETITIONS.items()) + " passes)")
     p.add_argument("--no-go", action="store_true",
                    help="skip the Go workloads (benches/go; they run when a Go toolchain is installed)")
+    p.add_argument("--no-rust", action="store_true",
+                   help="skip the Rust workloads (benches/rust: crossbeam-channel and flume; they run when cargo "
+                        "and Debian's crates are installed)")
     p.add_argument("--quiet", action="store_true", help="show progress lines only, not Google Benchmark's table")
     p.add_argument("passthrough", nargs="*", help="Google Benchmark flags (after --)")
     args = p.parse_args()
@@ -515,6 +640,12 @@ def main() -> int:
             go_binaries[release] = built
             go_families[f"go@{release}"] = listed
             go_names += listed
+    # The Rust peers (crossbeam-channel, flume): one more process, family "rust".
+    rust_binary = None if args.no_rust else build_rust(binary.parent)
+    rust_names = list_rust(rust_binary, args.profile, user_filter) if rust_binary else []
+    if rust_names:
+        go_families[RUST_FAMILY] = rust_names
+        go_names += rust_names
     if not names and not go_names:
         flt = go_filter(user_filter)
         die(f"the filter '{flt}' matches no benchmark (see: {binary} --benchmark_list_tests)")
@@ -539,6 +670,7 @@ def main() -> int:
     t_start = time.monotonic()
     records, benchmarks, context, probes = [], [], None, []
     go_contexts: dict[str, dict] = {}
+    rust_context: dict | None = None
     total_benchmarks = len(names) * passes + sum(map(len, seed_families.values())) * (all_passes - passes)
     given_up: dict[str, dict] = {}  # family -> the record of the pass where it failed
 
@@ -552,7 +684,7 @@ def main() -> int:
                   f"futex wake round trip {pr['futex_round_trip_ns'] / 1000:.1f} us", flush=True)
 
     def run_one(family: str, fnames: list[str], pass_k: int, tmp: str, label: str, top_up: bool = False) -> None:
-        nonlocal context, benchmarks
+        nonlocal context, benchmarks, rust_context
         if family in given_up:
             rec = {**given_up[family], "pass": pass_k, "status": "skipped", "wall_s": 0.0,
                    "steal_pct": None, "other_cpu_pct": None,
@@ -563,7 +695,9 @@ def main() -> int:
         print(f"bench: {label} {family} ({len(fnames)} benchmarks) — elapsed {fmt_secs(time.monotonic() - t_start)}"
               + eta_text(), flush=True)
         out = Path(tmp) / f"{family}.{pass_k}.json"
-        if family.startswith("go@"):
+        if family == RUST_FAMILY:
+            cmd = rust_command(rust_binary, fnames, args, out)
+        elif family.startswith("go@"):
             flt = go_filter(user_filter) if fnames is families.get(family) else \
                 "^(" + "|".join(re.escape(n) for n in fnames) + ")$"
             cmd = [str(go_binaries[family[3:]]), "-profile", args.profile, "-min-time", str(args.min_time), "-out",
@@ -584,6 +718,8 @@ def main() -> int:
         if doc is not None:
             if family.startswith("go@"):
                 go_contexts.setdefault(family[3:], doc["context"])
+            elif family == RUST_FAMILY:
+                rust_context = rust_context or doc["context"]
             else:
                 context = context or doc["context"]
             for b in doc["benchmarks"]:
@@ -665,6 +801,8 @@ def main() -> int:
         if GO_ESCAPES:
             conpat["go_escape"] = {"command": "go build -gcflags=-m (benches/go)", "file": "benches/go/closures.go",
                                    "lines": list(GO_ESCAPES)}
+    if rust_context is not None:
+        rust_metadata(conpat, rust_context)
     derived = {}
     fs = false_sharing_distance(benchmarks)
     if fs:

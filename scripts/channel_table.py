@@ -1,16 +1,21 @@
 #!/usr/bin/python3
-"""conpat::Channel against Go's chan, cell by cell, from one results file.
+"""conpat::Channel against Go's chan and Rust's channels, cell by cell, from one results file.
 
 For every cell of channel.spsc (payload 8, work 0), channel.mpmc,
-channel.pingpong, channel.fan_in and channel.merge that the run holds, prints ns per item
+channel.pingpong, channel.fan_in, channel.merge and channel.seq that the run holds, prints ns per item
 (median [95 % interval] over the repetitions, samples taken in another
 machine state left out as everywhere else) of go_chan, of conpat::Channel on
 OS threads and on fibers (runner:fiber), and the ratio Go / Channel with its
-interval: above 1 means conpat is faster. Then the two figures that say how
+interval: above 1 means conpat is faster (with several Go releases in the
+run, the rows of the Go on PATH, libraries.go). When the run holds the Rust peers
+(the implementations its context lists in foreign_impls: crossbeam_channel
+and flume, on OS threads), each gets two more columns: its ns per item and
+its ratio to conpat::Channel on threads ("—" where it has no such cell).
+Then the two figures that say how
 close to the machine the channel is: spsc cap 1024 against the padded SPSC
 ring, and pingpong as a multiple of the core-to-core round trip.
 
-  make bench BENCH_ARGS='--benchmark_filter=channel\\.(spsc|mpmc|pingpong|fan_in|merge)/'
+  make bench BENCH_ARGS='--benchmark_filter=channel\\.(spsc|mpmc|pingpong|fan_in|merge|seq)/'
   scripts/channel_table.py results/<machine>/<run>.json [--format markdown|text]
 
 Ratios of medians come with a conservative interval from the two medians'
@@ -25,18 +30,19 @@ import sys
 import conpat_results as cr
 
 NS_PER_ITEM = "ns_per_item"
+FAMILIES = ("channel.spsc", "channel.mpmc", "channel.pingpong", "channel.fan_in", "channel.merge", "channel.seq")
 
 
 def cells(S: dict) -> list[tuple[str, str, dict]]:
     """(label, family, params without runner) for each cell the run holds, in reading order."""
     seen = set()
     for (family, impl, params) in S:
-        p = {k: v for k, v in params if k != "runner"}
+        p = {k: v for k, v in params if k not in ("runner", "runtime")}
         if family == "channel.spsc" and (p.get("payload"), p.get("work")) != ("8", "0"):
             continue
-        if family in ("channel.spsc", "channel.mpmc", "channel.pingpong", "channel.fan_in", "channel.merge"):
+        if family in FAMILIES:
             seen.add((family, tuple(sorted(p.items()))))
-    order = {"channel.spsc": 0, "channel.mpmc": 1, "channel.pingpong": 2, "channel.fan_in": 3, "channel.merge": 4}
+    order = {f: k for k, f in enumerate(FAMILIES)}
 
     def num(v):
         try:
@@ -67,14 +73,33 @@ def cells(S: dict) -> list[tuple[str, str, dict]]:
     return out
 
 
-def find(S: dict, family: str, impl: str, params: dict, runner: str | None) -> dict | None:
-    want = dict(params)
+def find(S: dict, family: str, impl: str, params: dict, runner: str | None, runtime: str | None = None) -> dict | None:
+    """The row of impl in this cell. Go rows carry runtime:goX.Y: the one of
+    `runtime` when given and present, else the first in the run's order."""
+    want = {k: str(v) for k, v in params.items()}
     if runner is not None:
         want["runner"] = runner
+    found = None
     for (f, i, p), rec in S.items():
-        if f == family and i == impl and dict(p) == {k: str(v) for k, v in want.items()}:
-            return rec
-    return None
+        if f == family and i == impl and {k: v for k, v in p if k != "runtime"} == want:
+            if runtime is None or dict(p).get("runtime") == runtime:
+                return rec
+            found = found or rec
+    return found
+
+
+def go_release(doc: dict) -> str | None:
+    """The release of the Go on PATH ("go1.19" of libraries.go "go1.19.8"),
+    whose rows the table shows when the run holds several Go releases."""
+    v = ((doc["context"].get("conpat") or {}).get("libraries") or {}).get("go") or ""
+    parts = v.split(".")
+    return ".".join(parts[:2]) if v.startswith("go") and len(parts) >= 2 else None
+
+
+def foreign_thread_impls(doc: dict) -> list[str]:
+    """The other languages' implementations on OS threads (the Rust peers),
+    as the run's context lists them, in a stable order."""
+    return sorted((doc["context"].get("conpat") or {}).get("foreign_impls") or {})
 
 
 def stat(rec: dict | None, metric: str = NS_PER_ITEM) -> dict | None:
@@ -101,17 +126,21 @@ def ratio(num: dict | None, den: dict | None) -> str:
 
 def table(doc: dict) -> list[list[str]]:
     S = cr.samples(doc, extra=(NS_PER_ITEM, "rtt_per_c2c", "c2c_ns"))
-    rows = [["cell", "go_chan ns", "channel (thread) ns", "Go / thread", "channel (fiber) ns", "Go / fiber"]]
+    peers = foreign_thread_impls(doc)
+    rows = [["cell", "go_chan ns", "channel (thread) ns", "Go / thread", "channel (fiber) ns", "Go / fiber"]
+            + [h for impl in peers for h in (f"{impl} ns", f"{impl} / thread")]]
     for label, family, params in cells(S):
         named = family in ("channel.fan_in", "channel.merge")  # rows that name their runner
         go_runner = "goroutine" if named else None
         thread_runner = "thread" if named else None
-        g = stat(find(S, family, "go_chan", params, go_runner))
+        g = stat(find(S, family, "go_chan", params, go_runner, go_release(doc)))
         t = stat(find(S, family, "channel", params, thread_runner))
         f = stat(find(S, family, "channel", params, "fiber"))
-        if g is None and t is None and f is None:
+        others = [stat(find(S, family, impl, params, thread_runner)) for impl in peers]
+        if g is None and t is None and f is None and all(o is None for o in others):
             continue
-        rows.append([label, fmt(g), fmt(t), ratio(g, t), fmt(f), ratio(g, f)])
+        rows.append([label, fmt(g), fmt(t), ratio(g, t), fmt(f), ratio(g, f)]
+                    + [c for o in others for c in (fmt(o), ratio(o, t))])
     return rows
 
 
@@ -146,7 +175,8 @@ def main(argv=None) -> int:
         return 2
     rows = table(doc)
     if len(rows) == 1:
-        print(f"channel_table: {path} holds no channel.spsc/mpmc/pingpong/fan_in rows of channel or go_chan",
+        print(f"channel_table: {path} holds no channel.spsc/mpmc/pingpong/fan_in/merge/seq rows of channel, "
+              "go_chan or a Rust peer",
               file=sys.stderr)
         return 2
     if args.format == "markdown":

@@ -13,9 +13,11 @@ required=(
   libboost-fiber-dev libboost-context-dev libtbb-dev nlohmann-json3-dev
   python3 python3-matplotlib python3-numpy python3-scipy python3-jsonschema python3-pytest
 )
-# Optional: the peers, benchmarked beside conpat when present; Chromium,
-# with which a test opens the HTML report (skipped without it).
-optional=(golang-go libatomic-queue-dev libconcurrentqueue-dev libreaderwriterqueue-dev chromium)
+# Optional: the peers, benchmarked beside conpat when present (Go; Rust's
+# crossbeam-channel and flume, built offline from Debian's crate packages);
+# Chromium, with which a test opens the HTML report (skipped without it).
+optional=(golang-go libatomic-queue-dev libconcurrentqueue-dev libreaderwriterqueue-dev
+          rustc cargo librust-crossbeam-channel-dev librust-flume-dev chromium)
 
 # A current Go for the seed's Go rows beside Debian 12's Go 1.19 (bench.py
 # runs the Go workloads under each). Its suite is added only when asked:

@@ -66,12 +66,19 @@ FIRST_CHANGES = 5  # changed rows on the first screen
 MAX_SERIES = 8  # per axes: beyond that a plot splits into small multiples
 
 
+# Implementations from another language that a run's context names
+# (foreign_impls, e.g. the Rust peers crossbeam_channel and flume), besides
+# the go_* and rust_* names: impl -> language.
+FOREIGN_IMPLS: dict[str, str] = {}
+
+
 class Run:
     """One results file, its repetitions aggregated: one point per benchmark."""
 
     def __init__(self, path: Path, doc: dict):
         self.path, self.doc = path, doc
         self.ctx = doc["context"].get("conpat", {})
+        FOREIGN_IMPLS.update(self.ctx.get("foreign_impls") or {})
         self.machine = cr.machine_label(doc, path)
         self.noisy = {r["family"] for r in self.ctx.get("families", []) if r.get("noisy")}
         groups: dict = {}
@@ -186,7 +193,7 @@ def group_of(series: str, runs) -> str:
     describes in context.conpat.impl_notes), or another language's."""
     impl = base_impl(series)
     lang = impl.split("_", 1)[0]
-    if lang in ("go", "rust"):
+    if lang in ("go", "rust") or impl in FOREIGN_IMPLS:
         return "Go and Rust"
     if any(impl in (r.ctx.get("impl_notes") or {}) for r in runs):
         return "C++ peers"
@@ -198,7 +205,7 @@ def is_reference(series: str) -> bool:
 
 
 def is_foreign(series: str) -> bool:
-    return base_impl(series).split("_", 1)[0] in ("go", "rust")
+    return base_impl(series).split("_", 1)[0] in ("go", "rust") or base_impl(series) in FOREIGN_IMPLS
 
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",

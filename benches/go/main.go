@@ -370,6 +370,37 @@ func pingpong(capacity int) func(n int64) result {
 	}
 }
 
+// channel.seq (crossbeam's seq): one goroutine sends capacity items into a
+// buffered channel of that capacity, then receives them all.
+func seq(capacity int) func(n int64) result {
+	return func(n int64) result {
+		ch := make(chan uint64, capacity)
+		var next, sentSum, gotSum, gotCount uint64
+		inOrder := true
+		t0 := time.Now()
+		for it := int64(0); it < n; it++ {
+			first := next
+			for i := 0; i < capacity; i++ {
+				ch <- next
+				sentSum += next
+				next++
+			}
+			for k := uint64(0); k < uint64(capacity); k++ {
+				v := <-ch
+				inOrder = inOrder && v == first+k
+				gotSum += v
+				gotCount++
+			}
+		}
+		el := time.Since(t0)
+		r := result{iters: n, elapsed: el, items: int64(capacity)}
+		if !inOrder || gotCount != next || gotSum != sentSum {
+			r.err = "wrong result: items lost or out of order"
+		}
+		return r
+	}
+}
+
 // channel.fan_in: N goroutines each send one result; the collector receives N.
 func fanIn(workers, capacity int) func(n int64) result {
 	return func(n int64) result {
@@ -694,13 +725,20 @@ func specs(profile string) []spec {
 		shapes, mcaps = [][2]int{{2, 2}, {4, 1}}, []int{16}
 	}
 	for _, s := range shapes {
-		for _, c := range mcaps {
+		// The rendezvous and the one-slot buffer (crossbeam's bounded0 /
+		// bounded1 cells) at 4 x 1 and 4 x 4 (quick: 4 x 1 only).
+		caps := mcaps
+		if s == [2]int{4, 1} || (!quick && s == [2]int{4, 4}) {
+			caps = append([]int{0, 1}, mcaps...)
+		}
+		for _, c := range caps {
 			add(s[0]+s[1], mpmc(c, s[0], s[1]), "channel.mpmc", "cap", c, "producers", s[0], "consumers", s[1])
 		}
 	}
 	for _, c := range []int{0, 1} {
 		add(2, pingpong(c), "channel.pingpong", "cap", c)
 	}
+	add(1, seq(batch), "channel.seq", "cap", batch)
 	fan := []int{16, 1024, 10000}
 	if quick {
 		fan = []int{16, 1024}

@@ -880,6 +880,40 @@ def test_channel_table_pairs_go_with_both_runners_cell_by_cell(tmp_path):
     assert r.returncode == 0 and "spsc cap 1024" in r.stdout and "Go / fiber" in r.stdout, r.stderr
 
 
+def test_channel_table_puts_the_rust_peers_beside_conpat_and_go():
+    import channel_table
+    import report
+
+    doc = channel_doc()
+    doc["context"]["conpat"]["foreign_impls"] = {"crossbeam_channel": "rust", "flume": "rust"}
+    b = doc["benchmarks"]
+    # Go rows as the Go harness names them now: with their runtime release.
+    b += bench("channel.seq/impl:go_chan/cap:4096/runtime:go1.23", 4096 * 15.0, 5, ns_per_item=15.0)
+    b += bench("channel.seq/impl:go_chan/cap:4096/runtime:go1.19", 4096 * 60.0, 5, ns_per_item=60.0)
+    doc["context"]["conpat"]["libraries"]["go"] = "go1.19.8"  # the Go on PATH: its rows are the table's
+    b += bench("channel.seq/impl:channel/cap:4096", 4096 * 30.0, 5, ns_per_item=30.0)
+    b += bench("channel.seq/impl:crossbeam_channel/cap:4096", 4096 * 45.0, 5, ns_per_item=45.0)
+    b += bench("channel.seq/impl:flume/cap:4096", 4096 * 90.0, 5, ns_per_item=90.0)
+    b += bench("channel.spsc/impl:crossbeam_channel/cap:0/payload:8/work:0", 4096 * 250.0, 5, ns_per_item=250.0)
+    b += bench("channel.fan_in/impl:flume/runner:thread/workers:16/cap:64", 16 * 800.0, 5, ns_per_item=800.0)
+    b += bench("channel.fan_in/impl:channel/runner:thread/workers:16/cap:64", 16 * 400.0, 5, ns_per_item=400.0)
+    rows = channel_table.table(doc)
+    head = rows[0]
+    assert head[6:] == ["crossbeam_channel ns", "crossbeam_channel / thread", "flume ns", "flume / thread"]
+    by_cell = {r[0]: dict(zip(head, r)) for r in rows[1:]}
+    seq = by_cell["seq cap 4096"]
+    assert seq["Go / thread"].startswith("2.00 ["), "the Go on PATH's row (runtime:go1.19) is the cell's Go row"
+    assert seq["crossbeam_channel / thread"].startswith("1.50 [") and seq["flume / thread"].startswith("3.00 [")
+    spsc0 = by_cell["spsc cap 0"]
+    assert spsc0["crossbeam_channel / thread"].startswith("2.00 [") and spsc0["flume ns"] == "—", \
+        "a peer without the cell shows a dash"
+    assert by_cell["fan_in 16 workers cap 64"]["flume / thread"].startswith("2.00 ["), "fan_in rows name runner:thread"
+    # The report groups the Rust peers with Go's, drawn as foreign implementations.
+    run = report.Run(Path("r/run.json"), doc)
+    assert report.group_of("crossbeam_channel", [run]) == "Go and Rust" and report.is_foreign("flume")
+    assert report.group_of("channel", [run]) == "conpat"
+
+
 def test_channel_table_explains_bad_input(tmp_path):
     assert "no such file" in one_line_error(script("channel_table.py", tmp_path / "missing.json"))
     doc = run_doc("m1")
