@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import conpat_results as cr  # noqa: E402
 import stats  # noqa: E402
 
 
@@ -89,4 +90,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    cr.quiet_pipe()
     sys.exit(main())

@@ -428,4 +428,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    cr.quiet_pipe()
     sys.exit(main())

@@ -47,6 +47,14 @@ def read_text(path: str | os.PathLike) -> str:
         raise ResultsError(f"{path}: cannot read ({e.strerror})") from None
 
 
+def quiet_pipe() -> None:
+    """A closed pipe (`script ... | head`) ends a script quietly, as it ends cat: no traceback."""
+    import signal
+
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
 class ResultsError(Exception):
     """A results file that cannot be used; str() is a one-line message naming the file."""
 

@@ -1733,6 +1733,9 @@ def main() -> int:
             run = Run(path, cr.load(path))
             if not run.points:
                 raise cr.ResultsError(f"{path}: no successful benchmark to report")
+            if not any(p["stats"] for p in run.points):
+                raise cr.ResultsError(f"{path}: not a results file to report: no benchmark has a time or a counter "
+                                      "(real_time, items_per_second, ...)")
             runs.append(run)
         import history as hist
         for h in args.history or []:
@@ -1768,4 +1771,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    cr.quiet_pipe()
     sys.exit(main())

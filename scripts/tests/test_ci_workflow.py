@@ -43,7 +43,7 @@ def doc_for(machine, profile, commit, slow, seed, clock):
     for cap in (16, 1024):
         rows += bench(f"channel.spsc/impl:channel/cap:{cap}/payload:8/work:0", 100.0 * slow ** 2, reps, 0.01, rng,
                       ns_per_item=0.02)
-    # the bulk of a real run: about 550 benchmarks, 5 samples each, several counters
+    # the bulk of a run: FAKE_ROWS benchmarks, 5 samples each, several counters
     for i in range(int(os.environ.get("FAKE_ROWS", "550"))):
         rows += bench(f"bulk.rows/impl:r{i % 7}/n:{i}", (1000.0 + i) * slow, reps, 0.02, rng,
                       ns_per_op=5.0 + i % 13, lat_p50_ns=2000.0 + i, lat_p99_ns=9000.0 + i, state_c2c_ns=60.0)
@@ -221,6 +221,7 @@ class Replay:
                        "event": {}}
         if event == "pull_request":
             self.github["event"] = {"pull_request": {
+                "number": 7,
                 "head": {"sha": sha, "repo": {"full_name": "someone/conpat" if fork else "conpat/conpat"}},
                 "base": {"sha": base_sha}}}
         self.vars, self.inputs = variables or {}, inputs or {}
@@ -288,7 +289,7 @@ class Replay:
         out, summ = tmp / "output", tmp / "summary"
         out.write_text("")
         summ.write_text("")
-        full = {"PATH": os.environ["PATH"], "HOME": str(self.w.tmp / "home"), "LANG": "C.UTF-8", "CI": "true",
+        full = {"PATH": f"{self.w.tmp / 'bin'}:{os.environ['PATH']}", "HOME": str(self.w.tmp / "home"), "LANG": "C.UTF-8", "CI": "true",
                 "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(ws), "GITHUB_OUTPUT": str(out),
                 "GITHUB_STEP_SUMMARY": str(summ), "GITHUB_REF": self.github["ref"], "GITHUB_SHA": self.github["sha"],
                 "GITHUB_EVENT_NAME": self.github["event_name"], "GITHUB_RUN_ID": self.github["run_id"],
@@ -367,6 +368,14 @@ class World:
         self.artifacts, self.pages, self.deployed = {}, {}, []
         fake = tmp / "fake_bench.py"
         fake.write_text(FAKE_BENCH)
+        shims = tmp / "bin"
+        shims.mkdir()
+        (shims / "gh").write_text("#!/bin/bash\n"  # GitHub's CLI: what it was asked to post, into gh.log
+                                  f'echo "gh $*" >> {tmp}/gh.log\n'
+                                  'prev=""; for a in "$@"; do [ "$prev" = --body-file ] && cat "$a" >> '
+                                  f'{tmp}/gh.log; prev="$a"; done\n')
+        (shims / "gh").chmod(0o755)
+        self.gh_log = tmp / "gh.log"
         self.calls = tmp / "calls.jsonl"
         self.env = {"CONPAT_CI_BENCH_CMD": f"/usr/bin/python3 {fake} bench",
                     "CONPAT_CI_ABTEST_CMD": f"/usr/bin/python3 {fake} abtest",
@@ -374,7 +383,9 @@ class World:
                     "FAKE_CLOCK": str(tmp / "clock"), "FAKE_CALLS": str(self.calls),
                     "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
                     "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
-                    "PYTHONDONTWRITEBYTECODE": "1"}
+                    "PYTHONDONTWRITEBYTECODE": "1",
+                    # 120 benchmarks a run (a real default run has about 560) keep a replay to a few seconds
+                    "FAKE_ROWS": "120"}
         self.git("init", "-q", "--bare", "-b", "main", str(self.remote), cwd=tmp)
         self.git("init", "-q", "-b", "main", str(self.src), cwd=tmp)
         for part in ("scripts", ".github", "results/schema"):
@@ -441,7 +452,10 @@ def test_the_workflow_file_is_hardened():
                 assert step["with"]["persist-credentials"] is False, name
             assert "${{" not in step.get("run", ""), f"{name}: expressions reach run: lines only through env"
     writers = {n for n, j in jobs.items() if "write" in j["permissions"].values()}
-    assert writers == {"store", "pages"}
+    assert writers == {"store", "pages", "comment"}
+    assert jobs["comment"]["permissions"] == {"pull-requests": "write"}
+    assert not any("checkout" in str(st.get("uses", "")) for st in jobs["comment"]["steps"]), \
+        "the job that may write to the pull request runs none of its code"
     assert set(jobs["pages"]["permissions"]) == {"pages", "id-token"}
     assert jobs["store"]["permissions"] == {"contents": "write"}
     # inputs are a closed choice
@@ -491,7 +505,7 @@ def test_two_main_runs_in_one_workspace_then_a_rerun_then_a_regression(world):
     assert again.returncode == 0 and "stored already" in again.stdout, again.stdout + again.stderr
     assert len(history_lines(world, machine)) == n
 
-    # 4: a regression on main (every row 3x slower: with 5 samples a side and about 550 rows, the unpaired
+    # 4: a regression on main (every row 3x slower: with 5 samples a side and 120 rows or more, the unpaired
     # test's false discovery control lets only a broad slowdown through): stored and published, the
     # baseline moves, the workflow still fails
     world.commit("slower")
@@ -567,11 +581,15 @@ def test_pull_requests_get_a_paired_ab_test_and_forks_stay_off_the_machine(world
     ab = [c for c in calls if c["mode"] == "abtest"][-1]["argv"]
     assert ab[ab.index("--base") + 1] == base and ab[ab.index("--head") + 1] == "HEAD"
     assert "conpat-abtest-402-1" in world.artifacts["402"]
+    assert pr.jobs["comment"]["result"] == "success", explain(pr)
+    comment = world.gh_log.read_text()
+    assert "pr comment 7" in comment and "Regressions" in comment, comment
 
     fork = Replay(world, "pull_request", "refs/pull/2/merge", head, 403, base_sha=base, fork=True,
                   runner_name="GitHub Actions 9", runner_env="github-hosted")
     fork.run()
     assert fork.jobs["pr"]["result"] == "skipped", "fork code never reaches the job that may run on your machine"
+    assert fork.jobs["comment"]["result"] == "skipped"
     assert fork.jobs["pr-fork"]["result"] == "success", explain(fork)
     assert "no baseline" in fork.summaries["pr-fork"], fork.summaries["pr-fork"]
     assert history_lines(world, "github-hosted-ubuntu24") == [], "pull requests store nothing"
@@ -626,7 +644,6 @@ def test_many_main_runs_grow_the_repository_by_little_and_the_report_costs_the_s
     """keep=latest (the default): the branch is one commit, the newest run per machine and profile and every
     run's summary line; keep=all: every run's samples in the branch's log. 120 benchmarks a run here (a real
     default run has about 560: 250 KB gzipped, a 55 KB summary line) to keep the test quick."""
-    world.env["FAKE_ROWS"] = "120"
     variables = {} if keep == "latest" else {"CONPAT_KEEP_RUNS": keep}
     sizes, costs = [], {}
     for i in range(runs):
