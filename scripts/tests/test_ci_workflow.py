@@ -678,3 +678,29 @@ def test_many_main_runs_grow_the_repository_by_little_and_the_report_costs_the_s
     assert len(loads3) == len(loads_n) == 1, (loads3, loads_n)
     assert len(reads3) == len(reads_n) and max(reads_n) <= len(world.branch_file("history/conpat-box-1.jsonl"))
     assert (world.tmp / f"report{runs}" / "history_conpat-box-1.svg").is_file()
+
+
+def test_ci_bench_passes_its_options_through(world, tmp_path):
+    """--pin, --no-go, --filter, --repetitions reach the benchmark command; --fdr, --min-effect and
+    --gate-metric reach the comparison (its JSON records them); a relative --baseline and --out-dir are
+    taken from the directory ci-bench.sh was started in."""
+    script = ROOT / "scripts" / "ci-bench.sh"
+    env = {**os.environ, **world.env, "CONPAT_MACHINE": "opts"}
+    first = subprocess.run(["bash", str(script), "--out-dir", "one"], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    base = next((tmp_path / "one" / "results" / "opts").glob("*.json.gz")).relative_to(tmp_path)
+    r = subprocess.run(["bash", str(script), "--out-dir", "two", "--baseline", str(base), "--pin", "--no-go",
+                        "--filter", "^channel\\.", "--repetitions", "5", "--fdr", "0.1", "--min-effect", "3",
+                        "--gate-metric", "lat_p99_ns", "--fail-on-regression", "25"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    argv = [json.loads(line)["argv"] for line in world.calls.read_text().splitlines()][-1]
+    for a in ("--pin", "--no-go", "--benchmark_filter=^channel\\."):
+        assert a in argv, argv
+    assert argv[argv.index("--repetitions") + 1] == "5"
+    cmp = json.loads((tmp_path / "two" / "compare.json").read_text())[0]
+    assert cmp["fdr"] == 0.1 and cmp["min_effect_pct"] == 3.0
+    assert "gate passed" in (tmp_path / "two" / "gate.txt").read_text()
+    env_file = dict(line.split("=", 1) for line in (tmp_path / "two" / "run.env").read_text().splitlines())
+    assert env_file["MACHINE"] == "opts" and env_file["EXIT_CODE"] == "0" and env_file["RUN_FILE"].endswith(".json.gz")

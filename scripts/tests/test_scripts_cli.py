@@ -191,3 +191,12 @@ def test_make_deps_refreshes_the_package_lists_only_when_needed(tmp_path):
     assert r.returncode == 0, r.stderr
     log = (tmp_path / "apt.log").read_text()
     assert "update" not in log and "install -y -qq --no-install-recommends chromium" in log, log
+
+
+def test_compare_filter_keeps_only_the_matching_rows(tmp_path):
+    a = write(tmp_path, "a.json", run_doc("box"))
+    b = write(tmp_path, "b.json", run_doc("box", slow=1.5))
+    rows = json.loads(run(SCRIPTS / "compare.py", a, b, "--filter", r"^channel\.mpmc/", "--format", "json").stdout)[0]["rows"]
+    assert rows and all(r["benchmark"].startswith("channel.mpmc/") for r in rows)
+    r = run(SCRIPTS / "compare.py", a, b, "--filter", "(")
+    assert r.returncode == 2 and "not a regular expression" in r.stderr
