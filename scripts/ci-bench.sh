@@ -193,15 +193,20 @@ else
     gate_args=(--fail-on-regression "$gate")
     [ "$profile" != quick ] || gate_args=()
     set +e
-    $py scripts/compare.py "$base" "$new" "${cmp_opts[@]}" --format json >"$work/compare.json" 2>"$work/compare.err"
-    cmp_rc=$?
-    $py scripts/compare.py "$base" "$new" "${cmp_opts[@]}" --format markdown "${gate_args[@]}" \
-      >"$work/compare.md" 2>"$work/gate.err"
+    $py scripts/compare.py "$base" "$new" "${cmp_opts[@]}" --format json "${gate_args[@]}" \
+      >"$work/compare.json" 2>"$work/gate.err"
     gate_rc=$?
     set -e
-    if [ $cmp_rc -ne 0 ]; then
+    : >"$work/compare.err"
+    if [ -s "$work/compare.json" ]; then  # the full table, from the same comparison
+      $py -c 'import json, sys; sys.path.insert(0, "scripts"); import compare
+res = json.load(open(sys.argv[1])); print(compare.render_text(res, True, False, res[0]["fdr"]))' \
+        "$work/compare.json" >"$work/compare.md"
+    else
+      cp "$work/gate.err" "$work/compare.err"; rm -f "$work/compare.json"
       cat "$work/compare.err" >&2
       echo "ci-bench: could not compare with baseline '$base'" >&2
+      echo "could not compare with the baseline: $(tail -1 "$work/compare.err")" >"$work/compare.md"
       gate_rc=2
     fi
     case $gate_rc in
@@ -225,13 +230,17 @@ if [ -n "$new" ]; then
   for f in "$results/$machine"/*.json; do [ -f "$f" ] && gzip -9nf "$f"; done
   new="$new.gz"
   stored="${new#"$work"/}"
-  $py scripts/history.py append "$new" --history "$work/history-line.jsonl" >/dev/null
+  if ! $py scripts/history.py append "$new" --history "$work/history-line.jsonl" >/dev/null 2>"$work/history.err"; then
+    cat "$work/history.err" >&2
+    echo "ci-bench: the new run has no summary line (it is not stored)" >&2
+    rm -f "$work/history-line.jsonl"; [ "$bench_rc" -ne 0 ] || bench_rc=1
+  fi
   mkdir -p "$work/history"
   if [ -n "$history" ]; then
     if [ -d "$history" ]; then src="$history/$machine.jsonl"; else src="$history"; fi
     [ ! -f "$src" ] || cp "$src" "$work/history/$machine.jsonl"
   fi
-  cat "$work/history-line.jsonl" >>"$work/history/$machine.jsonl"
+  [ ! -f "$work/history-line.jsonl" ] || cat "$work/history-line.jsonl" >>"$work/history/$machine.jsonl"
 fi
 
 {
