@@ -36,7 +36,8 @@
 #                         history view from, with the new run appended
 #   --fail-on-regression PCT
 #                         the gate: exit 1 when a slowdown's whole interval lies above PCT % (default 10;
-#                         --gate PCT is the older name); the quick profile is compared, never gated
+#                         --gate PCT is the older name); the quick profile is compared, not gated
+#                         (unless --repetitions is given)
 #   --gate-metric M       gate this metric too (repeatable; compare.py's --gate-metric)
 #   --fdr Q               false discovery rate across rows (default 0.05; --alpha is the same)
 #   --min-effect PCT      smallest change that counts (compare.py's and abtest.py's defaults otherwise)
@@ -146,6 +147,9 @@ finish_env() {  # run.env: what the storing step needs; written again at the end
   { echo "MACHINE=$machine"; echo "PROFILE=$profile"; echo "RUN_FILE=${1:-}"; echo "EXIT_CODE=${2:-}"; } >"$work/run.env"
 }
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+# The quick profile's 3 repetitions cannot pass the test: compared, not gated (unless --repetitions says more).
+gated=1
+if [ "$profile" = quick ] && [ -z "$repetitions" ]; then gated=0; fi
 gate_rc=0 bench_rc=0 new="" stored=""
 set +e
 if [ -n "$abtest_base" ]; then
@@ -153,7 +157,7 @@ if [ -n "$abtest_base" ]; then
   cmd=($py scripts/abtest.py)
   [ -z "$injected" ] || read -r -a cmd <<<"$injected"
   "${cmd[@]}" --base "$abtest_base" --head HEAD "${run_opts[@]}" "${cmp_opts[@]}" \
-    $([ "$profile" = quick ] || echo --fail-on-regression "$gate") --format json --out "$work/compare.json" \
+    $([ $gated -eq 0 ] || echo --fail-on-regression "$gate") --format json --out "$work/compare.json" \
     --out-dir "$results" -- "${pass[@]}" 2>&1 | tee "$work/bench.log"
   bench_rc=${PIPESTATUS[0]}
   set -e
@@ -168,7 +172,7 @@ print(abtest.render(json.load(open(sys.argv[1]))[0], "markdown"))' "$work/compar
   gate_msg="$($py -c 'import json, sys; g = json.load(open(sys.argv[1]))[0].get("gate") or {}; print(g.get("message", ""))' "$work/compare.json")"
   case $bench_rc in
     0) verdict="gate passed: no slowdown of HEAD over $gate % against $abtest_base (paired A/B)"
-       [ "$profile" != quick ] || verdict="gate skipped: the quick profile has too few pairs to gate; compared only" ;;
+       [ $gated -eq 1 ] || verdict="gate skipped: the quick profile has too few pairs to gate; compared only" ;;
     1) verdict="gate FAILED: ${gate_msg#abtest: }"; [ -n "$gate_msg" ] || verdict="some families failed (abtest exit 1)" ;;
     *) verdict="gate could not test: ${gate_msg#abtest: }"; gate_rc=2 ;;
   esac
@@ -191,7 +195,7 @@ else
     base="$baseline"
     if [ -d "$baseline" ] && [ -d "$baseline/$machine" ]; then base="${baseline%/}/$machine"; fi
     gate_args=(--fail-on-regression "$gate")
-    [ "$profile" != quick ] || gate_args=()
+    [ $gated -eq 1 ] || gate_args=()
     set +e
     $py scripts/compare.py "$base" "$new" "${cmp_opts[@]}" --format json "${gate_args[@]}" \
       >"$work/compare.json" 2>"$work/gate.err"
@@ -211,7 +215,7 @@ res = json.load(open(sys.argv[1])); print(compare.render_text(res, True, False, 
     fi
     case $gate_rc in
       0) verdict="gate passed: no significant slowdown over $gate % against the stored baseline"
-         [ "$profile" != quick ] || verdict="gate skipped: the quick profile has too few repetitions to gate; compared only" ;;
+         [ $gated -eq 1 ] || verdict="gate skipped: the quick profile has too few repetitions to gate; compared only" ;;
       1) verdict="gate FAILED: $(grep -v '^compare: .*not tested' "$work/gate.err" | tail -1 | sed 's/^compare: //')" ;;
       *) verdict="gate could not test: $(cat "$work/gate.err" "$work/compare.err" 2>/dev/null | grep . | tail -1 | sed 's/^compare: //')" ;;
     esac
