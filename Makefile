@@ -52,8 +52,8 @@ abtest: ## A/B test two revisions interleaved and paired: make abtest BASE=<rev>
 	@$(MAKE) --no-print-directory deps
 	$(PYTHON) scripts/abtest.py --base '$(BASE)' $(if $(HEAD),--head '$(HEAD)') --profile $(PROFILE) --machine $(MACHINE) $(ARGS) -- $(BENCH_ARGS)
 
-report: ## regenerate report/ from the newest run per machine, or RUNS=...; BASELINE=run or ABTEST=file adds the changes
-	@$(PYTHON) scripts/report.py $(RUNS) $(if $(BASELINE),--baseline $(BASELINE)) $(if $(ABTEST),--abtest $(ABTEST))
+report: ## regenerate report/ (not committed) from the newest run per machine, or RUNS=...; BASELINE=run or ABTEST=file adds the changes; HISTORY=history/ draws stored summaries
+	@$(PYTHON) scripts/report.py $(RUNS) $(if $(BASELINE),--baseline $(BASELINE)) $(if $(ABTEST),--abtest $(ABTEST)) $(if $(HISTORY),--history $(HISTORY))
 
 clean: ## remove build trees
 	rm -rf build

@@ -195,4 +195,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    cr.quiet_pipe()
     sys.exit(main())

@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """Judges the seed article's claims (scripts/claims.json) on one run.
 
 Each claim is measured on each side (C++ threads, C++ fibers, and Go under
@@ -27,12 +28,18 @@ beside it); where that side was not run, the other sides together decide.
 A run is anything with .ctx (context.conpat), .machine, .select(family,
 **params) and .find({family, impl, params}) -> point with "params" and
 "stats" {metric: median_ci} (report.py's Run).
+
+Command line: scripts/claims.py RUN... [--format table|markdown|json]
+prints every claim's verdict per run (the report shows the same on its
+first screen). Exit codes: 0 done, 2 bad input.
 """
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import re
+import sys
 from pathlib import Path
 
 import conpat_results as cr
@@ -537,3 +544,40 @@ def table(runs: list) -> list[dict]:
                              "cpp": lang["C++"] or ["not measured"], "go": lang["Go"] or ["not measured"],
                              "verdict": ev["verdict"], "by": ev["by"], "as_stated": stated})
     return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                epilog="Verdicts: " + ", ".join(ANSWERS) + ". Exit codes: 0 done, 2 bad input.")
+    p.add_argument("runs", nargs="+", help="results files (.json or .json.gz) or directories (their newest file)")
+    p.add_argument("--format", choices=("table", "markdown", "json"), default="table",
+                   help="output format (default: a terminal table)")
+    args = p.parse_args(argv)
+    import report  # report.Run aggregates a run the way the report judges it
+
+    try:
+        runs = [report.Run(path, cr.load(path)) for path in cr.resolve_inputs(args.runs)]
+    except cr.ResultsError as e:
+        print(f"claims: {e}", file=sys.stderr)
+        return 2
+    report.unique_labels(runs)
+    rows = table(runs)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return 0
+    head = ["claim", "machine", "verdict", "by"]
+    body = [[r["id"], r["machine"], r["verdict"], r["by"] or ""] for r in rows]
+    if args.format == "markdown":
+        print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
+        print("\n".join("| " + " | ".join(map(str, b)) + " |" for b in body))
+    else:
+        widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+        for line in [head] + body:
+            print("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    cr.quiet_pipe()
+    sys.exit(main())

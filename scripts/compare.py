@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -365,17 +366,27 @@ def main() -> int:
     p.add_argument("--gate-oversubscribed", action="store_true",
                    help="gate the rows that run more threads than the machine has too (default: shown, not gated)")
     p.add_argument("--all", action="store_true", help="show every metric, not only time and significant changes")
+    p.add_argument("--filter", metavar="REGEX",
+                   help="only the benchmarks whose name REGEX matches (searched, as Google Benchmark's filter); the "
+                        "false discovery rate then counts only those rows")
     args = p.parse_args()
     if len(args.runs) < 2:
         p.error("give at least two runs (files or directories)")
     if not 0 < args.fdr < 1 or args.min_effect < 0:
         p.error("--fdr must be in (0, 1) and --min-effect >= 0")
     try:
+        flt = re.compile(args.filter) if args.filter is not None else None
+    except re.error as e:
+        p.error(f"--filter: not a regular expression ({e})")
+    try:
         paths = cr.resolve_inputs(args.runs)
         docs = [cr.load(path) for path in paths]
     except cr.ResultsError as e:
         print(f"compare: {e}", file=sys.stderr)
         return 2
+    if flt is not None:
+        for doc in docs:
+            doc["benchmarks"] = [b for b in doc["benchmarks"] if flt.search(b.get("run_name", b.get("name", "")))]
     results = []
     for path, doc in zip(paths[1:], docs[1:]):
         rows = compare_pair(docs[0], doc, args.fdr, args.min_effect)
@@ -428,4 +439,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    cr.quiet_pipe()
     sys.exit(main())

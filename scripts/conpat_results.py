@@ -9,6 +9,7 @@ too: their names are parsed here.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
@@ -23,8 +24,35 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "results" / "schema" / f"
 GBENCH_KEYS = {"iterations", "repeats", "min_time", "min_warmup_time"}
 GBENCH_FLAGS = {"real_time", "manual_time", "process_time"}
 
-# A results file written by `make bench`: <UTC stamp>-<git sha>.json.
-STAMP_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9A-Za-z]+\.json$")  # not .invalid.json: bench.py keeps failed merges so
+# A results file written by `make bench`: <UTC stamp>-<git sha>.json, or the
+# same compressed (.json.gz, as CI stores runs).
+STAMP_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9A-Za-z]+\.json(\.gz)?$")  # not .invalid.json: bench.py keeps failed merges so
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A file's text; a name ending in .gz is gunzipped first. Raises ResultsError."""
+    path = Path(path)
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                return f.read()
+        return path.read_text()
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ResultsError(f"{path}: is a directory") from None
+    except (gzip.BadGzipFile, EOFError, UnicodeDecodeError) as e:
+        raise ResultsError(f"{path}: not a readable gzip or text file ({e})") from None
+    except OSError as e:
+        raise ResultsError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def quiet_pipe() -> None:
+    """A closed pipe (`script ... | head`) ends a script quietly, as it ends cat: no traceback."""
+    import signal
+
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
 class ResultsError(Exception):
@@ -79,19 +107,14 @@ def annotate(bench: dict) -> dict:
 
 
 def load(path: str | os.PathLike, check: bool = True) -> dict:
-    """Reads a conpat or plain Google Benchmark results file.
+    """Reads a conpat or plain Google Benchmark results file (.json, or .json.gz).
 
     A conpat file (context.conpat present) is checked against the JSON Schema
     as it is on disk, before family / impl / params are filled in for entries
     that lack them; check=False skips that (for one family's partial output).
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: no such file") from None
-    except OSError as e:
-        raise ResultsError(f"{path}: cannot read ({e.strerror})") from None
+    text = read_text(path)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
@@ -178,18 +201,19 @@ def write_new(path: str | os.PathLike, doc: dict) -> None:
 
 def results_files(directory: str | os.PathLike) -> list[Path]:
     """The results files under a directory, oldest first: files named
-    <UTC stamp>-<sha>.json (as `make bench` writes them), by stamp."""
+    <UTC stamp>-<sha>.json (as `make bench` writes them) or .json.gz, by stamp."""
     directory = Path(directory)
     if not directory.is_dir():
         raise ResultsError(f"{directory}: not a directory")
-    return sorted((p for p in directory.rglob("*.json") if STAMP_RE.match(p.name)), key=lambda p: p.name)
+    return sorted((p for p in directory.rglob("*.json*") if STAMP_RE.match(p.name)), key=lambda p: p.name)
 
 
 def newest(directory: str | os.PathLike) -> Path:
     """The newest results file (by its UTC stamp) under a directory."""
     files = results_files(directory)
     if not files:
-        raise ResultsError(f"{directory}: no results files (named <UTC stamp>-<sha>.json, as 'make bench' writes)")
+        raise ResultsError(f"{directory}: no results files (named <UTC stamp>-<sha>.json or .json.gz, "
+                           "as 'make bench' writes)")
     return files[-1]
 
 

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Installs what conpat needs on Debian/Ubuntu, idempotently: each package is
-# checked with dpkg first, and apt-get runs only for the missing ones.
+# checked with dpkg first, and apt-get runs only for the missing ones (the
+# package lists are refreshed only when a missing package is unknown to them).
+# Root, or sudo without a password, is needed only to install; without either,
+# missing optional packages are reported and skipped (exit 0), missing
+# required ones are listed with the command to run (exit 1).
+# Usage:
 #   scripts/install-deps.sh            build, test and benchmark dependencies
 #   scripts/install-deps.sh --check    list what is missing, install nothing (exit 1 if any)
 #   GO_BACKPORTS=1 scripts/install-deps.sh   also a current Go beside the distribution's (Debian 12:
@@ -29,7 +34,7 @@ backports_file=/etc/apt/sources.list.d/conpat-backports.sources
 check_only=0
 case "${1:-}" in
   --check) check_only=1 ;;
-  -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
   "") ;;
   *) echo "install-deps.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
 esac
@@ -64,10 +69,18 @@ if [ $check_only -eq 1 ]; then
   exit 1
 fi
 
+missing_required=()
+for p in "${missing[@]}"; do printf '%s\n' "${optional[@]}" | grep -qx "$p" || missing_required+=("$p"); done
+
 if [ "$(id -u)" -eq 0 ]; then
   SUDO=()
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
   SUDO=(sudo)
+elif [ ${#missing_required[@]} -eq 0 ]; then
+  # only optional packages are missing: what needs them is skipped (and says so); not a failure
+  echo "deps: all ${#required[@]} required packages are installed; optional ones missing: ${missing[*]}"
+  echo "deps: (not root and no password-less sudo: install them with 'sudo apt-get install ${missing[*]}' if wanted)"
+  exit 0
 else
   echo "deps: missing packages: ${missing[*]}" >&2
   echo "deps: not root and no password-less sudo; run this, then retry:" >&2
@@ -83,7 +96,11 @@ if [ "${GO_BACKPORTS:-0}" = 1 ] && [ "${codename:-}" = bookworm ] && ! installed
   printf '%s\n' "Types: deb" "URIs: http://deb.debian.org/debian" "Suites: bookworm-backports" "Components: main" \
     "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" | "${SUDO[@]}" tee "$backports_file" >/dev/null
 fi
-"${SUDO[@]}" apt-get update -qq
+# The package lists are refreshed only when a missing package is unknown to them (or its install fails below).
+updated=0
+for p in "${missing[@]}"; do
+  if ! available "$p"; then "${SUDO[@]}" apt-get update -qq; updated=1; break; fi
+done
 to_install=()
 for p in "${missing[@]}"; do
   if available "$p"; then
@@ -95,5 +112,11 @@ for p in "${missing[@]}"; do
     exit 1
   fi
 done
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${to_install[@]}"
+[ ${#to_install[@]} -gt 0 ] || { echo "deps: nothing installable is missing"; exit 0; }
+if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${to_install[@]}"; then
+  [ $updated -eq 0 ] || exit 1
+  echo "deps: install failed with the current package lists; refreshing them and trying again"
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${to_install[@]}"
+fi
 echo "deps: done"

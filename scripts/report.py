@@ -896,7 +896,7 @@ def caption_of(spec: Spec) -> str:
     return text[:1].upper() + text[1:]
 
 
-def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str, str]]:
+def make_plots(runs: list[Run], out: Path, history: list | None = None) -> list[tuple[str, str, str]]:
     """Draws every plot; returns (file name, caption, family) for each."""
     import matplotlib
 
@@ -927,7 +927,7 @@ def make_plots(runs: list[Run], out: Path) -> list[tuple[str, str, str]]:
         got = heatmap(runs, out)
         if got:
             made.append((got, "Across machines: geometric-mean time ratio per family", ""))
-    made += history_plots(runs, out)
+    made += history_plots(runs, out, history)
     return made
 
 
@@ -969,12 +969,17 @@ def heatmap(runs: list[Run], out: Path) -> str | None:
 
 # ---- history: one machine across commits --------------------------------------------
 #
-# For every machine whose results directory holds two or more runs, chosen
-# benchmarks are drawn against the runs in time order (commit and date), as
-# the ratio to the series' first run, each point with its interval. Every
-# point after the first says whether compare.py's rule (U test p < 0.01, at
-# least 5 % and 5 samples a side) found it changed from the run before,
-# tested it and found no change, or could not test it.
+# For every machine with two or more runs, chosen benchmarks are drawn
+# against the runs in time order (commit and date), as the ratio to the
+# series' first run, each point with its interval. The history is read from
+# run summaries (scripts/history.py: median, interval and n per benchmark),
+# never from the sample files: from --history (history/<machine>.jsonl, as
+# CI stores them; its newest history.TAIL lines), else summarised from the
+# newest HISTORY_FILES results files in the directory of the reported run.
+# Only runs of the reported run's profile are drawn. Every point after the
+# first says whether it changed from the run before: both have 5 or more
+# samples, their 95 % intervals do not overlap and the medians differ by
+# 5 % or more (changed); tested and not so (no change); or not tested.
 
 HISTORY_SERIES = [
     ("channel.spsc", "channel", {"cap": 1024, "payload": 8, "work": 0}, "time_ns", "spsc cap 1024: channel"),
@@ -986,84 +991,91 @@ HISTORY_SERIES = [
     ("collect.false_sharing", "counter", {"threads": 2, "align": 64}, "packed_ns_per_op",
      "false sharing, 2 threads: packed"),
 ]
+HISTORY_FILES = 12  # results files summarised for a history when no --history is given
+HISTORY_MIN_SAMPLES = 5
 
 
-def history_runs(runs: list[Run]) -> dict[str, list[Run]]:
-    """machine -> its runs in time order, for machines with two or more runs
-    in the directory of the run reported for them. One history per machine
-    label: when two reported runs share a label (a baseline and a new run),
-    the later run's directory is drawn."""
-    out, seen = {}, set()
-    for run in reversed(runs):
-        label = cr.machine_label(run.doc, run.path)
-        files = cr.results_files(run.path.parent)
-        if len(files) < 2 or label in seen:
-            continue
-        seen.add(label)
-        series = []
-        for f in files:
-            try:
-                series.append(run if f.resolve() == run.path.resolve() else Run(f, cr.load(f)))
-            except cr.ResultsError as e:
-                print(f"report: history: skipping {f}: {e}", file=sys.stderr)
-        if len(series) >= 2:
-            out[label] = series
-    return dict(reversed(list(out.items())))
+def history_records(runs: list[Run], history: list | None) -> dict[str, list[dict]]:
+    """machine -> its run summaries in time order, for machines with two or more
+    runs of the profile reported for them (or, for a machine not reported, of
+    its newest summary's profile)."""
+    import history as hist
 
-
-def history_changes(series: list[Run]) -> list[dict]:
-    """For each run: (key, metric) of HISTORY_SERIES -> "changed", "no change"
-    or "not tested" against the run before, by compare.py's rule (U test
-    p < 0.01, at least 5 % and 5 samples a side); the first run has none."""
-    import compare
-
-    metrics = tuple({m for *_, m, _ in HISTORY_SERIES})
-    samples = [cr.samples(run.doc, extra=metrics) for run in series]
-    out = [{}]
-    for prev, cur in zip(samples, samples[1:]):
-        status = {}
-        for family, impl, params, metric, _ in HISTORY_SERIES:
-            key = cr.key_of({"family": family, "impl": impl, "params": params})
-            a = prev.get(key, {}).get("metrics", {}).get(metric, [])
-            b = cur.get(key, {}).get("metrics", {}).get(metric, [])
-            if not a or not b:
+    by_machine: dict = {}
+    if history:
+        for path in history:
+            for f in hist.files_in(path):
+                for rec in hist.read(f):
+                    by_machine.setdefault(rec.get("machine", "?"), []).append(rec)
+    else:
+        seen = set()
+        for run in reversed(runs):
+            label = cr.machine_label(run.doc, run.path)
+            if label in seen:
                 continue
-            if min(len(a), len(b)) < compare.MIN_SAMPLES:
-                status[(key, metric)] = "not tested"
-                continue
-            p = cr.mann_whitney(a, b)
-            changed = p is not None and p < 0.01 and abs(cr.median(b) / cr.median(a) - 1) >= 0.05
-            status[(key, metric)] = "changed" if changed else "no change"
-        out.append(status)
+            seen.add(label)
+            recs = []
+            for f in cr.results_files(run.path.parent)[-HISTORY_FILES:]:
+                try:
+                    doc = run.doc if f.resolve() == run.path.resolve() else cr.load(f)
+                    recs.append(hist.summarize(doc, f.name))
+                except cr.ResultsError as e:
+                    print(f"report: history: skipping {f}: {e}", file=sys.stderr)
+            by_machine[label] = recs
+    profiles = {cr.machine_label(r.doc, r.path): r.ctx.get("profile") for r in runs}
+    out = {}
+    for machine, recs in by_machine.items():
+        recs.sort(key=lambda r: str(r.get("start_time") or ""))
+        profile = profiles.get(machine, recs[-1].get("profile") if recs else None)
+        recs = [r for r in recs if r.get("profile") == profile]
+        if len(recs) >= 2:
+            out[machine] = recs
     return out
 
 
-def run_label(run: Run) -> str:
-    c = run.ctx
-    return f"{c.get('git_commit', '?')}{'*' if c.get('git_dirty') else ''}\n{str(c.get('start_time', '?'))[:10]}"
+def history_stat(rec: dict, family: str, impl: str, params: dict, metric: str) -> dict | None:
+    """A summary's median_ci-shaped stat for a benchmark (thread runner where a runner is named)."""
+    for label, (med, lo, hi, n) in sorted(rec.get("metrics", {}).get(metric, {}).items()):
+        fam, imp, prm = cr.parse_name(label)
+        if fam == family and imp == impl and prm.get("runner", "thread") != "fiber" \
+                and all(str(prm.get(k)) == str(v) for k, v in params.items()):
+            return {"median": med, "lo": lo, "hi": hi, "n": n}
+    return None
 
 
-HISTORY_STATUS = {"changed": "changed from the run before (U test p < 0.01 and >= 5 %)",
+def history_change(a: dict | None, b: dict | None) -> str | None:
+    """"changed", "no change" or "not tested" from one summary to the next (None: a point is missing)."""
+    if a is None or b is None:
+        return None
+    if min(a["n"], b["n"]) < HISTORY_MIN_SAMPLES or None in (a["lo"], a["hi"], b["lo"], b["hi"]) or not a["median"]:
+        return "not tested"
+    apart = a["hi"] < b["lo"] or b["hi"] < a["lo"]
+    return "changed" if apart and abs(b["median"] / a["median"] - 1) >= 0.05 else "no change"
+
+
+def run_label(rec: dict) -> str:
+    return f"{rec.get('git_commit') or '?'}{'*' if rec.get('git_dirty') else ''}\n{str(rec.get('start_time') or '?')[:10]}"
+
+
+HISTORY_STATUS = {"changed": "changed from the run before (95 % intervals apart and >= 5 %)",
                   "no change": "tested: no change from the run before",
                   "not tested": "not tested (fewer than 5 samples a side)"}
 
 
-def history_plots(runs: list[Run], out: Path) -> list[tuple[str, str, str]]:
+def history_plots(runs: list[Run], out: Path, history: list | None = None) -> list[tuple[str, str, str]]:
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
     made = []
-    for machine, series in history_runs(runs).items():
-        changes = history_changes(series)
+    for machine, series in history_records(runs, history).items():
         fig, ax = plt.subplots(figsize=(10.5, 4.6))
         colors = plt.cm.tab10.colors
         handles, labels, allv = [], [], []
         for k, (family, impl, params, metric, label) in enumerate(HISTORY_SERIES):
-            key = cr.key_of({"family": family, "impl": impl, "params": params})
             pts = []
-            for i, run in enumerate(series):
-                s = stat(run.find({"family": family, "impl": impl, "params": params}), metric)
-                if s is not None:
+            for i, rec in enumerate(series):
+                s = history_stat(rec, family, impl, params, metric)
+                if s is not None and s["median"]:
                     pts.append((i, s))
             if not pts:
                 continue
@@ -1078,13 +1090,16 @@ def history_plots(runs: list[Run], out: Path) -> list[tuple[str, str, str]]:
             handles.append(Line2D([], [], color=color, lw=1.8))
             labels.append(label)
             interval_bars(ax, xs, scaled, color)
+            prev, prev_i = None, None
             for (i, s), sc in zip(pts, scaled):
-                st = changes[i].get((key, metric), "first" if i == xs[0] else "not tested")
+                st = "first" if i == xs[0] else (history_change(prev, s) if prev is not None and i - 1 == prev_i
+                                                 else "not tested")
+                prev, prev_i = s, i
                 face = "white" if st == "not tested" else color
                 ax.plot([i], [sc["median"]], "o", markersize=6, markerfacecolor=face, color=color, zorder=5)
                 if st == "changed":
                     ax.plot([i], [sc["median"]], "o", markersize=13, markerfacecolor="none", color="black", zorder=6)
-                tip(ax, i, sc["median"], f"{label} at {series[i].ctx.get('git_commit', '?')}: {metric} "
+                tip(ax, i, sc["median"], f"{label} at {series[i].get('git_commit') or '?'}: {metric} "
                                          f"{stat_tip(s)} ({sc['median']:.3f}x the first run)"
                                          + (f"; {HISTORY_STATUS[st]}" if st in HISTORY_STATUS else ""))
         handles += [Line2D([], [], ls="none", marker="o", color="grey", markerfacecolor="grey"),
@@ -1096,7 +1111,9 @@ def history_plots(runs: list[Run], out: Path) -> list[tuple[str, str, str]]:
         ax.set_yscale("log")
         if allv:
             format_log_axis(ax.yaxis, min(allv + [1.0]), max(allv + [1.0]))
-        fixed_ticks(ax.xaxis, list(range(len(series))), [run_label(r) for r in series])
+        ticks = list(range(len(series)))
+        step = max(1, len(series) // 12)  # at most about 12 labels: a long history stays readable
+        fixed_ticks(ax.xaxis, ticks[::step], [run_label(r) for r in series][::step])
         ax.tick_params(labelsize=7)
         ax.grid(True, which="both", alpha=0.3)
         ax.set_xlabel("run (commit, date; * = uncommitted changes)", fontsize=8)
@@ -1309,6 +1326,8 @@ def load_abtest(path: Path) -> dict:
         raise cr.ResultsError(f"{path}: no such file") from None
     except (OSError, json.JSONDecodeError) as e:
         raise cr.ResultsError(f"{path}: not a readable JSON file ({e})") from None
+    if isinstance(doc, list) and len(doc) == 1:
+        doc = doc[0]  # abtest.py --format json writes a list of one comparison, as compare.py does
     rows = doc.get("rows") if isinstance(doc, dict) else None
     if not isinstance(rows, list):
         raise cr.ResultsError(f"{path}: not an A/B test result (no top-level 'rows' list)")
@@ -1696,7 +1715,12 @@ def main() -> int:
                                        "Exit codes: 0 done, 2 bad input (nothing is written then).")
     p.add_argument("runs", nargs="*", help="results files or directories (a directory stands for its newest file; "
                                            "default: the newest file per machine under results/)")
-    p.add_argument("--out", default=str(ROOT / "report"), help="output directory (default: report/)")
+    p.add_argument("--out-dir", "--out", dest="out", default=str(ROOT / "report"),
+                   help="output directory (default: report/; --out is the older name)")
+    p.add_argument("--history", action="append", metavar="PATH",
+                   help="run summaries to draw the history view from: a history/<machine>.jsonl file (as CI "
+                        "stores them, scripts/history.py) or a directory of them; repeatable. Default: the "
+                        f"newest {HISTORY_FILES} results files in the reported run's directory, summarised")
     p.add_argument("--baseline", metavar="RUN",
                    help="a results file or directory to compare against: the newest reported run of its machine "
                         "(else the newest reported run) is compared with it by compare.py, and the biggest "
@@ -1716,7 +1740,17 @@ def main() -> int:
             run = Run(path, cr.load(path))
             if not run.points:
                 raise cr.ResultsError(f"{path}: no successful benchmark to report")
+            if not any(p["stats"] for p in run.points):
+                raise cr.ResultsError(f"{path}: not a results file to report: no benchmark has a time or a counter "
+                                      "(real_time, items_per_second, ...)")
             runs.append(run)
+        import history as hist
+        for h in args.history or []:
+            found = hist.files_in(h)
+            if not found:
+                raise cr.ResultsError(f"{h}: no history files (<machine>.jsonl) in it")
+            for f in found:
+                hist.read(f)
         change = None
         if args.abtest:
             change = load_abtest(Path(args.abtest))
@@ -1730,7 +1764,7 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
     try:
-        plots = make_plots(runs, tmp)
+        plots = make_plots(runs, tmp, args.history)
         render(runs, plots, tmp, change)
         if out.exists():
             shutil.rmtree(out)
@@ -1744,4 +1778,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    cr.quiet_pipe()
     sys.exit(main())

@@ -257,4 +257,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # a closed pipe ends it quietly, as it ends cat
     sys.exit(main())

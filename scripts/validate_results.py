@@ -17,7 +17,7 @@ import conpat_results as cr  # noqa: E402
 
 def main() -> int:
     p = argparse.ArgumentParser(description="Validate conpat results files against the versioned JSON Schema.")
-    p.add_argument("files", nargs="+", help="results files (JSON) to check")
+    p.add_argument("files", nargs="+", help="results files (.json or .json.gz) to check")
     p.add_argument("--no-errors", action="store_true",
                    help="also fail if any benchmark has error_occurred or any family did not finish ok")
     p.add_argument("--families", default="",
@@ -27,6 +27,9 @@ def main() -> int:
     for f in args.files:
         try:
             doc = cr.load(f)
+            if "conpat" not in doc["context"]:
+                raise cr.ResultsError(f"{f}: not a conpat results file (no context.conpat: a plain Google Benchmark "
+                                      "file? compare.py and report.py read those too; the schema is conpat's)")
             cr.validate(doc, f)
         except cr.ResultsError as e:
             print(f"validate: {e}", file=sys.stderr)
@@ -50,4 +53,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    cr.quiet_pipe()
     sys.exit(main())

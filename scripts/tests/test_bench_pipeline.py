@@ -174,6 +174,17 @@ def test_filter_matching_nothing_is_a_clear_error(binary, tmp_path):
     assert not list(tmp_path.rglob("*.json"))
 
 
+def test_a_filter_matching_only_go_rows_runs_them(binary, tmp_path):
+    if not shutil.which("go"):
+        pytest.skip("Go is not installed")
+    r = run(["--profile", "quick", "--repetitions", "1", "--out-dir", str(tmp_path), "--binary", str(binary),
+             "--machine", "go-only", "--quiet", "--filter", r"^channel\.pingpong/impl:go_chan/"], timeout=600)
+    assert r.returncode == 0, r.stdout[-1500:] + r.stderr[-1500:]
+    doc = cr.load(only_file(tmp_path))  # schema-checked: the C++ binary's context, Go's rows only
+    assert {(b["family"], b["impl"]) for b in cr.iterations(doc)} == {("channel.pingpong", "go_chan")}
+    assert doc["context"]["conpat"]["machine"] == "go-only" and doc["context"]["conpat"]["go_runtimes"]
+
+
 def test_missing_binary_is_a_clear_error(tmp_path):
     r = run(["--binary", str(tmp_path / "nope")])
     assert r.returncode == 2 and "not built" in r.stderr and "Traceback" not in r.stderr

@@ -53,7 +53,7 @@ def ci(tmp_path: Path, baseline: Path, name: str):
 def test_ci_bench_passes_against_a_slower_baseline_and_leaves_everything_behind(tmp_path):
     r, work = ci(tmp_path, fake_baseline(tmp_path, 1000.0), "pass")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    results = list((work / "results" / "ci-test").glob("*.json"))
+    results = list((work / "results" / "ci-test").glob("*.json.gz"))
     assert len(results) == 1
     doc = cr.load(results[0])
     assert {b["family"] for b in doc["benchmarks"]} == {"channel.pingpong"}
@@ -75,8 +75,11 @@ def test_ci_bench_fails_the_job_on_a_regression(tmp_path):
 
 
 def test_ci_bench_refuses_bad_options_in_one_line(tmp_path):
-    for args, needle in ((["--profile", "huge"], "--profile must be"), (["--gate", "ten"], "--gate takes"),
-                         (["--baseline", str(tmp_path / "nope")], "does not exist"), (["--bogus"], "unknown option")):
+    for args, needle in ((["--profile", "huge"], "--profile must be"), (["--gate", "ten"], "--fail-on-regression takes"),
+                         (["--fail-on-regression", "ten"], "--fail-on-regression takes"),
+                         (["--baseline", str(tmp_path), "--abtest-base", "HEAD"], "not both"),
+                         (["--baseline", str(tmp_path / "nope")], "does not exist"),
+                         (["--min-effect", "x"], "--min-effect takes"), (["--fdr", "5"], "--fdr takes"), (["--bogus"], "unknown option")):
         r = subprocess.run(["bash", str(CI), *args], capture_output=True, text=True)
         assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
 
@@ -84,5 +87,6 @@ def test_ci_bench_refuses_bad_options_in_one_line(tmp_path):
 def test_ci_bench_help_explains_itself():
     r = subprocess.run(["bash", str(CI), "--help"], capture_output=True, text=True)
     assert r.returncode == 0
-    for word in ("--baseline", "--gate", "--history", "Exit codes"):
+    for word in ("--baseline", "--fail-on-regression", "--abtest-base", "--history", "--pin", "--no-go",
+                 "CONPAT_CI_BENCH_CMD", "Exit codes"):
         assert word in r.stdout

@@ -765,8 +765,8 @@ def test_history_marks_the_commit_where_a_series_moved(tmp_path):
     r = script("report.py", d, "--out", out)
     assert r.returncode == 0, r.stderr
     tips = (out / "history_box.svg").read_text().split("<title>")[1:]
-    moved = [t.split("</title>")[0] for t in tips if "changed from the run before (U test" in t]
-    assert len(moved) == 1 and "at bbb2222" in moved[0] and "1.497x the first run" in moved[0], moved
+    moved = [t.split("</title>")[0] for t in tips if "changed from the run before (95 % intervals apart" in t]
+    assert len(moved) == 1 and "at bbb2222" in moved[0] and "1.496x the first run" in moved[0], moved  # summaries: 4 digits
 
 
 def test_history_says_which_points_could_not_be_tested(tmp_path):

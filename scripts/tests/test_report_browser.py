@@ -151,10 +151,18 @@ def test_report_of_the_committed_results_answers_on_its_first_screen(tmp_path, w
     inputs = [cr.newest(d) for d in dirs]
     assert len(inputs) >= 2, "the committed results hold two machines"
     out = tmp_path / "report"
-    extra = []
-    if with_baseline:  # the run before the newest of the machine with a history, as CI compares
-        history = next(d for d in dirs if len(cr.results_files(d)) >= 2)
-        extra = ["--baseline", cr.results_files(history)[-2]]
+    # main keeps one reference run per machine: the history view is drawn from summary lines, here three
+    # of the reference run under three commits (as CI stores them in history/<machine>.jsonl)
+    import history as hist
+
+    line = hist.summarize(cr.load(inputs[0]), inputs[0].name)
+    hfile = tmp_path / "history" / f"{line['machine']}.jsonl"
+    hfile.parent.mkdir()
+    hfile.write_text("".join(json.dumps({**line, "git_commit": f"c{i}", "start_time": f"2026-01-0{i + 1}T00:00:00Z"})
+                             + "\n" for i in range(3)))
+    extra = ["--history", str(hfile)]
+    if with_baseline:  # the other machine's reference as the baseline, as a comparison across machines
+        extra += ["--baseline", inputs[1]]
     r = script("report.py", *inputs, *extra, "--out", out)
     assert r.returncode == 0, r.stderr
     page = out / "index.html"
