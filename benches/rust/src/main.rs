@@ -43,51 +43,36 @@ trait Flavor: 'static {
     fn try_recv(r: &Self::R) -> TryRecv;
 }
 
-struct Crossbeam;
-impl Flavor for Crossbeam {
-    const NAME: &'static str = "crossbeam_channel";
-    type S = crossbeam_channel::Sender<u64>;
-    type R = crossbeam_channel::Receiver<u64>;
-    fn bounded(cap: usize) -> (Self::S, Self::R) {
-        crossbeam_channel::bounded(cap)
-    }
-    fn send(s: &Self::S, v: u64) -> bool {
-        s.send(v).is_ok()
-    }
-    fn recv(r: &Self::R) -> Option<u64> {
-        r.recv().ok()
-    }
-    fn try_recv(r: &Self::R) -> TryRecv {
-        match r.try_recv() {
-            Ok(v) => TryRecv::Value(v),
-            Err(crossbeam_channel::TryRecvError::Empty) => TryRecv::Empty,
-            Err(crossbeam_channel::TryRecvError::Disconnected) => TryRecv::Closed,
+// crossbeam-channel and flume have the same API shape for what the
+// workloads use: one Flavor impl each, written once.
+macro_rules! flavor {
+    ($ty:ident, $name:literal, $krate:ident) => {
+        struct $ty;
+        impl Flavor for $ty {
+            const NAME: &'static str = $name;
+            type S = $krate::Sender<u64>;
+            type R = $krate::Receiver<u64>;
+            fn bounded(cap: usize) -> (Self::S, Self::R) {
+                $krate::bounded(cap)
+            }
+            fn send(s: &Self::S, v: u64) -> bool {
+                s.send(v).is_ok()
+            }
+            fn recv(r: &Self::R) -> Option<u64> {
+                r.recv().ok()
+            }
+            fn try_recv(r: &Self::R) -> TryRecv {
+                match r.try_recv() {
+                    Ok(v) => TryRecv::Value(v),
+                    Err($krate::TryRecvError::Empty) => TryRecv::Empty,
+                    Err($krate::TryRecvError::Disconnected) => TryRecv::Closed,
+                }
+            }
         }
-    }
+    };
 }
-
-struct Flume;
-impl Flavor for Flume {
-    const NAME: &'static str = "flume";
-    type S = flume::Sender<u64>;
-    type R = flume::Receiver<u64>;
-    fn bounded(cap: usize) -> (Self::S, Self::R) {
-        flume::bounded(cap)
-    }
-    fn send(s: &Self::S, v: u64) -> bool {
-        s.send(v).is_ok()
-    }
-    fn recv(r: &Self::R) -> Option<u64> {
-        r.recv().ok()
-    }
-    fn try_recv(r: &Self::R) -> TryRecv {
-        match r.try_recv() {
-            Ok(v) => TryRecv::Value(v),
-            Err(flume::TryRecvError::Empty) => TryRecv::Empty,
-            Err(flume::TryRecvError::Disconnected) => TryRecv::Closed,
-        }
-    }
-}
+flavor!(Crossbeam, "crossbeam_channel", crossbeam_channel);
+flavor!(Flume, "flume", flume);
 
 // ---- timing, results, latency -----------------------------------------------
 
