@@ -392,14 +392,7 @@ def main() -> int:
     p.add_argument("--family-timeout", type=float, help="seconds before a family's process is killed")
     p.add_argument("--pin", action="store_true", help="pin the benchmarks' threads to distinct CPUs")
     p.add_argument("--quiet", action="store_true", help="progress lines only, not Google Benchmark's tables")
-    p.add_argument("--filter", metavar="REGEX",
-                   help="only the benchmarks matching REGEX, C++ and Go alike (the same as -- --benchmark_filter=REGEX)")
-    p.add_argument("passthrough", nargs="*", help="Google Benchmark flags (after --)")
-    args = p.parse_args()
-    if args.filter is not None:
-        if any(a.startswith("--benchmark_filter=") for a in args.passthrough):
-            p.error("give --filter or --benchmark_filter, not both")
-        args.passthrough.append(f"--benchmark_filter={args.filter}")
+    args = bench.parse_with_filter(p)
     try:
         return abtest(args)
     except Fail as e:

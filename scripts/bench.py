@@ -559,6 +559,20 @@ def preset_flag_difference(binary: Path, preset: str = "release") -> str | None:
     return None
 
 
+
+def parse_with_filter(p: argparse.ArgumentParser) -> argparse.Namespace:
+    """Adds --filter and the Google Benchmark flags after --, parses, and turns
+    --filter into --benchmark_filter (bench.py and abtest.py share this)."""
+    p.add_argument("--filter", metavar="REGEX",
+                   help="only the benchmarks matching REGEX, C++ and Go alike (the same as -- --benchmark_filter=REGEX)")
+    p.add_argument("passthrough", nargs="*", help="Google Benchmark flags (after --)")
+    args = p.parse_args()
+    if args.filter is not None:
+        if any(a.startswith("--benchmark_filter=") for a in args.passthrough):
+            p.error("give --filter or --benchmark_filter, not both")
+        args.passthrough.append(f"--benchmark_filter={args.filter}")
+    return args
+
 def main() -> int:
     p = argparse.ArgumentParser(
         description="Run conpat's benchmark families (one process each) and write one results file.",
@@ -591,14 +605,7 @@ def main() -> int:
                    help="skip the Rust workloads (benches/rust: crossbeam-channel and flume; they run when cargo "
                         "and Debian's crates are installed)")
     p.add_argument("--quiet", action="store_true", help="show progress lines only, not Google Benchmark's table")
-    p.add_argument("--filter", metavar="REGEX",
-                   help="only the benchmarks matching REGEX, C++ and Go alike (the same as -- --benchmark_filter=REGEX)")
-    p.add_argument("passthrough", nargs="*", help="Google Benchmark flags (after --)")
-    args = p.parse_args()
-    if args.filter is not None:
-        if any(a.startswith("--benchmark_filter=") for a in args.passthrough):
-            p.error("give --filter or --benchmark_filter, not both")
-        args.passthrough.append(f"--benchmark_filter={args.filter}")
+    args = parse_with_filter(p)
 
     binary = Path(args.binary)
     if not binary.is_file() or not os.access(binary, os.X_OK):
