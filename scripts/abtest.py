@@ -12,6 +12,11 @@ whose halves were taken in different machine states (the core-to-core round
 trip each C++ sample carries, or the probes around a Go half) is left out
 and counted; benchmarks that lost more than a fifth of their pairs that way
 (or fell below 6) run again in up to about half as many top-up passes.
+After the first pass, both builds run every C++ benchmark for the same
+fixed iteration count (taken from the first pass: about --min-time per
+sample) instead of Google Benchmark's estimate per sample, which costs
+more than the sample itself; --estimate-iterations turns that off, and
+it is off by itself when either binary predates --conpat_iterations.
 
 Per benchmark and metric the change is the Hodges-Lehmann estimate of the
 paired log-ratios log(HEAD / BASE) (slower positive; rates inverted) with
@@ -59,15 +64,19 @@ import stats  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 REPO = ROOT  # the repository whose revisions are built (tests point it elsewhere)
 LEVEL = 0.95
-# Samples per benchmark: four times the passes at a quarter of the minimum
-# time (pairs, not repetitions, carry the test). On the 2-vCPU VM, an A/A run
-# of channel.spsc + channel.pingpong took the same time either way (512 s
-# against 491 s for 10 pairs of 0.1 s), and 20 pairs of 0.05 s halved the
-# spread: median |change| 2.9 % against 6.0 %, median interval width 54
-# against 96 points. A sample's noise is mostly which state the run landed
-# in (thread placement, the VM's core-to-core mode), not its length.
-PAIRS = {name: 4 * prof["repetitions"] for name, prof in bench.PROFILES.items()}
-MIN_TIME = {name: prof["min_time"] / 4 for name, prof in bench.PROFILES.items()}
+# Samples per benchmark: eight times the passes at an eighth of the minimum
+# time (pairs, not repetitions, carry the test). A sample's noise on a small
+# VM is mostly which state it landed in (thread placement, the VM's
+# core-to-core mode), not its length, so more, shorter pairs narrow the
+# interval; with the iteration counts fixed after the first pass (see
+# fixed_iterations) a sample costs its minimum time once. An A/A run on the
+# 2-vCPU VM, channel.spsc + channel.pingpong, both builds one binary:
+#   10 pairs x 0.1 s:    491 s, median |change| 6.0 %, median interval width 96 points
+#   20 pairs x 0.05 s:   512 s, 2.9 %, 54 points
+#   40 pairs x 0.025 s:  646 s (another job was building), 2.2 %, 29 points
+#   the same, counts fixed after pass 1: 347 s, 1.6 %, 27 points
+PAIRS = {name: 8 * prof["repetitions"] for name, prof in bench.PROFILES.items()}
+MIN_TIME = {name: prof["min_time"] / 8 for name, prof in bench.PROFILES.items()}
 # The interval holds off noise (an A/A run on the 2-vCPU VM: unadjusted 95 %
 # intervals left out 0 in 6 of 123 rows, as chance predicts); the minimum
 # effect keeps out what code layout alone moves between two builds (a few
@@ -200,6 +209,33 @@ def build_go(side: dict, work: Path) -> Path | None:
 def half_order(pass_k: int, family_index: int) -> tuple:
     """ABBA: a family runs A then B in one pass and B then A in the next."""
     return ("base", "head") if (pass_k + family_index) % 2 else ("head", "base")
+
+
+TIME_SUFFIX = re.compile(r"/(?:real|manual)_time$")
+UNIT_S = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def supports_fixed_iterations(binary: Path) -> bool:
+    """Whether this conpat_bench takes --conpat_iterations (older builds do not)."""
+    r = subprocess.run([str(binary), "--conpat_help"], capture_output=True, text=True)
+    return r.returncode == 0 and "--conpat_iterations" in r.stdout
+
+
+def fixed_iterations(samples: list, min_time: float) -> dict:
+    """Registered name -> iteration count that makes one sample last about
+    min_time, from the first pass's samples of both builds (the geometric
+    mean of their times per iteration). Google Benchmark estimates the count
+    afresh for every sample, and that estimate costs about 1.5 times the
+    sample itself; the later passes reuse these counts, the same for both
+    builds."""
+    per_iter: dict = {}
+    for b in samples:
+        if (b.get("run_type") != "iteration" or b.get("error_occurred") or "run_name" not in b
+                or not isinstance(b.get("real_time"), (int, float)) or b["real_time"] <= 0):
+            continue
+        t = float(b["real_time"]) * UNIT_S.get(b.get("time_unit", "ns"), 1e-9)
+        per_iter.setdefault(TIME_SUFFIX.sub("", b["run_name"]), []).append(math.log(t))
+    return {name: max(1, math.ceil(min_time / math.exp(statistics.fmean(ts)))) for name, ts in per_iter.items()}
 
 
 def mark_states(sides: dict, probes: list) -> dict:
@@ -362,10 +398,14 @@ def main() -> int:
     p.add_argument("--profile", choices=sorted(bench.PROFILES), default="default",
                    help="benchmark sweep, as bench.py's (default: default)")
     p.add_argument("--repetitions", type=int,
-                   help="passes, i.e. pairs per benchmark (default: four times the profile's repetitions, at a "
-                        "quarter of its minimum time: quick 12, default 20, full 40); 6 is the fewest that reach 95 %%")
-    p.add_argument("--min-time", type=float, help="seconds per sample (default: a quarter of the profile's)")
+                   help="passes, i.e. pairs per benchmark (default: eight times the profile's repetitions, at a "
+                        "eighth of its minimum time: quick 24, default 40, full 80); 6 is the fewest that reach 95 %%")
+    p.add_argument("--min-time", type=float, help="seconds per sample (default: an eighth of the profile's)")
     p.add_argument("--no-go", action="store_true", help="leave out the Go workloads")
+    p.add_argument("--estimate-iterations", action="store_true",
+                   help="let Google Benchmark estimate the iteration count of every sample (by default passes "
+                        "after the first reuse the first pass's counts, when both builds can: about twice as "
+                        "many samples in the same time)")
     p.add_argument("--no-top-up", action="store_true",
                    help="do not run again the benchmarks that lost pairs to a change of machine state")
     p.add_argument("--min-effect", type=float, default=DEFAULT_MIN_EFFECT,
@@ -497,7 +537,7 @@ def abtest(args: argparse.Namespace) -> int:
             cmd = [str(s["go_binary"]), "-profile", args.profile, "-min-time", str(min_time), "-out", str(out),
                    "-filter", "^(" + "|".join(re.escape(n) for n in fnames) + ")$"]
         else:
-            cmd = bench.cpp_command(s["binary"], fnames, s["args"], passthrough, out)
+            cmd = bench.cpp_command(s["binary"], fnames, s["args"], passthrough + fixed["args"], out)
         rec = bench.run_family(cmd, family, fnames, s["args"], out, timeout)
         rec.update(**{"pass": pass_k}, **({"top_up": True} if top_up else {}))
         s["records"].append(rec)
@@ -517,6 +557,9 @@ def abtest(args: argparse.Namespace) -> int:
                 s["context"] = s["context"] or doc["context"]
             for b in doc["benchmarks"]:
                 b["pass"] = pass_k
+                for k in ("name", "run_name"):  # one name per benchmark, fixed count or not
+                    if isinstance(b.get(k), str):
+                        b[k] = bench.ITERATIONS_PART.sub("", b[k])
                 b["_probes"] = (before, before + 1)
                 if top_up:
                     b["top_up"] = True
@@ -524,8 +567,19 @@ def abtest(args: argparse.Namespace) -> int:
         progress["done"] += len(fnames)
 
     fam_index = {f: i for i, f in enumerate(sorted(families))}
+    # After the first pass both builds run each benchmark for a fixed number of
+    # iterations (when both binaries can): see fixed_iterations.
+    fixed: dict = {"args": [], "used": False,
+                   "possible": bool(names) and not args.estimate_iterations
+                   and all(supports_fixed_iterations(s["binary"]) for s in sides.values())}
     with tempfile.TemporaryDirectory(prefix="conpat-abtest-") as tmp:
         for pass_k in range(1, passes + 1):
+            if pass_k == 2 and fixed["possible"]:
+                counts = fixed_iterations(sides["base"]["benchmarks"] + sides["head"]["benchmarks"], min_time)
+                if counts:
+                    path = Path(tmp) / "iterations.json"
+                    path.write_text(json.dumps(counts, indent=1, sort_keys=True) + "\n")
+                    fixed.update(args=[f"--conpat_iterations={path}"], used=True)
             order = list(families.items())
             random.Random(pass_k).shuffle(order)
             for j, (family, fnames) in enumerate(order, 1):
@@ -597,6 +651,7 @@ def abtest(args: argparse.Namespace) -> int:
            "base": {"rev": sides["base"]["rev"], "commit": sides["base"]["sha"], "dirty": sides["base"]["dirty"]},
            "head": {"rev": sides["head"]["rev"], "commit": sides["head"]["sha"], "dirty": sides["head"]["dirty"]},
            "build": fb, "profile": args.profile, "passes": passes, "min_time_s": min_time,
+           "fixed_iterations": fixed["used"],
            "min_effect_pct": args.min_effect, "fdr": args.fdr,
            "pairs": {"kept": kept, "dropped_state": dropped, "usual_c2c_round_trip_ns": state["usual_c2c_round_trip_ns"],
                      "probes": len(probes)},
@@ -645,7 +700,8 @@ def render(res: dict, fmt: str) -> str:
     head = (f"{res['head']['rev']} ({res['head']['commit'][:7]}{', with uncommitted changes' if res['head']['dirty'] else ''})"
             f" vs base {res['base']['rev']} ({res['base']['commit'][:7]})")
     out = [f"## abtest: {head}" if md else f"== abtest: {head}",
-           f"paired: {res['passes']} pass(es) of both builds interleaved (ABBA), {res['min_time_s']} s per sample, "
+           f"paired: {res['passes']} pass(es) of both builds interleaved (ABBA), {res['min_time_s']} s per sample"
+           + (" (iteration counts fixed after the first pass)" if res.get("fixed_iterations") else "") + ", "
            f"profile {res['profile']}; build '{res['build']['cxx_flags']}' ({res['build']['compiler']}) on both",
            f"pairs: {res['pairs']['kept']} kept, {res['pairs']['dropped_state']} left out because their halves were "
            f"taken in different machine states",

@@ -295,8 +295,16 @@ def group_by_family(names: list[str]) -> dict[str, list[str]]:
     return families
 
 
+def name_pattern(name: str) -> str:
+    """A regex for one listed benchmark name that also matches it with the
+    /iterations:N that Google Benchmark inserts when the count is fixed
+    (conpat_bench --conpat_iterations)."""
+    m = re.match(r"(.*?)(/(?:real|manual)_time)?$", name)
+    return re.escape(m[1]) + r"(/iterations:[0-9]+)?" + re.escape(m[2] or "")
+
+
 def cpp_command(binary: Path, names: list[str], args: argparse.Namespace, passthrough: list[str], out: Path) -> list:
-    flt = "^(" + "|".join(re.escape(n) for n in names) + ")$"
+    flt = "^(" + "|".join(name_pattern(n) for n in names) + ")$"
     cmd = [str(binary), f"--conpat_profile={args.profile}", f"--conpat_out={out}",
            f"--conpat_machine={args.machine}", f"--conpat_watchdog={args.watchdog}",
            f"--benchmark_filter={flt}", f"--benchmark_min_time={args.min_time}",
@@ -304,6 +312,9 @@ def cpp_command(binary: Path, names: list[str], args: argparse.Namespace, passth
     if args.git_sha:
         cmd += [f"--conpat_git={args.git_sha}", f"--conpat_git_dirty={int(args.git_dirty)}"]
     return cmd
+
+
+ITERATIONS_PART = re.compile(r"/iterations:[0-9]+(?=/|$)")
 
 
 def run_family(cmd: list, family: str, names: list[str], args: argparse.Namespace, out: Path,
@@ -320,7 +331,7 @@ def run_family(cmd: list, family: str, names: list[str], args: argparse.Namespac
         for line in proc.stdout:
             if not args.quiet:
                 sys.stdout.write("    " + line)
-            name = line.split(" ", 1)[0]
+            name = ITERATIONS_PART.sub("", line.split(" ", 1)[0])
             if name in names or name + "/real_time" in names:
                 finished.append(name)
 

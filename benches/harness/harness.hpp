@@ -80,13 +80,18 @@ void run_sample(benchmark::State& st, const std::string& n, const F& fn) {
   if (before > 0 && after > 0) st.counters["state_c2c_ns"] = std::max(before, after);
 }
 
+// The iteration count --conpat_iterations fixes for the benchmark
+// registered as `name`, or 0 (Google Benchmark estimates it per sample).
+benchmark::IterationCount fixed_iterations(const std::string& name);
+
 // Registers fn(state, name) under `name`, timed in wall-clock nanoseconds.
 template <class F>
 void register_benchmark(const Name& name, F fn) {
   std::string n = name.str();
-  benchmark::RegisterBenchmark(n.c_str(), [n, fn](benchmark::State& st) { run_sample(st, n, fn); })
-      ->UseRealTime()
-      ->Unit(benchmark::kNanosecond);
+  auto* b = benchmark::RegisterBenchmark(n.c_str(), [n, fn](benchmark::State& st) { run_sample(st, n, fn); })
+                ->UseRealTime()
+                ->Unit(benchmark::kNanosecond);
+  if (const auto fixed = fixed_iterations(n); fixed > 0) b->Iterations(fixed);
 }
 
 // As register_benchmark, for benchmarks that time themselves with
@@ -100,6 +105,7 @@ void register_manual(const Name& name, F fn, benchmark::IterationCount iteration
   auto* b = benchmark::RegisterBenchmark(n.c_str(), [n, fn](benchmark::State& st) { run_sample(st, n, fn); })
                 ->UseManualTime()
                 ->Unit(benchmark::kNanosecond);
+  if (iterations == 0) iterations = fixed_iterations(n);
   if (iterations > 0) b->Iterations(iterations);
 }
 

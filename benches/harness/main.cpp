@@ -37,6 +37,7 @@ std::vector<FamilyRegistrar>& registrars() {
 }
 
 Options g_options;
+std::map<std::string, benchmark::IterationCount> g_fixed_iterations;  // --conpat_iterations
 
 constexpr const char* kUsage = R"(conpat_bench — conpat's benchmark harness (Google Benchmark inside).
 
@@ -51,6 +52,12 @@ conpat options:
   --conpat_watchdog=SECONDS a benchmark round with no progress for this long fails (default 30)
   --conpat_pin=0|1          pin the benchmarks' own threads to distinct allowed CPUs
                             (default 0; recorded in context.conpat.pinning)
+  --conpat_iterations=FILE  fix the iteration count of the benchmarks named in FILE, a JSON
+                            object {"<name as listed, without /real_time>": count, ...},
+                            instead of Google Benchmark's estimate per sample (abtest's later
+                            passes: a sample then costs its minimum time once, not about
+                            2.5 times). Google Benchmark adds /iterations:N to their names;
+                            the results' family/impl/params ignore it
   --conpat_cpus=N           with --benchmark_list_tests: list what a machine with N logical CPUs
                             (and N cores) would run; the sweeps of thread, writer and worker
                             counts reach the CPUs (powers of two up to N, N, 2N)
@@ -138,6 +145,25 @@ unsigned hardware_threads() {
   return n == 0 ? 1 : n;
 }
 
+// Reads --conpat_iterations' file; exits with a usage error on bad input.
+void read_fixed_iterations(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) usage_error("--conpat_iterations: cannot read '" + path + "'");
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) usage_error("--conpat_iterations: '" + path + "' is not a JSON object {name: count}");
+  for (const auto& [name, count] : j.items()) {
+    if (!count.is_number_integer() || count.get<long long>() < 1) {
+      usage_error("--conpat_iterations: the count of '" + name + "' is not a positive integer");
+    }
+    g_fixed_iterations[name] = count.get<benchmark::IterationCount>();
+  }
+}
+
+benchmark::IterationCount fixed_iterations(const std::string& name) {
+  auto it = g_fixed_iterations.find(name);
+  return it == g_fixed_iterations.end() ? 0 : it->second;
+}
+
 }  // namespace conpat::bench
 
 int main(int argc, char** argv) {
@@ -174,6 +200,8 @@ int main(int argc, char** argv) {
       double s = std::strtod(v.c_str(), &end);
       if (end == v.c_str() || *end != '\0' || !(s > 0)) usage_error("--conpat_watchdog takes seconds > 0, not '" + v + "'");
       g_options.watchdog_seconds = s;
+    } else if (take_flag(a, "--conpat_iterations", v)) {
+      read_fixed_iterations(v);
     } else if (take_flag(a, "--conpat_cpus", v)) {
       char* end = nullptr;
       long n = std::strtol(v.c_str(), &end, 10);

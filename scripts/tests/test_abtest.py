@@ -290,6 +290,55 @@ def test_head_against_head_end_to_end(binary, tmp_path):
         doc = cr.load(f)  # valid against the schema
         assert len(doc["context"]["conpat"]["machine_state"]["probes"]) >= 2 * 6 + 1, "a probe around every half"
         assert {b["pass"] for b in cr.iterations(doc)} >= set(range(1, 7))
+    # After the first pass both builds ran the same fixed iteration counts, under the listed names.
+    assert res["fixed_iterations"] is True
+    docs = [cr.load(f) for f in files]
+    counts = [{(b["name"], b["pass"]): b["iterations"] for b in cr.iterations(d)} for d in docs]
+    later = [k for k in counts[0] if k[1] >= 2]
+    assert later and all(counts[0][k] == counts[1].get(k) for k in later)
+    assert not any("/iterations:" in b["name"] for d in docs for b in cr.iterations(d))
+
+
+def test_fixed_iterations_make_a_sample_last_about_the_minimum_time():
+    s = [{"run_type": "iteration", "run_name": "f/impl:a/x:1/real_time", "real_time": 1000.0, "time_unit": "ns"},
+         {"run_type": "iteration", "run_name": "f/impl:a/x:1/real_time", "real_time": 4000.0, "time_unit": "ns"},
+         {"run_type": "iteration", "run_name": "f/impl:b/manual_time", "real_time": 2.0, "time_unit": "ms"},
+         {"run_type": "iteration", "run_name": "f/impl:c/real_time", "real_time": 1.0, "time_unit": "s"},
+         {"run_type": "iteration", "run_name": "f/impl:d/real_time", "real_time": 5.0, "error_occurred": True}]
+    got = abtest.fixed_iterations(s, 0.02)
+    # geometric mean of 1 us and 4 us is 2 us: 10,000 iterations in 20 ms; 2 ms: 10; longer than min_time: 1.
+    assert got == {"f/impl:a/x:1": 10000, "f/impl:b": 10, "f/impl:c": 1}
+
+
+def test_name_pattern_matches_the_name_with_a_fixed_count_and_nothing_else():
+    import re
+    import bench
+    n = "channel.spsc/impl:channel/cap:1/payload:8/work:0/real_time"
+    pat = re.compile("^(" + bench.name_pattern(n) + ")$")
+    assert pat.match(n) and pat.match(n.replace("/real_time", "/iterations:123/real_time"))
+    assert not pat.match(n.replace("cap:1/", "cap:16/")) and not pat.match(n.replace("/real_time", ""))
+    assert bench.ITERATIONS_PART.sub("", "a/b:1/iterations:77/real_time") == "a/b:1/real_time"
+
+
+def test_harness_fixes_the_iterations_it_is_given_and_refuses_bad_files(binary, tmp_path):
+    name = "channel.pingpong/impl:channel/cap:1"
+    fixed = tmp_path / "it.json"
+    fixed.write_text(json.dumps({name: 37}))
+    out = tmp_path / "o.json"
+    r = subprocess.run([binary, "--conpat_profile=quick", f"--conpat_iterations={fixed}", f"--conpat_out={out}",
+                        "--benchmark_filter=^channel\\.pingpong/impl:channel/cap:1/"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    runs = cr.iterations(cr.load(out, check=False))  # the harness's own file: bench.py adds the rest
+    assert runs and all(b["iterations"] == 37 for b in runs)
+    assert {b["params"]["cap"] for b in runs} == {1} or {b["params"]["cap"] for b in runs} == {"1"}
+    for bad in ("[1, 2]", json.dumps({name: 0}), json.dumps({name: "x"}), "{not json"):
+        fixed.write_text(bad)
+        r = subprocess.run([binary, f"--conpat_iterations={fixed}", "--benchmark_list_tests"],
+                           capture_output=True, text=True)
+        assert r.returncode == 2 and "--conpat_iterations" in r.stderr, (bad, r.stderr)
+    r = subprocess.run([binary, f"--conpat_iterations={tmp_path / 'missing.json'}", "--benchmark_list_tests"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "cannot read" in r.stderr
 
 
 # ---- references that make bench reproduces -------------------------------------------
