@@ -288,7 +288,7 @@ TEST_P(SelectCap, SelfSelect) {
 // not take a value sent there later.
 TEST(Select, DuplicateChannel) {
   Chan c(0), d(0), e(0);
-  std::jthread t1([&] {
+  std::thread t1([&] {
     int x = 0;
     SelectResult r = select(recv_case(c, x), recv_case(c, x), recv_case(d, x));
     EXPECT_EQ(r, (SelectResult{2, ChanStatus::ok}));
@@ -297,13 +297,14 @@ TEST(Select, DuplicateChannel) {
   });
   std::this_thread::sleep_for(5ms);  // let the select block (not needed for correctness)
   int got_c = 0;
-  std::jthread t2([&] { ASSERT_EQ(c.recv(got_c), ChanStatus::ok); });
+  std::thread t2([&] { ASSERT_EQ(c.recv(got_c), ChanStatus::ok); });
   std::this_thread::sleep_for(5ms);
-  ASSERT_EQ(d.send(7), ChanStatus::ok);
+  EXPECT_EQ(d.send(7), ChanStatus::ok);
   int v = 0;
-  ASSERT_EQ(e.recv(v), ChanStatus::ok);
+  EXPECT_EQ(e.recv(v), ChanStatus::ok);
   EXPECT_EQ(v, 9);
-  ASSERT_EQ(c.send(8), ChanStatus::ok);
+  EXPECT_EQ(c.send(8), ChanStatus::ok);
+  t1.join();
   t2.join();
   EXPECT_EQ(got_c, 8);
 }
