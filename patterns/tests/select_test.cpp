@@ -197,6 +197,12 @@ TEST_P(SelectCap, Stop) {
     EXPECT_EQ(select(never.get_token(), recv_case(a, x)), (SelectResult{0, ChanStatus::ok}));
     EXPECT_EQ(x, 1);
   }
+  // A timeout and a stop token together: whichever comes first.
+  std::stop_source both;
+  EXPECT_EQ(select_for(5ms, both.get_token(), recv_case(a, x)), (SelectResult{-1, ChanStatus::timeout}));
+  both.request_stop();
+  EXPECT_EQ(select_until(std::chrono::steady_clock::now() + 10s, both.get_token(), recv_case(a, x)),
+            (SelectResult{-1, ChanStatus::cancelled}));
 }
 
 // crossbeam `unblocks`: a blocked select completes once a peer arrives, for

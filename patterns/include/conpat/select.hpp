@@ -12,6 +12,7 @@
 //   select(stop, cases...)          ... or returns cancelled once `stop` is requested
 //   select_for(timeout, cases...)   ... or returns timeout after `timeout`
 //   select_until(deadline, ...)     ... or returns timeout at `deadline` (any clock)
+//   select_for(timeout, stop, ...), select_until(deadline, stop, ...)   both
 //   try_select(cases...)            never blocks: Go's `default:`, would_block
 // Cases:
 //   recv_case(ch, out)   receives into `out` (written only when the case completes with ok)
@@ -402,6 +403,18 @@ SelectResult select_for(std::chrono::duration<Rep, Period> timeout, Cases&&... c
 template <class Clock, class Duration, detail::SelectCaseArg... Cases>
 SelectResult select_until(std::chrono::time_point<Clock, Duration> deadline, Cases&&... cases) {
   return detail::select_impl(detail::deadline_at(deadline), nullptr, false, cases...);
+}
+
+// With both a timeout (or deadline) and a stop token: Go's select over a
+// result, ctx.Done() and time.After.
+template <class Rep, class Period, detail::SelectCaseArg... Cases>
+SelectResult select_for(std::chrono::duration<Rep, Period> timeout, std::stop_token stop, Cases&&... cases) {
+  return detail::select_impl(detail::deadline_after(timeout), &stop, false, cases...);
+}
+template <class Clock, class Duration, detail::SelectCaseArg... Cases>
+SelectResult select_until(std::chrono::time_point<Clock, Duration> deadline, std::stop_token stop,
+                          Cases&&... cases) {
+  return detail::select_impl(detail::deadline_at(deadline), &stop, false, cases...);
 }
 
 // Never blocks (Go's select with a default case): completes a case that
