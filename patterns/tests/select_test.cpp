@@ -675,6 +675,50 @@ TEST_P(SelectCap, StressTimeoutTwoThreads) {
   }
 }
 
+// Go test/chan/select5.go (generated: every combination of a receive or
+// send case, ready or not, with or without a default), a representative
+// subset: a ready case is the one chosen, whatever else the select holds;
+// with nothing ready the default (try_select) or the timeout answers, and
+// nothing is sent or received.
+TEST(Select, Select5Combinations) {
+  for (int trial = 0; trial < 50; ++trial) {
+    Chan ready_rx(1), idle_rx(1), ready_tx(1), idle_tx(1);
+    ASSERT_EQ(ready_rx.send(7), ChanStatus::ok);  // a value to receive
+    ASSERT_EQ(idle_tx.send(0), ChanStatus::ok);   // full: a send would block
+    int x = 0, y = 0;
+    // One ready receive among blocked cases of both kinds.
+    EXPECT_EQ(select(recv_case(idle_rx, y), send_case(idle_tx, 1), recv_case(ready_rx, x)),
+              (SelectResult{2, ChanStatus::ok}));
+    EXPECT_EQ(x, 7);
+    // One ready send among blocked cases, with a default.
+    EXPECT_EQ(try_select(send_case(idle_tx, 1), send_case(ready_tx, 5), recv_case(idle_rx, y)),
+              (SelectResult{1, ChanStatus::ok}));
+    ASSERT_EQ(ready_tx.try_recv(x), ChanStatus::ok);
+    EXPECT_EQ(x, 5);
+    // Nothing ready: default, or timeout; nothing moved.
+    EXPECT_EQ(try_select(recv_case(idle_rx, y), send_case(idle_tx, 2), recv_case(ready_rx, y)),
+              (SelectResult{-1, ChanStatus::would_block}));
+    EXPECT_EQ(select_for(1ms, recv_case(idle_rx, y), send_case(idle_tx, 2)), (SelectResult{-1, ChanStatus::timeout}));
+    EXPECT_EQ(idle_tx.size(), 1u);
+    ASSERT_EQ(idle_tx.try_recv(x), ChanStatus::ok);
+    EXPECT_EQ(x, 0);
+    EXPECT_EQ(y, 0);
+  }
+  // Unbuffered: ready only with a peer waiting; the peer's case is the one chosen.
+  Chan c(0), d(0);
+  int got = 0;
+  std::thread r([&] { EXPECT_EQ(c.recv(got), ChanStatus::ok); });
+  SelectResult res;
+  int x = 0;
+  do {  // until the receiver is parked: before that, nothing is ready
+    res = try_select(recv_case(d, x), send_case(d, 1), send_case(c, 3));
+    ASSERT_TRUE(res.index == -1 || res.index == 2) << res.index;
+    if (res.index < 0) std::this_thread::sleep_for(1ms);
+  } while (res.index < 0);
+  r.join();
+  EXPECT_EQ(got, 3);
+}
+
 // Go test/chan/select.go: a select over send cases on buffered channels
 // whose choices add up (each choice counted, every count consistent).
 TEST(Select, GoSelectCounts) {
