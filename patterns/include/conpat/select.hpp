@@ -49,7 +49,11 @@
 // the hand-off itself; a buffered one only wakes the select, which then
 // retries that case first (the value or the free slot it was woken for may
 // have been taken meanwhile by an operation that never slept: then it
-// starts a new round). On timeout or stop the select claims its own
+// starts a new round). A claimed select retries that case even when its
+// timeout or stop fired meanwhile, so it never leaves with a wake-up
+// unused: either it takes the value (or slot) it was woken for, or another
+// operation did, and no plain waiter of that channel is left asleep beside
+// a value or a free slot. On timeout or stop the select claims its own
 // context (kAborted) and so can no longer be chosen. Leaving a round, it
 // unlinks every entry still linked and, if a peer claimed it, waits for
 // that peer's signal, so no peer touches the context after the select
