@@ -3,8 +3,8 @@
 // (its benches `select_rx` and `select_both`), against Go's select
 // (benches/go/main.go, same names).
 //
-//   channel.select_rx/impl:channel/runner:thread/threads:T/cap:C
-//   channel.select_both/impl:channel/runner:thread/threads:T/cap:C
+//   channel.select_rx/impl:channel/runner:R/threads:T/cap:C
+//   channel.select_both/impl:channel/runner:R/threads:T/cap:C
 //
 // select_rx: T sender threads, each sending on its own channel of capacity
 // C; the benchmark's thread receives with one select over the T channels.
@@ -13,7 +13,10 @@
 // a select over receive cases on all T channels. One iteration is a batch
 // of 4096 items (each sender sends its share); ns_per_item is the time per
 // item. Each row checks the count and the sum of what was received against
-// what was sent, and that every channel closes after the senders.
+// what was sent, and that every channel closes after the senders. On the
+// fiber runner (FiberWait) every sender and receiver is a fiber of a pool
+// with one OS thread per allowed CPU, as goroutines; the receivers report
+// each round's end on a channel to the benchmark's thread.
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -24,7 +27,9 @@
 #include <vector>
 
 #include "conpat/channel.hpp"
+#include "conpat/fiber_wait.hpp"
 #include "conpat/select.hpp"
+#include "harness/fiber_pool.hpp"
 #include "harness/harness.hpp"
 #include "harness/workers.hpp"
 
@@ -203,6 +208,93 @@ void select_both(benchmark::State& state, const std::string& name, std::size_t c
   state.counters["usable_cap"] = static_cast<double>(cap);
 }
 
+// The fiber runner: both workloads. `both`: select_both (T receivers,
+// senders select), else select_rx (one receiver, plain sends).
+template <std::size_t T>
+void select_fibers(benchmark::State& state, const std::string& name, std::size_t cap, bool both) {
+  using FCh = Channel<std::uint64_t, FiberWait>;
+  static_assert(T == 4, "the fiber runner's selects name four channels");
+  const std::uint64_t share = kSelectBatch / T;
+  const std::uint64_t batch = share * T;
+  FiberPool pool(static_cast<int>(hardware_threads()));
+  std::deque<FCh> chans;
+  for (std::size_t i = 0; i < T; ++i) chans.emplace_back(cap);
+  Channel<int, FiberWait> start(T);  // one token per sender per round
+  Channel<int, FiberWait> done(1);   // a round's end, from the receiver that took its last item
+  std::atomic<std::uint64_t> sent_count{0}, sent_sum{0}, got_count{0}, got_sum{0};
+  std::atomic<int> left{static_cast<int>(T)};
+  std::atomic<std::int64_t> remaining{0};
+  for (std::size_t p = 0; p < T; ++p) {
+    pool.spawn([&, p] {
+      std::uint64_t seq = 0, count = 0, sum = 0;
+      int token = 0;
+      bool open = true;
+      while (open && start.recv(token) == ChanStatus::ok) {
+        for (std::uint64_t i = 0; i < share && open; ++i, ++seq) {
+          const std::uint64_t v = (static_cast<std::uint64_t>(p) << kSenderShift) | seq;
+          open = (both ? select(send_case(chans[0], v), send_case(chans[1], v), send_case(chans[2], v),
+                                send_case(chans[3], v)).status
+                       : chans[p].send(v)) == ChanStatus::ok;
+          if (open) sum += v, ++count;
+        }
+      }
+      sent_count.fetch_add(count), sent_sum.fetch_add(sum);
+      if (left.fetch_sub(1) == 1) {
+        for (auto& c : chans) c.close();
+      }
+    });
+  }
+  auto take = [&](std::uint64_t& count, std::uint64_t& sum, std::uint64_t x) {
+    sum += x, ++count;
+    if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) (void)done.send(1);
+  };
+  for (std::size_t q = 0; q < (both ? T : 1); ++q) {
+    pool.spawn([&] {
+      std::uint64_t count = 0, sum = 0;
+      std::array<std::uint64_t, 4> v{};
+      for (;;) {
+        SelectResult r = select(recv_case(chans[0], v[0]), recv_case(chans[1], v[1]), recv_case(chans[2], v[2]),
+                                recv_case(chans[3], v[3]));
+        if (r.status != ChanStatus::ok) break;
+        take(count, sum, v[static_cast<std::size_t>(r.index)]);
+      }
+      for (auto& c : chans) {
+        std::uint64_t x = 0;
+        while (c.recv(x) == ChanStatus::ok) take(count, sum, x);
+      }
+      got_count.fetch_add(count), got_sum.fetch_add(sum);
+    });
+  }
+  Watchdog wd(options().watchdog_seconds, [&] {
+    for (auto& c : chans) c.close();
+    start.close();
+    done.close();
+  });
+  bool ok = true;
+  for (auto _ : state) {
+    remaining.store(static_cast<std::int64_t>(batch), std::memory_order_release);
+    for (std::size_t p = 0; p < T && ok; ++p) ok = start.send(1) == ChanStatus::ok;
+    int token = 0;
+    ChanStatus s = ChanStatus::timeout;
+    while (ok && (s = done.recv_for(token, std::chrono::milliseconds(100))) == ChanStatus::timeout && !wd.fired()) {}
+    ok = ok && s == ChanStatus::ok;
+    if (!ok) break;
+    wd.kick();
+  }
+  start.close();
+  pool.join();  // senders close the channels; receivers drain them and end
+  if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
+  if (!ok || remaining.load() != 0) return state.SkipWithError("wrong result: items lost or received after the rounds");
+  if (!check_transfer(state, sent_count.load(), sent_sum.load(), got_count.load(), got_sum.load())) return;
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(batch));
+  state.counters["ns_per_item"] = benchmark::Counter(static_cast<double>(batch) * 1e-9,
+                                                     benchmark::Counter::kIsIterationInvariantRate |
+                                                         benchmark::Counter::kInvert);
+  state.counters["threads_used"] = pool.threads();
+  state.counters["fibers"] = static_cast<double>(both ? 2 * T : T + 1);
+  state.counters["usable_cap"] = static_cast<double>(cap);
+}
+
 void register_select(const Options& opt) {
   const bool quick = opt.profile == Profile::quick;
   constexpr std::size_t kThreads = 4;  // crossbeam's THREADS
@@ -212,6 +304,10 @@ void register_select(const Options& opt) {
                        [cap](benchmark::State& st, const std::string& nm) { select_rx<kThreads>(st, nm, cap); });
     register_benchmark(Name("channel.select_both", "channel").add("runner", runner_name(Runner::thread)).add("threads", kThreads).add("cap", cap),
                        [cap](benchmark::State& st, const std::string& nm) { select_both<kThreads>(st, nm, cap); });
+    register_benchmark(Name("channel.select_rx", "channel").add("runner", runner_name(Runner::fiber)).add("threads", kThreads).add("cap", cap),
+                       [cap](benchmark::State& st, const std::string& nm) { select_fibers<kThreads>(st, nm, cap, false); });
+    register_benchmark(Name("channel.select_both", "channel").add("runner", runner_name(Runner::fiber)).add("threads", kThreads).add("cap", cap),
+                       [cap](benchmark::State& st, const std::string& nm) { select_fibers<kThreads>(st, nm, cap, true); });
   }
 }
 CONPAT_BENCH_FAMILY(register_select);
