@@ -14,7 +14,10 @@
 //   - A queue is non-empty only while the channel is open.
 //   - A waiter is in a queue if and only if its `linked` flag is set; whoever
 //     unlinks it (a peer, close(), or the waiter withdrawing on timeout or
-//     cancellation) decides its result, exactly once.
+//     cancellation) decides its result, exactly once. A select's waiter is
+//     decided by its select's context instead: a peer or close() that
+//     unlinks it completes it only if it claims that context (under mu_);
+//     one whose context is already claimed is dead, unlinked and left alone.
 //
 // Memory ordering: the value and the result are written before the peer's
 // release signal of the waiter's Parker and read after the waiter's acquire
