@@ -2,7 +2,8 @@
 """conpat::Channel against Go's chan and Rust's channels, cell by cell, from one results file.
 
 For every cell of channel.spsc (payload 8, work 0), channel.mpmc,
-channel.pingpong, channel.fan_in, channel.merge and channel.seq that the run holds, prints ns per item
+channel.pingpong, channel.fan_in, channel.merge, channel.seq, channel.select_rx and
+channel.select_both that the run holds, prints ns per item
 (median [95 % interval] over the repetitions, samples taken in another
 machine state left out as everywhere else) of go_chan, of conpat::Channel on
 OS threads and on fibers (runner:fiber), and the ratio Go / Channel with its
@@ -15,7 +16,7 @@ Then the two figures that say how
 close to the machine the channel is: spsc cap 1024 against the padded SPSC
 ring, and pingpong as a multiple of the core-to-core round trip.
 
-  make bench BENCH_ARGS='--benchmark_filter=channel\\.(spsc|mpmc|pingpong|fan_in|merge|seq)/'
+  make bench BENCH_ARGS='--benchmark_filter=channel\\.(spsc|mpmc|pingpong|fan_in|merge|seq|select_rx|select_both)/'
   scripts/channel_table.py results/<machine>/<run>.json [--format markdown|text]
 
 Ratios of medians come with a conservative interval from the two medians'
@@ -30,7 +31,8 @@ import sys
 import conpat_results as cr
 
 NS_PER_ITEM = "ns_per_item"
-FAMILIES = ("channel.spsc", "channel.mpmc", "channel.pingpong", "channel.fan_in", "channel.merge", "channel.seq")
+FAMILIES = ("channel.spsc", "channel.mpmc", "channel.pingpong", "channel.fan_in", "channel.merge", "channel.seq",
+            "channel.select_rx", "channel.select_both")
 
 
 def cells(S: dict) -> list[tuple[str, str, dict]]:
@@ -51,7 +53,7 @@ def cells(S: dict) -> list[tuple[str, str, dict]]:
             return 0.0
 
     # Reading order: by family, then the shape of a cell before its capacity.
-    shape = ("producers", "consumers", "workers", "inputs", "cap", "payload", "work")
+    shape = ("producers", "consumers", "workers", "inputs", "threads", "cap", "payload", "work")
 
     def sort_key(c):
         p = dict(c[1])
@@ -67,6 +69,8 @@ def cells(S: dict) -> list[tuple[str, str, dict]]:
             label = f"fan_in {p.get('workers')} workers cap {p.get('cap')}"
         elif family == "channel.merge":
             label = f"merge {p.get('inputs')} inputs cap {p.get('cap')}"
+        elif family in ("channel.select_rx", "channel.select_both"):
+            label = f"{short} {p.get('threads')} threads cap {p.get('cap')}"
         else:
             label = f"{short} cap {p.get('cap')}"
         out.append((label, family, p))
@@ -130,7 +134,8 @@ def table(doc: dict) -> list[list[str]]:
     rows = [["cell", "go_chan ns", "channel (thread) ns", "Go / thread", "channel (fiber) ns", "Go / fiber"]
             + [h for impl in peers for h in (f"{impl} ns", f"{impl} / thread")]]
     for label, family, params in cells(S):
-        named = family in ("channel.fan_in", "channel.merge")  # rows that name their runner
+        # rows that name their runner
+        named = family in ("channel.fan_in", "channel.merge", "channel.select_rx", "channel.select_both")
         go_runner = "goroutine" if named else None
         thread_runner = "thread" if named else None
         g = stat(find(S, family, "go_chan", params, go_runner, go_release(doc)))

@@ -391,6 +391,12 @@ SPECS = [
     Spec("channel.merge", ["ns_per_item"], "channel.merge: fan_in merging N inputs into one channel (Go: the "
          "article's FanIn): time per item, by capacity", "ns per item", x="inputs", xlabel="inputs", xbase=2,
          facet="cap", headline={"inputs": 8, "cap": 16}),
+    Spec("channel.select_rx", ["ns_per_item"], "channel.select_rx: T senders on their own channels, one receiver "
+         "selecting over the T channels (crossbeam's select_rx; Go: select): time per item, by capacity",
+         "ns per item", facet="cap", headline={"threads": 4, "cap": 1}),
+    Spec("channel.select_both", ["ns_per_item"], "channel.select_both: T senders and T receivers, each selecting "
+         "over the same T channels (crossbeam's select_both; Go: select): time per item, by capacity",
+         "ns per item", facet="cap", headline={"threads": 4, "cap": 1}),
     Spec("close.drain", ["time_ns"], "close.drain: close a full channel and receive what it held", "",
          facet="cap", headline={"cap": 1024}),
     Spec("timeout.armed", ["ns_per_item"], "timeout.armed: the spsc workload with a timeout on every operation "

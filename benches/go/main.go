@@ -553,6 +553,175 @@ func merge(inputs, capacity int) func(n int64) result {
 	}
 }
 
+// channel.select_rx and channel.select_both (crossbeam-channel's select
+// workloads), at four channels: Go's select statement names its cases, so
+// the four are spelled out (selectRecv4, selectSend4). select_rx: each of
+// four sender goroutines sends its share on its own channel, the main
+// goroutine receives the batch with a select over the four. select_both:
+// four senders each send every item with a select over the four channels,
+// four receivers each receive with a select over the four.
+func selectRecv4(c []chan uint64) (uint64, bool) {
+	select {
+	case v, ok := <-c[0]:
+		return v, ok
+	case v, ok := <-c[1]:
+		return v, ok
+	case v, ok := <-c[2]:
+		return v, ok
+	case v, ok := <-c[3]:
+		return v, ok
+	}
+}
+
+func selectSend4(c []chan uint64, v uint64) {
+	select {
+	case c[0] <- v:
+	case c[1] <- v:
+	case c[2] <- v:
+	case c[3] <- v:
+	}
+}
+
+const selectThreads = 4
+
+// selectSenders starts the four senders: each waits for a round's token,
+// sends its share with send(p, v), and once its start channel closes adds
+// its count and sum; the last one closes every channel.
+func selectSenders(c []chan uint64, share uint64, send func(p int, v uint64)) (start []chan struct{}, sentSum, sentCount *uint64) {
+	start = make([]chan struct{}, selectThreads)
+	sentSum, sentCount = new(uint64), new(uint64)
+	left := int32(selectThreads)
+	for p := range start {
+		start[p] = make(chan struct{}, 1)
+		go func(p int) {
+			var seq, s, cnt uint64
+			for range start[p] {
+				for i := uint64(0); i < share; i++ {
+					v := uint64(p)<<40 | seq
+					send(p, v)
+					s += v
+					cnt++
+					seq++
+				}
+			}
+			atomic.AddUint64(sentSum, s)
+			atomic.AddUint64(sentCount, cnt)
+			if atomic.AddInt32(&left, -1) == 0 {
+				for _, ch := range c {
+					close(ch)
+				}
+			}
+		}(p)
+	}
+	return start, sentSum, sentCount
+}
+
+func selectRx(capacity int) func(n int64) result {
+	return func(n int64) result {
+		share := uint64(batch / selectThreads)
+		total := share * selectThreads
+		c := make([]chan uint64, selectThreads)
+		for i := range c {
+			c[i] = make(chan uint64, capacity)
+		}
+		start, sentSum, sentCount := selectSenders(c, share, func(p int, v uint64) { c[p] <- v })
+		var gotSum, gotCount uint64
+		okAll := true
+		t0 := time.Now()
+		for it := int64(0); it < n && okAll; it++ {
+			for p := range start {
+				start[p] <- struct{}{}
+			}
+			for k := uint64(0); k < total; k++ {
+				v, ok := selectRecv4(c)
+				if !ok {
+					okAll = false
+					break
+				}
+				gotSum += v
+				gotCount++
+			}
+		}
+		el := time.Since(t0)
+		for p := range start {
+			close(start[p])
+		}
+		extra := 0
+		for _, ch := range c {
+			for range ch { // closes once every sender has finished
+				extra++
+			}
+		}
+		r := result{iters: n, elapsed: el, items: int64(total), extra: map[string]float64{"usable_cap": float64(capacity)}}
+		if !okAll || extra != 0 || gotCount != atomic.LoadUint64(sentCount) || gotSum != atomic.LoadUint64(sentSum) {
+			r.err = "wrong result: items lost, or left over after the rounds"
+		}
+		return r
+	}
+}
+
+func selectBoth(capacity int) func(n int64) result {
+	return func(n int64) result {
+		share := uint64(batch / selectThreads)
+		total := share * selectThreads
+		c := make([]chan uint64, selectThreads)
+		for i := range c {
+			c[i] = make(chan uint64, capacity)
+		}
+		start, sentSum, sentCount := selectSenders(c, share, func(_ int, v uint64) { selectSend4(c, v) })
+		var remaining int64
+		roundEnd := make(chan struct{}, 1)
+		var gotSum, gotCount uint64
+		var wg sync.WaitGroup
+		take := func(v uint64, s, cnt *uint64) {
+			*s += v
+			*cnt++
+			if atomic.AddInt64(&remaining, -1) == 0 {
+				roundEnd <- struct{}{}
+			}
+		}
+		for q := 0; q < selectThreads; q++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var s, cnt uint64
+				for {
+					v, ok := selectRecv4(c)
+					if !ok {
+						break
+					}
+					take(v, &s, &cnt)
+				}
+				for _, ch := range c { // all close together, after the senders
+					for v := range ch {
+						take(v, &s, &cnt)
+					}
+				}
+				atomic.AddUint64(&gotSum, s)
+				atomic.AddUint64(&gotCount, cnt)
+			}()
+		}
+		t0 := time.Now()
+		for it := int64(0); it < n; it++ {
+			atomic.StoreInt64(&remaining, int64(total))
+			for p := range start {
+				start[p] <- struct{}{}
+			}
+			<-roundEnd
+		}
+		el := time.Since(t0)
+		for p := range start {
+			close(start[p])
+		}
+		wg.Wait()
+		r := result{iters: n, elapsed: el, items: int64(total), extra: map[string]float64{"usable_cap": float64(capacity)}}
+		if atomic.LoadInt64(&remaining) != 0 || gotCount != atomic.LoadUint64(sentCount) || gotSum != atomic.LoadUint64(sentSum) {
+			r.err = "wrong result: items lost or received after the rounds"
+		}
+		return r
+	}
+}
+
 // goChanNote says what a go_chan timeout row measures: the runtime of this
 // toolchain (Debian 12: go1.19) waits for its timers in netpoll's
 // epoll_wait, whose timeout is whole milliseconds on Linux, so a timed
@@ -757,6 +926,14 @@ func specs(profile string) []spec {
 			// producers, forwarders and the receiver
 			add(2*in+1, merge(in, c), "channel.merge", "runner", "goroutine", "inputs", in, "cap", c)
 		}
+	}
+	selectCaps := []int{0, 1, 1024}
+	if quick {
+		selectCaps = []int{1}
+	}
+	for _, c := range selectCaps {
+		add(selectThreads+1, selectRx(c), "channel.select_rx", "runner", "goroutine", "threads", selectThreads, "cap", c)
+		add(2*selectThreads, selectBoth(c), "channel.select_both", "runner", "goroutine", "threads", selectThreads, "cap", c)
 	}
 	timeouts := []int64{0, 1000, 10000, 100000, 1000000, 10000000}
 	if quick {

@@ -64,6 +64,7 @@ class SendEnd {
   friend bool operator==(const SendEnd& a, const SendEnd& b) noexcept { return a.ch_ == b.ch_; }
 
  private:
+  friend struct detail::ChannelAccess;
   channel_type* ch_ = nullptr;
   std::shared_ptr<void> owner_;  // empty unless the end shares ownership of *ch_
 };
@@ -104,6 +105,7 @@ class RecvEnd {
   friend bool operator==(const RecvEnd& a, const RecvEnd& b) noexcept { return a.ch_ == b.ch_; }
 
  private:
+  friend struct detail::ChannelAccess;
   channel_type* ch_ = nullptr;
   std::shared_ptr<void> owner_;  // empty unless the end shares ownership of *ch_
 };

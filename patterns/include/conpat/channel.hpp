@@ -43,6 +43,10 @@
 
 namespace conpat {
 
+namespace detail {
+struct ChannelAccess;  // conpat/select.hpp: a select's cases reach the flavour
+}  // namespace detail
+
 template <class T, class Wait = ThreadWait>
   requires ChannelValue<T>
 class Channel {
@@ -172,6 +176,7 @@ class Channel {
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
+  friend struct detail::ChannelAccess;
   using Array = detail::ArrayFlavor<T, Wait>;
   using Zero = detail::ZeroFlavor<T, Wait>;
   using Flavor = std::variant<Array, Zero>;

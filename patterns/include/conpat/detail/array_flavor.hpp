@@ -74,6 +74,7 @@
 #include "conpat/chan_status.hpp"
 #include "conpat/detail/doorbell.hpp"
 #include "conpat/detail/park.hpp"
+#include "conpat/detail/select_ctx.hpp"
 #include "conpat/detail/waker.hpp"
 #include "conpat/padding.hpp"
 
@@ -170,6 +171,33 @@ class ArrayFlavor {
     }
   }
 
+  // The steps of a select (conpat/select.hpp). A select's entry in a waker
+  // is taken by a hand-over only if the hand-over claims its context
+  // (detail/waker.hpp); the select then retries that case first.
+  using SelectEntry = typename WakerT::Entry;
+  struct SelectStall;  // a case's stall detection across rounds (see Stall)
+
+  // One attempt, as the try_ forms (`linearize`) or the first, cheap look.
+  SelectStep select_try_send(T& value, bool linearize) { return step(try_send_once(value, linearize)); }
+  template <class Put>
+  SelectStep select_try_recv(Put& put, bool linearize) {
+    return step(try_recv_once(put, linearize));
+  }
+  // Links `e` (its sel and index set) and re-checks, as a parking operation
+  // does: enrolled, or ready (linked, but retrying may succeed now).
+  SelectStep select_enrol_send(SelectEntry& e, SelectStall& st) {
+    senders_.add(e);
+    return send_ready(st.s) ? SelectStep::ready : SelectStep::enrolled;
+  }
+  SelectStep select_enrol_recv(SelectEntry& e, SelectStall& st) {
+    receivers_.add(e);
+    return recv_ready(st.s) ? SelectStep::ready : SelectStep::enrolled;
+  }
+  // Unlinks `e` if a hand-over has not (the select's owner knows from its
+  // context whether a signal is coming).
+  void select_withdraw_send(SelectEntry& e) noexcept { (void)senders_.remove(e); }
+  void select_withdraw_recv(SelectEntry& e) noexcept { (void)receivers_.remove(e); }
+
  private:
   struct Slot {
     std::atomic<std::size_t> stamp{0};
@@ -178,6 +206,9 @@ class ArrayFlavor {
   };
 
   enum class Try { ok, closed, blocked };
+  static SelectStep step(Try r) noexcept {
+    return r == Try::ok ? SelectStep::ok : r == Try::closed ? SelectStep::closed : SelectStep::blocked;
+  }
 
   // A stamp with this bit is an announcement: the operation in progress
   // on the slot is about to store the stamp without it. Every reader that
@@ -239,6 +270,13 @@ class ArrayFlavor {
       return now - since < kStallAfter;
     }
   };
+
+ public:
+  struct SelectStall {
+    Stall s;
+  };
+
+ private:
 
   bool send_ready(Stall& stall) const noexcept {
     const std::size_t tail = tail_.load(std::memory_order_seq_cst);

@@ -16,6 +16,15 @@
 // waiter's re-check sees the change, or the notifier's load sees the count,
 // so no wake-up is lost (the Dekker pattern, fenced by the RMWs themselves).
 // Waking is signal(kDone) on the waiter's Parker, a release RMW.
+//
+// Select entries (conpat/select.hpp): an entry may belong to a select, with
+// `sel` pointing at the select's context (detail/select_ctx.hpp) and
+// `index` its case. Such an entry counts as a waiter only if the notifier
+// claims the context for that case (under the lock); otherwise it is dead
+// (its select completed another case or gave up the round): it is unlinked
+// and the next entry is considered. The signal then goes to the context's
+// Parker. Plain entries are always taken. None of this touches the fast
+// path: it runs only when the count is not zero.
 #pragma once
 
 #include <atomic>
@@ -23,6 +32,7 @@
 #include <mutex>
 
 #include "conpat/detail/park.hpp"
+#include "conpat/detail/select_ctx.hpp"
 #include "conpat/detail/wait_list.hpp"
 #include "conpat/padding.hpp"
 
@@ -36,7 +46,9 @@ class Waker {
     Entry* next = nullptr;
     Entry* prev = nullptr;
     bool linked = false;  // guarded by the waker's lock
-    Parker parker;
+    SelectCtx<Parker>* sel = nullptr;  // a select's entry: its context (else nullptr)
+    int index = -1;                    // a select's entry: its case
+    Parker parker;                     // a plain entry's wake-up slot
   };
 
   Waker() = default;
@@ -61,7 +73,7 @@ class Waker {
     return true;
   }
 
-  // Wakes the oldest waiter, if any. Cheap when nobody waits.
+  // Wakes the oldest waiter that can be claimed, if any. Cheap when nobody waits.
   void notify_one() noexcept { wake(take_one()); }
 
   // notify_one in two steps, for a caller that must not touch the waker's
@@ -69,29 +81,43 @@ class Waker {
   // if none) and touches only the waker; wake(e) then signals it and
   // touches only the waiter's own Parker (on the waiter's stack; the waiter
   // cannot leave before the signal).
+  // A select's entry whose context cannot be claimed is unlinked and skipped.
   Entry* take_one() noexcept {
     if (count_.load(std::memory_order_seq_cst) == 0) return nullptr;
     std::lock_guard lk(mu_);
-    Entry* e = list_.head;
-    if (e != nullptr) unlink(e);
-    return e;
+    while (Entry* e = list_.head) {
+      unlink(e);
+      if (claimable(e)) return e;
+    }
+    return nullptr;
   }
   static void wake(Entry* e) noexcept {
-    if (e != nullptr) e->parker.signal(Parker::kDone);
+    if (e != nullptr) parker_of(e).signal(Parker::kDone);
   }
 
-  // Wakes every waiter (close).
+  // Wakes every waiter (close); dead select entries are unlinked unsignalled.
   void notify_all() noexcept {
-    Entry* woken;
+    Entry* woken = nullptr;
     {
       std::lock_guard lk(mu_);
-      woken = list_.drain();
-      count_.store(0, std::memory_order_relaxed);
+      while (Entry* e = list_.head) {
+        unlink(e);
+        if (!claimable(e)) continue;
+        e->next = woken;
+        woken = e;
+      }
     }
-    wake_chain(woken, [](Entry*) {});
+    while (woken != nullptr) {
+      Entry* next = woken->next;  // read before the signal: the waiter may leave at once
+      wake(woken);
+      woken = next;
+    }
   }
 
  private:
+  static bool claimable(Entry* e) noexcept { return e->sel == nullptr || e->sel->claim(e->index); }
+  static Parker& parker_of(Entry* e) noexcept { return e->sel != nullptr ? e->sel->parker : e->parker; }
+
   void unlink(Entry* e) noexcept {  // requires mu_
     list_.remove(e);
     count_.fetch_sub(1, std::memory_order_relaxed);

@@ -14,7 +14,10 @@
 //   - A queue is non-empty only while the channel is open.
 //   - A waiter is in a queue if and only if its `linked` flag is set; whoever
 //     unlinks it (a peer, close(), or the waiter withdrawing on timeout or
-//     cancellation) decides its result, exactly once.
+//     cancellation) decides its result, exactly once. A select's waiter is
+//     decided by its select's context instead: a peer or close() that
+//     unlinks it completes it only if it claims that context (under mu_);
+//     one whose context is already claimed is dead, unlinked and left alone.
 //
 // Memory ordering: the value and the result are written before the peer's
 // release signal of the waiter's Parker and read after the waiter's acquire
@@ -22,6 +25,16 @@
 // a send that returned ok happens-after the receiver took the value. close()
 // happens-before every operation that returns closed because of it (mu_).
 // Operations are linearisable: each takes effect at one point under mu_.
+//
+// Select (conpat/select.hpp): a select's waiter points at the select's
+// context (detail/select_ctx.hpp) and names its case. A peer that pops such
+// a waiter must claim the context for that case first (Go's selectDone);
+// if the claim fails the waiter is dead: it stays unlinked and the peer
+// looks at the next one. A select enrols a case under mu_: it completes the
+// case with a waiting peer if there is one (claiming its own context first,
+// and never pairing with its own waiters: Go's TestSelfSelect), else links
+// its waiter — one lock section, so no wake-up is lost between the look and
+// the link.
 #pragma once
 
 #include <atomic>
@@ -33,6 +46,7 @@
 
 #include "conpat/chan_status.hpp"
 #include "conpat/detail/park.hpp"
+#include "conpat/detail/select_ctx.hpp"
 #include "conpat/detail/wait_list.hpp"
 #include "conpat/padding.hpp"
 
@@ -50,7 +64,7 @@ class ZeroFlavor {
   ChanStatus send(T& value, const Deadline& deadline, std::stop_token* stop) {
     std::unique_lock lk(mu_);
     if (closed_.load(std::memory_order_relaxed)) return ChanStatus::closed;
-    if (Waiter* r = recvq_.pop_front()) {
+    if (Waiter* r = pop_live(recvq_)) {
       r->slot.emplace(std::move(value));
       lk.unlock();
       finish(r, ChanStatus::ok);
@@ -67,7 +81,7 @@ class ZeroFlavor {
 
   ChanStatus recv(std::optional<T>& dst, const Deadline& deadline, std::stop_token* stop) {
     std::unique_lock lk(mu_);
-    if (Waiter* s = sendq_.pop_front()) {
+    if (Waiter* s = pop_live(sendq_)) {
       dst.emplace(std::move(*s->src));
       lk.unlock();
       finish(s, ChanStatus::ok);
@@ -90,28 +104,97 @@ class ZeroFlavor {
       std::lock_guard lk(mu_);
       if (closed_.load(std::memory_order_relaxed)) return false;
       closed_.store(true, std::memory_order_release);
-      woken = sendq_.drain(recvq_.drain());
+      for (WaitQueue* q : {&sendq_, &recvq_}) {
+        while (Waiter* w = pop_live(*q)) {  // dead select waiters: unlinked, not signalled
+          w->next = woken;
+          woken = w;
+        }
+      }
     }
-    wake_chain(woken, [](Waiter* w) { w->result = ChanStatus::closed; });
+    while (woken != nullptr) {
+      Waiter* next = woken->next;  // read before the signal: the waiter may leave at once
+      finish(woken, ChanStatus::closed);
+      woken = next;
+    }
     return true;
   }
 
   bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
- private:
-  // A waiting operation, on its thread's (or fiber's) stack. What the peer
-  // writes (the received value, the result, the wake-up) shares one cache
-  // line, so a hand-off moves that line across once and back once.
+  struct Waiter;
+  using Ctx = SelectCtx<Parker>;
+
+  // The steps of a select. select_try_*: as the try_ forms (the select is
+  // not enrolled anywhere yet). select_enrol_*: under mu_, complete the
+  // case with a live waiting peer (ok), report the channel closed (closed),
+  // or link `w` (enrolled); lost if a peer claimed `ctx` first, retry if
+  // this call claimed it for `index` but every waiting peer turned out dead.
+  // ok and closed mean this call claimed `ctx` for `index`.
+  SelectStep select_try_send(T& value) { return step(send(value, kNow, nullptr)); }
+  SelectStep select_try_recv(std::optional<T>& dst) { return step(recv(dst, kNow, nullptr)); }
+
+  SelectStep select_enrol_send(Waiter& w, T& value, Ctx& ctx, int index) {
+    std::unique_lock lk(mu_);
+    if (closed_.load(std::memory_order_relaxed)) return ctx.claim(index) ? SelectStep::closed : SelectStep::lost;
+    SelectStep claimed = SelectStep::blocked;
+    if (Waiter* r = pop_peer(recvq_, ctx, index, claimed)) {
+      r->slot.emplace(std::move(value));
+      lk.unlock();
+      finish(r, ChanStatus::ok);
+      return SelectStep::ok;
+    }
+    if (claimed != SelectStep::blocked) return claimed;  // lost, or retry
+    w.sel = &ctx;
+    w.index = index;
+    w.src = &value;
+    sendq_.push_back(&w);
+    return SelectStep::enrolled;
+  }
+
+  SelectStep select_enrol_recv(Waiter& w, std::optional<T>& dst, Ctx& ctx, int index) {
+    std::unique_lock lk(mu_);
+    SelectStep claimed = SelectStep::blocked;
+    if (Waiter* s = pop_peer(sendq_, ctx, index, claimed)) {
+      dst.emplace(std::move(*s->src));
+      lk.unlock();
+      finish(s, ChanStatus::ok);
+      return SelectStep::ok;
+    }
+    if (claimed != SelectStep::blocked) return claimed;
+    if (closed_.load(std::memory_order_relaxed)) return ctx.claim(index) ? SelectStep::closed : SelectStep::lost;
+    w.sel = &ctx;
+    w.index = index;
+    recvq_.push_back(&w);
+    return SelectStep::enrolled;
+  }
+
+  // Unlinks `w` if no peer or close() has (the owner knows from its context
+  // whether a signal is coming).
+  void select_withdraw(Waiter& w) noexcept {
+    std::lock_guard lk(mu_);
+    if (w.linked) (w.src != nullptr ? sendq_ : recvq_).remove(&w);
+  }
+
+  // A waiter, on its thread's (or fiber's) stack. What the peer writes (the
+  // received value, the result, the wake-up) shares one cache line, so a
+  // hand-off moves that line across once and back once.
   struct alignas(kCacheLine) Waiter {
-    Parker parker;
+    Parker parker;                       // a plain waiter's wake-up slot
     ChanStatus result = ChanStatus::ok;  // written by whoever unlinks it, before signal
     bool linked = false;                 // guarded by mu_
     std::optional<T> slot;               // receiver: the value a sender handed over
     T* src = nullptr;                    // sender: the value to hand over
     Waiter* next = nullptr;
     Waiter* prev = nullptr;
+    Ctx* sel = nullptr;                  // a select's waiter: its context (signalled instead of `parker`)
+    int index = -1;                      // a select's waiter: its case
   };
 
+ private:
+  static constexpr Deadline kNow{true, Clock::time_point::min()};
+  static SelectStep step(ChanStatus s) noexcept {
+    return s == ChanStatus::ok ? SelectStep::ok : s == ChanStatus::closed ? SelectStep::closed : SelectStep::blocked;
+  }
   using WaitQueue = WaitList<Waiter>;  // guarded by mu_
 
   struct Interrupt {
@@ -119,10 +202,51 @@ class ZeroFlavor {
     void operator()() const noexcept { parker->signal(Parker::kInterrupted); }
   };
 
-  // Completes waiter `w` (already unlinked) after mu_ is released.
+  // Completes waiter `w` (already unlinked, and claimed if a select's) after mu_ is released.
   static void finish(Waiter* w, ChanStatus result) noexcept {
     w->result = result;
-    w->parker.signal(Parker::kDone);
+    (w->sel != nullptr ? w->sel->parker : w->parker).signal(Parker::kDone);
+  }
+
+  // Requires mu_. Unlinks and returns the oldest waiter of `q` that is
+  // plain or whose select this call claimed; dead select waiters on the way
+  // are unlinked and dropped.
+  static Waiter* pop_live(WaitQueue& q) noexcept {
+    while (Waiter* w = q.pop_front()) {
+      if (w->sel == nullptr || w->sel->claim(w->index)) return w;
+    }
+    return nullptr;
+  }
+
+  // Requires mu_. pop_live for a select enrolling case `index` under `ctx`:
+  // skips the select's own waiters (left linked), claims `ctx` before the
+  // first live peer (`claimed` becomes lost if that fails, else retry until
+  // a peer is returned).
+  static Waiter* pop_peer(WaitQueue& q, Ctx& ctx, int index, SelectStep& claimed) noexcept {
+    Waiter* w = q.head;
+    while (w != nullptr) {
+      Waiter* next = w->next;
+      if (w->sel == &ctx) {
+        w = next;
+        continue;
+      }
+      if (w->sel != nullptr && !w->sel->open()) {  // dead
+        q.remove(w);
+        w = next;
+        continue;
+      }
+      if (claimed == SelectStep::blocked) {
+        if (!ctx.claim(index)) {
+          claimed = SelectStep::lost;
+          return nullptr;
+        }
+        claimed = SelectStep::retry;
+      }
+      q.remove(w);
+      if (w->sel == nullptr || w->sel->claim(w->index)) return w;
+      w = next;
+    }
+    return nullptr;
   }
 
   // Waits for a peer or close() to complete `w`; on timeout or cancellation,
