@@ -41,15 +41,33 @@ constexpr int kSenderShift = 40;  // an item: sender << 40 | that sender's seque
 using Ch = Channel<std::uint64_t>;
 
 // A select over receive cases on chans[0..T), into v[i] for case i.
-template <std::size_t... I>
-SelectResult select_recv(std::deque<Ch>& chans, std::array<std::uint64_t, sizeof...(I)>& v,
-                         std::index_sequence<I...>) {
+template <class Chans, std::size_t... I>
+SelectResult select_recv(Chans& chans, std::array<std::uint64_t, sizeof...(I)>& v, std::index_sequence<I...>) {
   return select(recv_case(chans[I], v[I])...);
 }
 // A select over send cases of `value` on chans[0..T).
-template <std::size_t... I>
-SelectResult select_send(std::deque<Ch>& chans, std::uint64_t value, std::index_sequence<I...>) {
+template <class Chans, std::size_t... I>
+SelectResult select_send(Chans& chans, std::uint64_t value, std::index_sequence<I...>) {
   return select(send_case(chans[I], value)...);
+}
+
+// A select_both receiver: selects over the T channels until one is closed,
+// then drains them all with plain receives; take(count, sum, x) counts an
+// item. Returns the count and the sum of what it received.
+template <std::size_t T, class Chans, class Take>
+std::pair<std::uint64_t, std::uint64_t> receive_until_closed(Chans& chans, Take& take) {
+  std::uint64_t count = 0, sum = 0;
+  std::array<std::uint64_t, T> v{};
+  for (;;) {
+    SelectResult r = select_recv(chans, v, std::make_index_sequence<T>{});
+    if (r.status != ChanStatus::ok) break;
+    take(count, sum, v[static_cast<std::size_t>(r.index)]);
+  }
+  for (auto& c : chans) {
+    std::uint64_t x = 0;
+    while (c.recv(x) == ChanStatus::ok) take(count, sum, x);
+  }
+  return {count, sum};
 }
 
 // Senders: wait for a round, send a share, until told to stop; then the
@@ -161,17 +179,7 @@ void select_both(benchmark::State& state, const std::string& name, std::size_t c
   std::vector<std::thread> receivers;
   for (std::size_t q = 0; q < T; ++q) {
     receivers.emplace_back([&] {
-      std::uint64_t count = 0, sum = 0;
-      std::array<std::uint64_t, T> v{};
-      for (;;) {
-        SelectResult r = select_recv(chans, v, idx);
-        if (r.status != ChanStatus::ok) break;
-        take(count, sum, v[static_cast<std::size_t>(r.index)]);
-      }
-      for (auto& c : chans) {
-        std::uint64_t x = 0;
-        while (c.recv(x) == ChanStatus::ok) take(count, sum, x);
-      }
+      const auto [count, sum] = receive_until_closed<T>(chans, take);
       got_count.fetch_add(count), got_sum.fetch_add(sum);
     });
   }
@@ -213,7 +221,6 @@ void select_both(benchmark::State& state, const std::string& name, std::size_t c
 template <std::size_t T>
 void select_fibers(benchmark::State& state, const std::string& name, std::size_t cap, bool both) {
   using FCh = Channel<std::uint64_t, FiberWait>;
-  static_assert(T == 4, "the fiber runner's selects name four channels");
   const std::uint64_t share = kSelectBatch / T;
   const std::uint64_t batch = share * T;
   FiberPool pool(static_cast<int>(hardware_threads()));
@@ -232,9 +239,8 @@ void select_fibers(benchmark::State& state, const std::string& name, std::size_t
       while (open && start.recv(token) == ChanStatus::ok) {
         for (std::uint64_t i = 0; i < share && open; ++i, ++seq) {
           const std::uint64_t v = (static_cast<std::uint64_t>(p) << kSenderShift) | seq;
-          open = (both ? select(send_case(chans[0], v), send_case(chans[1], v), send_case(chans[2], v),
-                                send_case(chans[3], v)).status
-                       : chans[p].send(v)) == ChanStatus::ok;
+          open = (both ? select_send(chans, v, std::make_index_sequence<T>{}).status : chans[p].send(v)) ==
+                 ChanStatus::ok;
           if (open) sum += v, ++count;
         }
       }
@@ -250,18 +256,7 @@ void select_fibers(benchmark::State& state, const std::string& name, std::size_t
   };
   for (std::size_t q = 0; q < (both ? T : 1); ++q) {
     pool.spawn([&] {
-      std::uint64_t count = 0, sum = 0;
-      std::array<std::uint64_t, 4> v{};
-      for (;;) {
-        SelectResult r = select(recv_case(chans[0], v[0]), recv_case(chans[1], v[1]), recv_case(chans[2], v[2]),
-                                recv_case(chans[3], v[3]));
-        if (r.status != ChanStatus::ok) break;
-        take(count, sum, v[static_cast<std::size_t>(r.index)]);
-      }
-      for (auto& c : chans) {
-        std::uint64_t x = 0;
-        while (c.recv(x) == ChanStatus::ok) take(count, sum, x);
-      }
+      const auto [count, sum] = receive_until_closed<T>(chans, take);
       got_count.fetch_add(count), got_sum.fetch_add(sum);
     });
   }

@@ -6,6 +6,7 @@
 // Boost.Fiber's context switches (see fiber_channel_test.cpp).
 #include "conpat/fiber_wait.hpp"
 #include "conpat/select.hpp"
+#include "select_print.hpp"
 
 #include <boost/fiber/all.hpp>
 #include <gtest/gtest.h>
@@ -17,10 +18,6 @@
 #include <thread>
 #include <vector>
 
-namespace conpat {
-inline void PrintTo(ChanStatus s, std::ostream* os) { *os << to_string(s); }
-inline void PrintTo(const SelectResult& r, std::ostream* os) { *os << "{" << r.index << ", " << to_string(r.status) << "}"; }
-}  // namespace conpat
 
 namespace conpat::test {
 namespace {

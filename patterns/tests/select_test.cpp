@@ -4,6 +4,7 @@
 // tests/select.rs. None of them measures time as a pass criterion; the
 // timeouts they use only bound how long a select may block.
 #include "conpat/select.hpp"
+#include "select_print.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,10 +19,6 @@
 #include <thread>
 #include <vector>
 
-namespace conpat {
-inline void PrintTo(ChanStatus s, std::ostream* os) { *os << to_string(s); }
-inline void PrintTo(const SelectResult& r, std::ostream* os) { *os << "{" << r.index << ", " << to_string(r.status) << "}"; }
-}  // namespace conpat
 
 namespace conpat::test {
 namespace {
