@@ -283,7 +283,7 @@ def add_titles(svg: str) -> str:
         text = TIPS.get(gid)
         if text is None:
             return m.group(0)
-        return (f'<rect id="{gid}" x="{x - 4.5:.1f}" y="{y - 4.5:.1f}" width="9" height="9" opacity="0">'
+        return (f'<rect x="{x - 4.5:.1f}" y="{y - 4.5:.1f}" width="9" height="9" opacity="0">'
                 f'<title>{html.escape(text)}</title></rect>\n')
     return re.sub(r'<g id="(conpat-tip-\d+)">\s*(?:<defs>.*?</defs>\s*)?<g>\s*<use [^>]*?x="([-\d.]+)" y="([-\d.]+)"[^>]*/>'
                   r'\s*</g>\s*</g>\n?', one, svg, flags=re.S)
@@ -321,9 +321,25 @@ def compact_svg(svg: str, name: str = "p") -> str:
     svg = re.sub(r'(<use xlink:href="#(m\w+)" x="[^"]*" y="[^"]*") style="([^"]*)"',
                  lambda m: m.group(1) if defs.get(m.group(2)) == m.group(3) else m.group(0), svg)
     svg = re.sub(r'<g id="text_\d+">\n(<text [^\n]*</text>)\n</g>\n', r"\1\n", svg)
+    # Path data without the spaces around its commands ("M 1 2  L 3 4  " -> "M1 2L3 4").
+    svg = re.sub(r'( d=")([^"]*)"', lambda m: m.group(1) + re.sub(r" ?([MLHVCSQTAZmlhvcsqtaz]) ?", r"\1",
+                                                                 re.sub(r"\s+", " ", m.group(2)).strip()) + '"', svg)
+    # Group ids nothing refers to (a line's or a patch's), then groups that wrap one element.
+    svg = re.sub(r'<g id="(?:line2d|patch|PolyCollection|LineCollection|PathCollection)_\d+">', "<g>", svg)
+    for _ in range(3):
+        svg = re.sub(r"<g>\n(<(?:use|path|rect|text)\b[^\n]*>)\n</g>\n", r"\1\n", svg)
     svg = svg.replace(", 'Bitstream Vera Sans', 'Computer Modern Sans Serif', 'Lucida Grande', 'Verdana', "
                       "'Geneva', 'Lucid', 'Arial', 'Helvetica', 'Avant Garde', sans-serif", ", sans-serif")
-    return classes_for_styles(svg, "c" + re.sub(r"[^A-Za-z0-9]", "", name) + "-")
+    # Short names, unique on the page (the plots are inlined into one HTML
+    # document): the plot's number in this report, then a counter.
+    k = PLOT_NUMBER.setdefault(name, len(PLOT_NUMBER))
+    ids: dict = {}
+    svg = re.sub(r'(?<=["#])([mp])([0-9a-f]{10})(?=[")])',
+                 lambda m: ids.setdefault(m.group(0), f"{m.group(1)}{k}_{len(ids)}"), svg)
+    return classes_for_styles(svg, f"c{k}-")
+
+
+PLOT_NUMBER: dict = {}  # plot name -> its number in this report (ids and classes)
 
 
 # ---- what each family's plot draws ----------------------------------------------------
