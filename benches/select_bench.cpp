@@ -40,6 +40,14 @@ constexpr std::uint64_t kSelectBatch = 4096;
 constexpr int kSenderShift = 40;  // an item: sender << 40 | that sender's sequence number
 using Ch = Channel<std::uint64_t>;
 
+// Items per second and ns per item, for `batch` items a round.
+void report_items(benchmark::State& state, std::uint64_t batch) {
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(batch));
+  state.counters["ns_per_item"] = benchmark::Counter(static_cast<double>(batch) * 1e-9,
+                                                     benchmark::Counter::kIsIterationInvariantRate |
+                                                         benchmark::Counter::kInvert);
+}
+
 // A select over receive cases on chans[0..T), into v[i] for case i.
 template <class Chans, std::size_t... I>
 SelectResult select_recv(Chans& chans, std::array<std::uint64_t, sizeof...(I)>& v, std::index_sequence<I...>) {
@@ -145,10 +153,7 @@ void select_rx(benchmark::State& state, const std::string& name, std::size_t cap
   if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
   if (!ok || extra != 0) return state.SkipWithError("wrong result: a select failed, or items were left over");
   if (!check_transfer(state, sent_count.load(), sent_sum.load(), got_count, got_sum)) return;
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(batch));
-  state.counters["ns_per_item"] = benchmark::Counter(static_cast<double>(batch) * 1e-9,
-                                                     benchmark::Counter::kIsIterationInvariantRate |
-                                                         benchmark::Counter::kInvert);
+  report_items(state, batch);
   state.counters["threads_used"] = static_cast<double>(T + 1);
   state.counters["usable_cap"] = static_cast<double>(cap);
 }
@@ -208,10 +213,7 @@ void select_both(benchmark::State& state, const std::string& name, std::size_t c
   if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
   if (!ok || remaining.load() != 0) return state.SkipWithError("wrong result: items lost or received after the rounds");
   if (!check_transfer(state, sent_count.load(), sent_sum.load(), got_count.load(), got_sum.load())) return;
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(batch));
-  state.counters["ns_per_item"] = benchmark::Counter(static_cast<double>(batch) * 1e-9,
-                                                     benchmark::Counter::kIsIterationInvariantRate |
-                                                         benchmark::Counter::kInvert);
+  report_items(state, batch);
   state.counters["threads_used"] = static_cast<double>(2 * T);
   state.counters["usable_cap"] = static_cast<double>(cap);
 }
@@ -281,10 +283,7 @@ void select_fibers(benchmark::State& state, const std::string& name, std::size_t
   if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
   if (!ok || remaining.load() != 0) return state.SkipWithError("wrong result: items lost or received after the rounds");
   if (!check_transfer(state, sent_count.load(), sent_sum.load(), got_count.load(), got_sum.load())) return;
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(batch));
-  state.counters["ns_per_item"] = benchmark::Counter(static_cast<double>(batch) * 1e-9,
-                                                     benchmark::Counter::kIsIterationInvariantRate |
-                                                         benchmark::Counter::kInvert);
+  report_items(state, batch);
   state.counters["threads_used"] = pool.threads();
   state.counters["fibers"] = static_cast<double>(both ? 2 * T : T + 1);
   state.counters["usable_cap"] = static_cast<double>(cap);

@@ -616,14 +616,20 @@ func selectSenders(c []chan uint64, share uint64, send func(p int, v uint64)) (s
 	return start, sentSum, sentCount
 }
 
+// selectChans makes the selectThreads channels a select workload runs on.
+func selectChans(capacity int) []chan uint64 {
+	c := make([]chan uint64, selectThreads)
+	for i := range c {
+		c[i] = make(chan uint64, capacity)
+	}
+	return c
+}
+
 func selectRx(capacity int) func(n int64) result {
 	return func(n int64) result {
 		share := uint64(batch / selectThreads)
 		total := share * selectThreads
-		c := make([]chan uint64, selectThreads)
-		for i := range c {
-			c[i] = make(chan uint64, capacity)
-		}
+		c := selectChans(capacity)
 		start, sentSum, sentCount := selectSenders(c, share, func(p int, v uint64) { c[p] <- v })
 		var gotSum, gotCount uint64
 		okAll := true
@@ -664,10 +670,7 @@ func selectBoth(capacity int) func(n int64) result {
 	return func(n int64) result {
 		share := uint64(batch / selectThreads)
 		total := share * selectThreads
-		c := make([]chan uint64, selectThreads)
-		for i := range c {
-			c[i] = make(chan uint64, capacity)
-		}
+		c := selectChans(capacity)
 		start, sentSum, sentCount := selectSenders(c, share, func(_ int, v uint64) { selectSend4(c, v) })
 		var remaining int64
 		roundEnd := make(chan struct{}, 1)
