@@ -204,6 +204,12 @@ def is_reference(series: str) -> bool:
     return base_impl(series) == "channel"
 
 
+def lang_of(series: str) -> str:
+    """Another language's implementation: its language (go, rust)."""
+    impl = base_impl(series).split(" · ")[0]
+    return FOREIGN_IMPLS.get(impl) or impl.split("_", 1)[0]
+
+
 def is_foreign(series: str) -> bool:
     return base_impl(series).split("_", 1)[0] in ("go", "rust") or base_impl(series) in FOREIGN_IMPLS
 
@@ -1176,16 +1182,35 @@ def params_text(params: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in params.items()) or "its one workload"
 
 
+def version_key(v) -> list[int]:
+    return [int(x) for x in re.findall(r"\d+", str(v))]
+
+
+def one_runtime(pts: list[dict], prefer: str | None) -> list[dict]:
+    """A run may measure Go's chan under two Go releases (runtime:goX.Y): the
+    tables compare against one, as channel_table.py does, the release of the
+    Go on PATH (`prefer`) where an implementation has it, else its newest;
+    the family's plots show them all."""
+    have: dict = {}
+    for p in pts:
+        if "runtime" in p["params"]:
+            have.setdefault(p["impl"], set()).add(str(p["params"]["runtime"]))
+    pick = {i: prefer if prefer in rts else max(rts, key=version_key) for i, rts in have.items()}
+    return [p for p in pts if "runtime" not in p["params"] or str(p["params"]["runtime"]) == pick[p["impl"]]]
+
+
 def cell_entries(run, spec: Spec, params: dict, metric: str) -> list[tuple[str, dict, dict]]:
     """(series, stats, point) of every implementation measured in one workload
-    (a family and its parameters); a parameter that still varies (gather's
+    (a family and its parameters; one release of another language); a
+    parameter that still varies among the points that have it (gather's
     wait) is named in the series."""
     multi = multi_runner(run.select(spec.family))
-    pts = [p for p in run.select(spec.family, **params) if metric in p["stats"]]
+    pts = one_runtime([p for p in run.select(spec.family, **params) if metric in p["stats"]],
+                      channel_table.go_release(run.doc))
     varying = sorted(k for k in {k for p in pts for k in p["params"]} - set(params) - {"runner"}
-                     if len({str(p["params"].get(k)) for p in pts}) > 1)
-    return [(series_of(p, multi) + "".join(f" · {p['params'].get(k)}" for k in varying), p["stats"][metric], p)
-            for p in pts]
+                     if len({str(p["params"][k]) for p in pts if k in p["params"]}) > 1)
+    return [(series_of(p, multi) + "".join(f" · {p['params'][k]}" for k in varying if k in p["params"]),
+             p["stats"][metric], p) for p in pts]
 
 
 def fastest(entries: list, metric: str) -> dict | None:
@@ -1218,18 +1243,19 @@ def fastest_html(f: dict | None) -> str:
         return "—"
     e = html.escape
     margin = e(fmt_ratio(f["ratio"], f["lo"], f["hi"], 2))
-    if f["tie"]:
-        return f"{e(f['fastest'])} ≈ {e(f['runner_up'])} <small>{margin}: a tie</small>"
+    if f["tie"]:  # the interval is in the cell's title
+        return f"{e(f['fastest'])} ≈ {e(f['runner_up'])} <small>a tie</small>"
     return f"<b>{e(f['fastest'])}</b> {margin} <small>› {e(f['runner_up'])}</small>"
 
 
-def channel_vs_foreign(entries: list, metric: str) -> list[tuple[str, str, float, object, object]]:
+def channel_vs_foreign(entries: list, metric: str, langs=("go", "rust")) -> list[tuple[str, str, float, object, object]]:
     """(reference series, foreign series, how many times faster the
     reference is, lo, hi) for conpat::Channel against Go's (and Rust's)
-    channels in one workload."""
+    channels in one workload; langs: which languages' (an implementation
+    named <lang>_...)."""
     better_high = higher_is_better(metric)
     refs = [e for e in entries if is_reference(e[0].split(" · ")[0])]
-    foreign = [e for e in entries if is_foreign(e[0].split(" · ")[0])]
+    foreign = [e for e in entries if is_foreign(e[0].split(" · ")[0]) and lang_of(e[0]) in langs]
     out = []
     for fs, fst, _ in foreign:
         for rs, rst, _ in refs:
@@ -1270,12 +1296,19 @@ def headline_params(run, spec: Spec) -> dict | None:
     return max(cells, key=lambda c: len(run.select(spec.family, **c))) if cells else None
 
 
+def swept(run, spec: Spec, params: dict) -> dict:
+    """The parameters of a workload that the run varies in its family (the
+    first screen names those; the fixed ones are in its title)."""
+    pts = run.select(spec.family)
+    return {k: v for k, v in params.items() if len({str(p["params"].get(k)) for p in pts}) > 1}
+
+
 def workloads(run, spec: Spec) -> list[dict]:
     """Every workload (parameters but the runner and the dot plot's row
     parameter) the run measured in the spec's family."""
     seen = {}
     for p in run.select(spec.family):
-        c = {k: v for k, v in sorted(p["params"].items()) if k != "runner" and k != spec.rows}
+        c = {k: v for k, v in sorted(p["params"].items()) if k not in ("runner", "runtime", spec.rows)}
         seen[json.dumps(c, sort_keys=True, default=str)] = c
     return [seen[k] for k in sorted(seen, key=lambda k: [(num(v) is None, num(v) or 0, str(v))
                                                              for v in json.loads(k).values()])]
@@ -1293,8 +1326,8 @@ def summary_rows(runs) -> list[dict]:
             if params is None:
                 continue
             entries = cell_entries(run, spec, params, metric)
-            cells[run.machine] = {"params": params, "fastest": fastest(entries, metric),
-                                  "vs": channel_vs_foreign(entries, metric)}
+            cells[run.machine] = {"params": params, "swept": swept(run, spec, params),
+                                  "fastest": fastest(entries, metric), "vs": channel_vs_foreign(entries, metric, ("go",))}
         if any(c["fastest"] for c in cells.values()):
             rows.append({"family": spec.family, "metric": metric, "cells": cells})
     return rows
@@ -1450,6 +1483,21 @@ def claim_groups(rows: list[dict]) -> list[list[dict]]:
     return list(out.values())
 
 
+def fold_as_stated(groups: list[list[dict]]) -> list[tuple[list[dict], list[dict] | None]]:
+    """(claim rows, its as-stated rows or None): a claim's variant with the
+    article's own setup rides on the claim's row when every machine gives
+    it the same verdict (usually "untestable"), else it keeps a row."""
+    out: list = []
+    for grp in groups:
+        base = out[-1][0] if out and out[-1][1] is None else None
+        if (base is not None and grp[0].get("as_stated") and len({r["verdict"] for r in grp}) == 1
+                and grp[0].get("id") == f"{base[0].get('id')}.as_stated"):
+            out[-1] = (base, grp)
+        else:
+            out.append((grp, None))
+    return out
+
+
 def side_lines(r: dict) -> list[tuple[str, list[str]]]:
     """The sides' answers of one claim row, whatever sides claims.py reports."""
     names = {"cpp": "C++", "go": "Go"}
@@ -1493,7 +1541,7 @@ th{background:#f3f3f3;font-weight:600}
 #summary{width:100%}#summary td{font-size:12px}#summary td.w{color:#333}#summary small{color:#777}
 .row2{display:grid;grid-template-columns:minmax(0,1.65fr) minmax(0,1fr);gap:12px}
 .row1{display:block}
-#claims{table-layout:fixed;width:100%}#claims th.m{width:138px;white-space:normal}#claims td.v{white-space:nowrap}
+#claims{table-layout:fixed;width:100%}#claims th.m{width:180px;white-space:normal}#claims td.v{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 #claims summary{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;cursor:pointer}
 #claims details[open] summary{white-space:normal}
 #claims .more{white-space:normal;font-size:12px;padding:3px 0}
@@ -1521,13 +1569,13 @@ def render(runs: list[Run], plots, out: Path, change: dict | None) -> None:
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>conpat report</title>",
              f"<style>{CSS}</style></head><body>",
              "<h1>conpat report</h1><p class='sub'>" + " · ".join(e(run_brief(r)) for r in runs)
-             + ". Generated by <code>make report</code> from "
-             + ", ".join(f"<code>{e(rel(r.path))}</code>" for r in runs) + "; run details and warnings "
+             + ". Generated by <code>make report</code>; the files, run details and warnings "
              "<a href='#runs'>below</a>.</p>"]
     # Fastest here.
     parts.append("<h2>Fastest here <small>per machine, each family's headline workload: the fastest implementation "
-                 "and its lead over the runner-up, and conpat::Channel's speed over Go's chan (&gt; 1: Channel "
-                 "faster); ratios of medians [95 % interval]. <a href='#workloads'>Every workload</a></small></h2>")
+                 "and its lead over the runner-up, and conpat::Channel's speed over Go's chan (the Go on PATH; "
+                 "&gt; 1: Channel faster); ratios of medians [95 % interval], a tie's on hover. "
+                 "<a href='#workloads'>Every workload</a></small></h2>")
     head1 = "".join(f"<th colspan='2'>{e(m)}</th>" for m in machines)
     head2 = "".join("<th>fastest, its lead › over the runner-up</th><th>Channel's speed over Go's chan "
                     "(÷: slower)</th>" for _ in machines)
@@ -1535,7 +1583,9 @@ def render(runs: list[Run], plots, out: Path, change: dict | None) -> None:
     for row in summary:
         params = next((c["params"] for c in row["cells"].values()), {})
         same = all(c["params"] == params for c in row["cells"].values())
-        label = row["family"] + (f" <small>{e(params_text(params))}</small>" if same and params else "")
+        shown = {k: v for c in row["cells"].values() for k, v in c["swept"].items()}
+        shown = {k: v for k, v in params.items() if k in shown}
+        label = row["family"] + (f" <small>{e(params_text(shown))}</small>" if same and shown else "")
         cells = ""
         for m in machines:
             c = row["cells"].get(m)
@@ -1544,10 +1594,11 @@ def render(runs: list[Run], plots, out: Path, change: dict | None) -> None:
                 continue
             f = c["fastest"]
             cls = "tie" if f is None or f["tie"] else ""
-            extra = "" if same else f" <small>({e(params_text(c['params']))})</small>"
-            title = e(f"{row['metric']}: {ci_text(f['stats'])}") if f else ""
+            extra = "" if same else f" <small>({e(params_text(c['swept']))})</small>"
+            title = e(f"{row['metric']}: {ci_text(f['stats'])}; lead {fmt_ratio(f['ratio'], f['lo'], f['hi'], 2)}") if f else ""
             cells += f"<td class='{cls}' title='{title}'>{fastest_html(f)}{extra}</td><td>{e(vs_text(c['vs'], 2))}</td>"
-        parts.append(f"<tr><td class='w' title='{e(row['family'])}: fastest by {e(row['metric'])}'>{label}</td>"
+        parts.append(f"<tr><td class='w' title='{e(row['family'])} ({e(params_text(params))}): fastest by "
+                     f"{e(row['metric'])}'>{label}</td>"
                      f"{cells}</tr>")
     parts.append("</table>")
     # Claims, and changes beside them.
@@ -1555,19 +1606,25 @@ def render(runs: list[Run], plots, out: Path, change: dict | None) -> None:
     parts.append("<h2>The article's claims, here <small>click a claim for its experiment and numbers</small></h2>")
     parts.append("<table id='claims'><tr><th>claim</th>" + "".join(f"<th class='m'>{e(m)}</th>" for m in machines)
                  + "</tr>")
-    for grp in groups:
+    for grp, stated in fold_as_stated(groups):
         first = grp[0]
-        more = [f"<div class='more'><code>{e(first['experiment'])}</code>: {e(first['setup'])}"
-                + (f" ({e(first['rule'])})" if first.get("rule") else "") + "</div>"]
-        for r in grp:
-            more.append(f"<div class='more'><b>{e(r['machine'])}</b>: <span class='{verdict_class(r['verdict'])}'>"
-                        f"{e(r['verdict'])}</span>" + (f" ({e(r['by'])})" if r.get("by") else "") + "<br>"
-                        + "<br>".join((f"{e(side)}: " if len(lines) == 1 else "") + "<br>".join(map(e, lines))
-                                      for side, lines in side_lines(r))
-                        + "</div>")
-        verdicts = "".join(f"<td class='v'><span class='{verdict_class(r['verdict'])}'>{e(r['verdict'])}</span>"
+        more = []
+        for g in [grp] + ([stated] if stated else []):
+            more.append(f"<div class='more'>{'<b>As the article set it up</b>: ' if g[0].get('as_stated') else ''}"
+                        f"<code>{e(g[0]['experiment'])}</code>: {e(g[0]['setup'])}"
+                        + (f" ({e(g[0]['rule'])})" if g[0].get("rule") else "") + "</div>")
+            for r in g:
+                more.append(f"<div class='more'><b>{e(r['machine'])}</b>: <span class='{verdict_class(r['verdict'])}'>"
+                            f"{e(r['verdict'])}</span>" + (f" ({e(r['by'])})" if r.get("by") else "") + "<br>"
+                            + "<br>".join((f"{e(side)}: " if len(lines) == 1 else "") + "<br>".join(map(e, lines))
+                                          for side, lines in side_lines(r))
+                            + "</div>")
+        verdicts = "".join(f"<td class='v' title='{e(r['verdict'])}" + (f" ({e(r['by'])})" if r.get("by") else "")
+                           + f"'><span class='{verdict_class(r['verdict'])}'>{e(r['verdict'])}</span>"
                            + (f" <small>({e(r['by'])})</small>" if r.get("by") else "") + "</td>" for r in grp)
-        parts.append(f"<tr><td class='c'><details><summary title='{e(first['claim'])}'>{e(first['claim'])}</summary>"
+        also = f" · as the article set it up: {stated[0]['verdict']}" if stated else ""
+        parts.append(f"<tr><td class='c'><details><summary title='{e(first['claim'] + also)}'>{e(first['claim'])}"
+                     + (f"<small>{e(also)}</small>" if also else "") + "</summary>"
                      + "".join(more) + f"</details></td>{verdicts}</tr>")
     parts.append("</table></div>")
     if change:
@@ -1593,7 +1650,8 @@ def render(runs: list[Run], plots, out: Path, change: dict | None) -> None:
     parts.append(f"<details class='box' id='runs'><summary>Runs: machine, build, machine state and {nwarn} "
                  "warning(s)</summary>")
     for r in runs:
-        parts.append(f"<h3>{e(r.machine)}</h3><ul>" + "".join(f"<li>{e(line)}</li>" for line in metadata(r)) + "</ul>")
+        parts.append(f"<h3>{e(r.machine)}</h3><ul><li>file: <code>{e(rel(r.path))}</code></li>"
+                     + "".join(f"<li>{e(line)}</li>" for line in metadata(r)) + "</ul>")
     parts.append("</details>")
     intro = re.sub(r"\*([^*]+)\*", r"<i>\1</i>", e(CLAIMS_INTRO))  # the Markdown emphasis, as HTML
     parts.append(f"<details class='box'><summary>How the claims are judged</summary><p>{intro}</p></details>")
@@ -1641,8 +1699,8 @@ def render(runs: list[Run], plots, out: Path, change: dict | None) -> None:
     md += [f"- {run_brief(r)}" for r in runs]
     md += ["", "## Fastest here", "",
            "Each family's headline workload per machine: the fastest implementation, how far ahead of the "
-           "runner-up (median ratio [95 % interval]), and conpat::Channel's speed over Go's chan (> 1: Channel "
-           "faster).", "",
+           "runner-up (median ratio [95 % interval]), and conpat::Channel's speed over Go's chan (the Go on PATH "
+           "where a run has two releases; > 1: Channel faster).", "",
            "| workload | " + " | ".join(f"{m}: fastest | {m}: Channel vs Go" for m in machines) + " |",
            "|---|" + "---|---|" * len(machines)]
     for row in summary:

@@ -957,6 +957,47 @@ def test_summary_names_the_fastest_with_its_margin_and_channel_against_go(tmp_pa
     assert f["fastest"] == "b" and f["ratio"] == pytest.approx(31 / 11)
 
 
+def test_summary_compares_against_one_go_release_and_names_only_swept_parameters(tmp_path):
+    sys.path.insert(0, str(SCRIPTS))
+    import report as report_py
+
+    doc = channel_doc()
+    b = doc["benchmarks"]
+    b += bench("channel.spsc/impl:go_chan/cap:1024/payload:8/work:0/runtime:go1.23", 10.0 * 4096, 5, ns_per_item=10.0)
+    b += bench("channel.spsc/impl:go_chan/cap:1024/payload:8/work:0/runtime:go1.19", 80.0 * 4096, 5, ns_per_item=80.0)
+    b[:] = [x for x in b if not (x["name"].startswith("channel.spsc/impl:go_chan/") and "runtime" not in x["name"])]
+    b += bench("channel.spsc/impl:crossbeam_channel/cap:1024/payload:8/work:0", 5.0 * 4096, 5, ns_per_item=5.0)
+    doc["context"]["conpat"]["foreign_impls"] = {"crossbeam_channel": "rust"}
+    for go, ratio in (("go1.19.8", 4.0), ("go1.23.4", 0.5), (None, 0.5)):  # the Go on PATH's release, else the newest
+        libs = doc["context"]["conpat"]["libraries"]
+        libs.pop("go", None) if go is None else libs.update(go=go)
+        run = report_py.Run(Path("m1.json"), cr.load(write(tmp_path, "m1.json", doc)))
+        cell = {r["family"]: r for r in report_py.summary_rows([run])}["channel.spsc"]["cells"]["m1"]
+        vs = {(r, g): x for r, g, x, lo, hi in cell["vs"]}
+        assert vs == {("channel", "go_chan"): pytest.approx(ratio), ("channel (fiber)", "go_chan"): pytest.approx(
+            ratio * 2)}, (go, vs)  # and the Rust peer is left to the channel table
+        assert "·" not in cell["fastest"]["fastest"] + cell["fastest"]["runner_up"], "no runtime or None in a label"
+        assert cell["swept"] == {"cap": 1024, "payload": 8}, "work is 0 everywhere: not named on the first screen"
+    every = [r for r in report_py.workload_rows([run]) if r["family"] == "channel.spsc"]
+    assert [r["params"] for r in every] == [{"cap": c, "payload": 8, "work": 0} for c in (0, 1024)], \
+        "one row per workload, not one more per Go release"
+
+
+def test_a_claims_setup_as_stated_rides_on_its_row_when_every_machine_agrees():
+    sys.path.insert(0, str(SCRIPTS))
+    import report as report_py
+
+    def grp(cid, verdicts, stated=False):
+        return [{"id": cid + (".as_stated" if stated else ""), "verdict": v, "machine": f"m{i}", "as_stated": stated}
+                for i, v in enumerate(verdicts)]
+
+    groups = [grp("a", ["holds", "holds"]), grp("a", ["untestable", "untestable"], True),
+              grp("b", ["holds", "inconclusive"]), grp("b", ["holds", "untestable"], True), grp("c", ["holds"] * 2)]
+    folded = report_py.fold_as_stated(groups)
+    assert [(g[0]["id"], s[0]["id"] if s else None) for g, s in folded] == \
+        [("a", "a.as_stated"), ("b", None), ("b.as_stated", None), ("c", None)], "b's machines disagree: its own row"
+
+
 def test_report_lists_an_abtests_changes_worst_first(tmp_path):
     a = write(tmp_path, "in/a.json", run_doc("box"))
     out = tmp_path / "report"
