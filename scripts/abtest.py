@@ -11,7 +11,8 @@ machine-state probes. Sample k of BASE pairs with sample k of HEAD. A pair
 whose halves were taken in different machine states (the core-to-core round
 trip each C++ sample carries, or the probes around a Go half) is left out
 and counted; benchmarks that lost more than a fifth of their pairs that way
-(or fell below 6) run again in up to about half as many top-up passes.
+(or fell below 6) run again in top-up passes: at most a quarter as many as
+the passes, and none more once a top-up did not reduce the pairs missing.
 After the first pass, both builds run every C++ benchmark for the same
 fixed iteration count (taken from the first pass: about --min-time per
 sample) instead of Google Benchmark's estimate per sample, which costs
@@ -205,6 +206,23 @@ def build_go(side: dict, work: Path) -> Path | None:
 
 
 # ---- the interleaved run -------------------------------------------------------------
+
+def max_top_ups(passes: int) -> int:
+    """How many top-up passes an abtest may add: a quarter of its passes
+    (a top-up runs only the benchmarks short of pairs; on a machine that
+    keeps changing state, more would cost more than they recover)."""
+    return max(1, passes // 4)
+
+
+def shortfall(pairs: dict, passes: int) -> dict[str, int]:
+    """The benchmarks a top-up runs again, with the pairs each lacks: those
+    that lost more than a fifth of their pairs to a change of machine state
+    (or fell below the fewest that reach 95 %). A pair lost here and there
+    costs little power; re-running every benchmark for it costs a whole pass."""
+    need = max(stats.min_pairs(LEVEL), passes - passes // 5)
+    return {cr.key_label(k): need - len(r["pairs"]) for k, r in pairs.items()
+            if len(r["pairs"]) < need and r["dropped_state"] and not r["failed"]}
+
 
 def half_order(pass_k: int, family_index: int) -> tuple:
     """ABBA: a family runs A then B in one pass and B then A in the next."""
@@ -407,7 +425,9 @@ def main() -> int:
                         "after the first reuse the first pass's counts, when both builds can: about twice as "
                         "many samples in the same time)")
     p.add_argument("--no-top-up", action="store_true",
-                   help="do not run again the benchmarks that lost pairs to a change of machine state")
+                   help="do not run again the benchmarks that lost pairs to a change of machine state (by "
+                        "default: up to a quarter as many top-up passes as passes, stopping when one does not "
+                        "reduce the pairs missing)")
     p.add_argument("--min-effect", type=float, default=DEFAULT_MIN_EFFECT,
                    help=f"smallest change, in percent, that counts: slower/faster only when the whole interval lies "
                         f"beyond it (default {DEFAULT_MIN_EFFECT:g}, from A/A runs: see README.md)")
@@ -589,17 +609,20 @@ def abtest(args: argparse.Namespace) -> int:
                 # remaining passes are spent on builds that cannot be compared.
                 check_recorded_builds(sides)
         take_probe()
-        for t in range(1, (0 if args.no_top_up else bench.max_top_ups(passes)) + 1):
+        missing_before = None
+        for t in range(1, (0 if args.no_top_up else max_top_ups(passes)) + 1):
             mark_states(sides, probes)
             pairs = make_pairs(sides["base"]["benchmarks"], sides["head"]["benchmarks"])
-            # Run again what lost more than a fifth of its pairs (or fell below the
-            # fewest that reach 95 %): a pair lost here and there costs little power,
-            # re-running every benchmark for it costs a whole pass.
-            need = max(stats.min_pairs(LEVEL), passes - passes // 5)
-            short = sorted(cr.key_label(k) for k, r in pairs.items()
-                           if len(r["pairs"]) < need and r["dropped_state"] and not r["failed"])
+            lacking = shortfall(pairs, passes)
+            short = sorted(lacking)
             if not short:
                 break
+            missing = sum(lacking.values())
+            if missing_before is not None and missing >= missing_before:
+                say(f"top-ups stopped: the last one did not reduce the pairs still missing ({missing}); the "
+                    "machine keeps changing state")
+                break
+            missing_before = missing
             label_of = {cr.key_label(cr.key_of(dict(zip(("family", "impl", "params"), cr.parse_name(n))))): n
                         for n in names}
             short_names = [label_of[k] for k in short if k in label_of]  # Go has no top-ups: one process for all

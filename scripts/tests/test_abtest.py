@@ -140,6 +140,19 @@ def test_state_flip_in_the_middle_drops_only_the_mixed_pairs():
     assert abtest.gate(rows, 10, None, False)[0] == 0
 
 
+def test_top_ups_rerun_only_what_lost_over_a_fifth_of_its_pairs_and_stay_bounded():
+    def flips(n):  # the base halves of passes 1..n in the slow state: n mixed pairs per benchmark
+        return lambda k, role: (400.0, 3.0) if role == "base" and k <= n else (60.0, 1.0)
+
+    _, pairs = judge(*paired_run(passes=40, state=flips(8), seed=16))
+    assert abtest.shortfall(pairs, 40) == {}, "8 of 40 lost (a fifth): no top-up"
+    _, pairs = judge(*paired_run(passes=40, state=flips(10), seed=16))
+    lacking = abtest.shortfall(pairs, 40)
+    assert len(lacking) == sum(FAMILIES.values()) and set(lacking.values()) == {2}, "30 kept, 32 needed"
+    assert abtest.shortfall({k: {**r, "failed": True} for k, r in pairs.items()}, 40) == {}, "a failed row: no top-up"
+    assert [abtest.max_top_ups(n) for n in (6, 24, 40, 80)] == [1, 6, 10, 20], "a quarter of the passes"
+
+
 def test_too_few_pairs_is_said_and_the_gate_refuses():
     rows, _ = judge(*paired_run(passes=5, slow={"channel.spsc": 2.0}, seed=15))
     assert all(r["verdict"] == "too few pairs" and not r["tested"] for r in rows)
