@@ -705,14 +705,25 @@ def abtest(args: argparse.Namespace) -> int:
 
 def gate(rows: list, pct: float, metrics: list | None, oversubscribed: bool) -> tuple:
     """(exit code, message): 1 when a gated row's whole adjusted interval lies
-    above +pct; 2 when most gated rows have too few pairs to say."""
+    above +pct; 2 when most gated rows have too few pairs to say; a passed
+    gate counts the rows whose interval is too wide to rule out +pct."""
     gated = compare.gate_metrics(metrics)
     grows = [r for r in rows if r["metric"] in gated and (oversubscribed or not r["oversubscribed"])]
     tested = [r for r in grows if r["tested"]]
     if grows and len(tested) * 2 < len(grows):
         return 2, (f"abtest: cannot gate: {len(grows) - len(tested)} of {len(grows)} gated rows have too few pairs "
                    f"(fewer than {stats.min_pairs(LEVEL)}); run more --repetitions")
-    return compare.gate(rows, pct, gated, oversubscribed, "abtest")
+    code, msg = compare.gate(rows, pct, gated, oversubscribed, "abtest")
+    # A passed gate says nothing about rows too noisy to see a regression of pct:
+    # name how many (the machine's noise on this run, not the code's verdict).
+    blind = [r for r in tested if r["verdict"] != "slower" and r["change_ci_pct"][1] is not None
+             and r["change_ci_pct"][1] > pct]
+    if code == 0 and blind:
+        widths = sorted(r["change_ci_pct"][1] - r["change_ci_pct"][0] for r in blind)
+        msg += (f"; but {len(blind)} of {len(tested)} gated rows have intervals reaching above +{pct:g}% (median "
+                f"width {widths[len(widths) // 2]:.0f} points): the gate cannot rule out a {pct:g}% regression "
+                "there (more --repetitions, or a quieter machine, narrow them)")
+    return code, msg
 
 
 def render(res: dict, fmt: str) -> str:

@@ -120,6 +120,17 @@ def test_ten_percent_slowdown_in_one_family_is_caught_and_named():
     assert abtest.gate(rows, 20, None, False)[0] == 0, "a 10 % slowdown does not trip a 20 % gate"
 
 
+def test_a_passed_gate_says_how_many_rows_it_could_not_see_into():
+    quiet, _ = judge(*paired_run(passes=20, seed=17))
+    code, msg = abtest.gate(quiet, 10, None, False)
+    assert code == 0 and "cannot rule out" not in msg, msg
+    noisy, _ = judge(*paired_run(passes=20, noise=0.4, seed=17))
+    code, msg = abtest.gate(noisy, 10, None, False)
+    n = sum(1 for r in time_rows(noisy) if r["change_ci_pct"][1] > 10)
+    assert code == 0 and n > 0 and f"but {n} of {len(time_rows(noisy))} gated rows" in msg and \
+        "cannot rule out a 10% regression" in msg, msg
+
+
 def test_slow_drift_of_three_percent_does_not_fail_a_ten_percent_gate():
     rows, _ = judge(*paired_run(drift=0.03, seed=13))
     assert abtest.gate(rows, 10, None, False)[0] == 0
