@@ -3,9 +3,9 @@
 //
 //   conpat::Channel<int, conpat::FiberWait> ch(16);
 //
-// A blocked send or recv spins briefly only while its thread has no other
-// fiber ready, then suspends its fiber; the thread runs other fibers meanwhile,
-// as a goroutine parks in Go's runtime (gopark) rather than its thread. The
+// A blocked send or recv suspends its fiber at once (no spin: see
+// spin_until); the thread runs other fibers meanwhile, as a goroutine parks
+// in Go's runtime (gopark) rather than its thread. The
 // channel's algorithm is the same as with ThreadWait. It works between
 // fibers of one thread, fibers on different threads (a shared_work or
 // work_stealing pool), and plain threads (which block in their main fiber).
@@ -117,39 +117,22 @@ struct FiberWait {
     }
   }
 
-  // Spins only while the scheduler has no other fiber ready to run: then
-  // the peer can only be on another thread, and a short spin catches its
-  // answer without a suspension and a cross-thread wake. ("Ready" as the
-  // scheduling algorithm answers has_ready_fibers(): the runner's
-  // SharedQueue leaves out the thread's dispatcher, which Boost queues
-  // whenever a fiber runs; Boost's own algorithms count it, so under them
-  // this never spins and a blocked fiber suspends at once.) Otherwise the
-  // fiber suspends at once, as a goroutine parks at once in Go: spinning
-  // would hold up the fibers that are ready (the peer may be one of them),
-  // and a yield loop costs two trips through the ready queue per yield for
-  // every blocked fiber (with 1000 fibers blocked in fan_in, the queue's
-  // lock took 40 % of the time; two yields before parking halved the
-  // unbuffered spsc and pingpong times, but made fan_in 4x slower).
+  // No spin: a blocked fiber looks once more and suspends, as a goroutine
+  // parks at once in Go. A spin while the scheduler has no other fiber
+  // ready (256 pauses, about 6 us) was measured against none, paired and
+  // interleaved on the 2-CPU reference machine (abtest, 40 pairs, the fiber
+  // rows of channel.spsc, mpmc, pingpong, fan_in and select_rx): it made
+  // mpmc at capacities 0 and 1 38-66 % slower and mpmc 4 consumers x 1
+  // producer at 1024 24 % slower, select_rx 17-32 % faster, and the other
+  // 22 rows no change. Spinning holds up the fibers that are ready (the
+  // peer may be one of them), and a yield loop costs two trips through the
+  // ready queue per yield for every blocked fiber (with 1000 fibers blocked
+  // in fan_in, the queue's lock took 40 % of the time).
   template <class Pred>
-  static bool spin_until(Pred&& ready, const detail::Clock::time_point* deadline,
+  static bool spin_until(Pred&& ready, const detail::Clock::time_point* /*deadline*/,
                          std::atomic<int>* /*budget: unused*/ = nullptr) noexcept {
-    if (!detail::multi_cpu()) return ready();
-    auto* sched = boost::fibers::context::active()->get_scheduler();
-    for (int i = 0; i < kSpinIterations; ++i) {
-      if (ready()) return true;
-      if ((i & 15) == 0) {
-        if (sched->has_ready_fibers()) return false;
-        if (deadline != nullptr && detail::Clock::now() >= *deadline) return false;
-      }
-      detail::spin_pause();
-    }
     return ready();
   }
-  // Off (0 pauses): the spin never ran while the runner's scheduler counted
-  // its dispatcher as a ready fiber, so every fiber figure so far was taken
-  // without it; whether 256 pauses (~6 µs) help has not been measured on
-  // its own yet. Set it to experiment.
-  static constexpr int kSpinIterations = 0;
 };
 
 template <class T>
