@@ -25,8 +25,8 @@
 #include "conpat/chan_ends.hpp"
 #include "conpat/channel.hpp"
 #include "conpat/fan_in.hpp"
+#include "conpat/fiber_pool.hpp"
 #include "conpat/fiber_wait.hpp"
-#include "harness/fiber_pool.hpp"
 #include "harness/harness.hpp"
 #include "harness/workers.hpp"
 

@@ -31,11 +31,11 @@
 
 #include "conpat/channel.hpp"
 #include "conpat/collectors.hpp"
+#include "conpat/fiber_pool.hpp"
 #include "conpat/fiber_wait.hpp"
 #include "conpat/padding.hpp"
 #include "conpat/wait_group.hpp"
 #include "counters.hpp"
-#include "harness/fiber_pool.hpp"
 #include "harness/harness.hpp"
 #include "harness/workers.hpp"
 

@@ -27,9 +27,9 @@
 #include <vector>
 
 #include "conpat/channel.hpp"
+#include "conpat/fiber_pool.hpp"
 #include "conpat/fiber_wait.hpp"
 #include "conpat/select.hpp"
-#include "harness/fiber_pool.hpp"
 #include "harness/harness.hpp"
 #include "harness/workers.hpp"
 

@@ -1,9 +1,11 @@
-// The fiber runner's pool (benches/harness/fiber_pool.hpp) and FiberWait
-// under scheduling pressure: timers and wake-ups from other threads are
-// served however busy a thread is, yielding fibers do not starve the
-// others, a sleeping pool thread is woken for work in the shared queue,
-// FiberWait can spin, a blocked fiber waiting for a peer stalled
-// mid-operation lets the thread's other fibers run, and pools come and go.
+// conpat::FiberPool (conpat/fiber_pool.hpp, the benchmarks' runner:fiber)
+// and FiberWait under scheduling pressure: timers and wake-ups from other
+// threads are served however busy a thread is, yielding fibers do not
+// starve the others, a sleeping pool thread is woken for work in the
+// shared queue, the scheduler's "other fibers ready" leaves out its
+// dispatcher, a blocked fiber waiting for a peer stalled mid-operation lets
+// the thread's other fibers run, a pool made on any thread spreads its
+// fibers over its threads, and pools come and go.
 //
 // TSan cannot follow Boost.Context's stack switches (no fiber annotations
 // in Debian's Boost), so this suite is labelled no_tsan, as
@@ -16,14 +18,14 @@
 #include <chrono>
 #include <thread>
 
+#include "conpat/fiber_pool.hpp"
 #include "conpat/fiber_wait.hpp"
-#include "harness/fiber_pool.hpp"
 
 namespace conpat::test {
 namespace {
 
 using namespace std::chrono_literals;
-using bench::FiberPool;
+using conpat::FiberPool;
 using Clock = std::chrono::steady_clock;
 
 // Two fibers ping-pong on the pool's only thread; a third fiber's
@@ -102,9 +104,9 @@ TEST(FiberPool, YieldingFibersDoNotStarveTheOthers) {
   EXPECT_EQ(gave_up.load(), 0) << "the yielders ran " << kBudget << " times each before the third fiber";
 }
 
-// A fiber alone on its thread sees no other fiber ready: FiberWait's spin
-// (which runs only then) can happen. Before the fix: the dispatcher,
-// always queued while a fiber runs, counted as ready, so the spin never ran.
+// A fiber alone on its thread sees no other fiber ready (what a spin
+// before suspending would ask). Before the fix: the dispatcher, always
+// queued while a fiber runs, counted as ready, so such a spin never ran.
 TEST(FiberPool, ALoneFiberSeesNoOtherReadyFiber) {
   FiberPool pool(1);
   bool alone_ready = true, with_peer_ready = false;
@@ -198,6 +200,31 @@ TEST(FiberPool, AFiberWaitingForAStalledPeerLetsTheThreadRun) {
   pool.join();
   EXPECT_EQ(status, ChanStatus::ok);
   EXPECT_EQ(got, 1);
+}
+
+// A pool made on a thread other than the first one to make a pool runs its
+// fibers on all its threads: one fiber holds its OS thread (it never
+// yields) until a second fiber, which can then only run on the pool's other
+// thread, sets a flag. Before the fix (release): the pool's scheduling
+// algorithm was installed once per process, on the first thread that made
+// a pool, so here both fibers stayed in the second thread's own round-robin
+// queue, the second never ran, and the first gave up after 5 s.
+TEST(FiberPool, APoolMadeOnAnotherThreadSpreadsItsFibers) {
+  { FiberPool first(1); }  // this thread made a pool first
+  std::atomic<bool> flag{false};
+  bool seen = false;
+  std::thread other([&] {
+    FiberPool pool(2);
+    pool.spawn([&] {
+      const auto until = Clock::now() + 5s;
+      while (!flag.load() && Clock::now() < until) std::this_thread::yield();  // holds the thread
+      seen = flag.load();
+    });
+    pool.spawn([&] { flag = true; });
+    pool.join();
+  });
+  other.join();
+  EXPECT_TRUE(seen) << "the second fiber did not run while the first held its thread";
 }
 
 // Pools are made and destroyed per benchmark: every helper thread stops

@@ -7,8 +7,9 @@
 // spin_until); the thread runs other fibers meanwhile, as a goroutine parks
 // in Go's runtime (gopark) rather than its thread. The
 // channel's algorithm is the same as with ThreadWait. It works between
-// fibers of one thread, fibers on different threads (a shared_work or
-// work_stealing pool), and plain threads (which block in their main fiber).
+// fibers of one thread, fibers on different threads (conpat::FiberPool in
+// fiber_pool.hpp, or Boost's shared_work or work_stealing), and plain
+// threads (which block in their main fiber).
 //
 // Memory ordering: as detail::Parker. A signal is a release RMW of the
 // state word, or, once the waiter has announced that it sleeps (kParked),

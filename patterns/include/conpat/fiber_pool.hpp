@@ -1,16 +1,38 @@
-// benches/harness/fiber_pool.hpp — the `runner:fiber` of the channel
-// workloads: Boost.Fiber fibers on a pool of OS threads, one per allowed
-// CPU, sharing one ready queue (as Boost's shared_work), which is what Go does
-// with goroutines on GOMAXPROCS threads (SharedQueue below). The benchmark's
-// own thread is one of the pool's threads: fibers launched from it go to the
-// shared queue, and while its main fiber waits (fiber-aware), it runs them too.
+// conpat/fiber_pool.hpp — a pool of OS threads that runs Boost.Fiber
+// fibers the way Go's runtime runs goroutines on GOMAXPROCS threads: one
+// ready queue shared by every thread of the pool (as Boost's shared_work),
+// so a fiber that becomes ready may run on any of them. conpat's
+// `Channel<T, FiberWait>` (fiber_wait.hpp) is made for it; the benchmarks'
+// `runner:fiber` is this pool.
 //
-// The helper threads never sleep while the pool lives (an idle one polls the
-// queue, as Go's idle Ps spin before they sleep), so a ready fiber starts at
-// once; they stop when the pool is destroyed (and not before the thread
-// that woke them is done with their schedulers). The benchmark
-// thread installs SharedQueue once, with suspension, so it sleeps when it
-// has nothing to run, and looks at the shared queue at least every 1 ms.
+//   conpat::FiberPool pool(4);                 // 4 OS threads, this one included
+//   conpat::Channel<int, conpat::FiberWait> ch(16);
+//   pool.spawn([&] { for (int i = 0; i < 100; ++i) ch.send(i); ch.close(); });
+//   pool.spawn([&] { int v; while (ch.recv(v) == conpat::ChanStatus::ok) use(v); });
+//   pool.join();                               // runs pool fibers meanwhile
+//
+// The constructing thread is one of the pool's threads: fibers spawned
+// from it go to the shared queue, and while its main fiber waits
+// (fiber-aware: join(), or a FiberWait operation) it runs them too. It
+// installs the pool's scheduling algorithm on itself the first time it
+// constructs a pool, and keeps it afterwards (Boost.Fiber's algorithm is
+// per thread and cannot be taken back); it sleeps when it has nothing to
+// run, looking at the shared queue at least every millisecond.
+//
+// The helper threads never sleep while the pool lives (an idle one polls
+// the queue, as Go's idle Ps spin before they sleep), so a ready fiber
+// starts at once; they stop when the pool is destroyed (and not before the
+// thread that woke them is done with their schedulers).
+//
+// Contract:
+// - Fibers run on any thread of the pool and may move between threads when
+//   they block and are readied again: no thread_local state across a
+//   blocking call, as with goroutines.
+// - The ready queue is one per process: pools that are alive at the same
+//   time serve each other's fibers. Create one pool (one OS thread per CPU,
+//   as GOMAXPROCS) and spawn everything on it.
+// - Destroy the pool on the thread that created it; the destructor waits
+//   for every fiber spawned on it.
 #pragma once
 
 #include <boost/fiber/algo/algorithm.hpp>
@@ -29,9 +51,13 @@
 #include <utility>
 #include <vector>
 
+#include "conpat/channel.hpp"
+#include "conpat/detail/park.hpp"
 #include "conpat/fiber_wait.hpp"
 
-namespace conpat::bench {
+namespace conpat {
+
+namespace detail {
 
 // Fiber stacks from a free list, shared by every thread of the pool:
 // Boost's default allocator mallocs 128 KiB per fiber, which glibc serves
@@ -233,18 +259,22 @@ class SharedQueue : public boost::fibers::algo::algorithm {
   std::atomic<bool> woken_{false};
 };
 
+}  // namespace detail
+
 class FiberPool {
  public:
   // `threads` OS threads in all, this one included (at least 1).
   explicit FiberPool(int threads) {
-    static const bool installed = [] {
-      boost::fibers::use_scheduling_algorithm<SharedQueue>(true);
+    // Once per thread: a thread that constructs a second pool (or one after
+    // another) already runs the algorithm.
+    thread_local const bool installed = [] {
+      boost::fibers::use_scheduling_algorithm<detail::SharedQueue>(true);
       return true;
     }();
     (void)installed;
     for (int i = 1; i < threads; ++i) {
       helpers_.emplace_back([this] {
-        boost::fibers::use_scheduling_algorithm<SharedQueue>(false);
+        boost::fibers::use_scheduling_algorithm<detail::SharedQueue>(false);
         int ignored = 0;
         stop_.recv(ignored);  // runs pool fibers until the pool closes stop_
         // close() woke this fiber from another thread, and Boost's
@@ -286,11 +316,11 @@ class FiberPool {
   int threads() const { return static_cast<int>(helpers_.size()) + 1; }
 
  private:
-  StackPool stacks_;
+  detail::StackPool stacks_;
   Channel<int, FiberWait> stop_{0};
   std::atomic<bool> closed_{false};  // set once stop_.close() has returned
   std::vector<std::thread> helpers_;
   std::vector<boost::fibers::fiber> fibers_;
 };
 
-}  // namespace conpat::bench
+}  // namespace conpat
