@@ -33,6 +33,9 @@
 //   as GOMAXPROCS) and spawn everything on it.
 // - Destroy the pool on the thread that created it; the destructor waits
 //   for every fiber spawned on it.
+// - Each fiber runs on a 64 KiB stack (detail::StackPool::kStackBytes)
+//   with no guard page: a fiber that needs deep recursion or large local
+//   arrays belongs on a thread.
 #pragma once
 
 #include <boost/fiber/algo/algorithm.hpp>
