@@ -209,5 +209,72 @@ TEST(Channel, DeadlineAtTheMinimumOfAnyClockIsAlreadyPast) {
       << "a past deadline still sends into free buffer space";
 }
 
+
+// An unbuffered channel's first waiter waits in the hand-off cell, later
+// ones in the queue behind it (detail/zero_flavor.hpp). Arrival order must
+// survive that split: a waiter arriving after the cell's waiter was served
+// queues behind the older queued ones instead of taking the empty cell,
+// and a cell waiter that times out leaves the queue's head next in line.
+// The sleeps only order the arrivals (each waiter is blocked, spin spent,
+// long before the next arrives); the assertions do not depend on timing.
+constexpr auto kArrive = std::chrono::milliseconds(30);
+
+TEST(Channel, UnbufferedReceiversAreServedInArrivalOrderAcrossCellAndQueue) {
+  Channel<int> ch(0);
+  std::vector<int> got(3, -1);
+  auto receiver = [&](int i) { return std::jthread([&, i] { got[i] = ch.recv().value_or(-2); }); };
+  std::jthread r0 = receiver(0);  // the cell
+  std::this_thread::sleep_for(kArrive);
+  std::jthread r1 = receiver(1);  // the queue
+  std::this_thread::sleep_for(kArrive);
+  ASSERT_EQ(ch.send(10), ChanStatus::ok);
+  r0.join();
+  std::jthread r2 = receiver(2);  // the cell is empty, but r1 is older
+  std::this_thread::sleep_for(kArrive);
+  ASSERT_EQ(ch.send(11), ChanStatus::ok);
+  ASSERT_EQ(ch.send(12), ChanStatus::ok);
+  r1.join();
+  r2.join();
+  EXPECT_EQ(got, (std::vector<int>{10, 11, 12}));
+}
+
+TEST(Channel, UnbufferedSendersAreServedInArrivalOrderAcrossCellAndQueue) {
+  Channel<int> ch(0);
+  auto sender = [&](int v) { return std::jthread([&, v] { EXPECT_EQ(ch.send(v), ChanStatus::ok); }); };
+  std::jthread s0 = sender(10);
+  std::this_thread::sleep_for(kArrive);
+  std::jthread s1 = sender(11);
+  std::this_thread::sleep_for(kArrive);
+  EXPECT_EQ(ch.recv(), std::optional<int>(10));
+  s0.join();
+  std::jthread s2 = sender(12);
+  std::this_thread::sleep_for(kArrive);
+  EXPECT_EQ(ch.recv(), std::optional<int>(11));
+  EXPECT_EQ(ch.recv(), std::optional<int>(12));
+}
+
+TEST(Channel, UnbufferedCellWaiterThatTimesOutLeavesTheQueuedOneNext) {
+  Channel<int> ch(0);
+  ChanStatus first = ChanStatus::ok;
+  std::jthread r0([&] {
+    int v = 0;
+    first = ch.recv_for(v, 2 * kArrive);
+  });
+  std::this_thread::sleep_for(kArrive);
+  std::optional<int> second;
+  std::jthread r1([&] { second = ch.recv(); });
+  r0.join();
+  EXPECT_EQ(first, ChanStatus::timeout);
+  ASSERT_EQ(ch.send(7), ChanStatus::ok);
+  r1.join();
+  EXPECT_EQ(second, std::optional<int>(7));
+  // Senders, the same way: the timed-out cell sender's value is not delivered.
+  std::jthread s0([&] { EXPECT_EQ(ch.send_for(1, 2 * kArrive), ChanStatus::timeout); });
+  std::this_thread::sleep_for(kArrive);
+  std::jthread s1([&] { EXPECT_EQ(ch.send(2), ChanStatus::ok); });
+  s0.join();
+  EXPECT_EQ(ch.recv(), std::optional<int>(2));
+}
+
 }  // namespace
 }  // namespace conpat::test

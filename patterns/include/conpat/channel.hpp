@@ -8,7 +8,8 @@
 //   capacity >= 1  detail/array_flavor.hpp  lock-free array with a stamp per
 //                  slot; a lock only to park or wake a blocked operation
 //   capacity 0     detail/zero_flavor.hpp   rendezvous: a short lock over
-//                  queues of waiting operations, values handed across directly
+//                  queues of waiting operations, values handed across
+//                  directly; a lone waiter is claimed without the lock
 //
 // Waiting is a policy, the same algorithm above both, as Go's chan.go sits
 // above gopark: Channel<T> (ThreadWait) spins, yields, then parks the OS

@@ -280,6 +280,9 @@ class SpinMutex {
     if (state_.exchange(0, std::memory_order_release) == 2) futex_wake(state_, 1);
   }
 
+  // Whether some thread holds the lock now (a snapshot).
+  bool locked() const noexcept { return state_.load(std::memory_order_acquire) != 0; }
+
  private:
   std::atomic<std::uint32_t> state_{0};  // 0 free, 1 locked, 2 locked and contended
 };

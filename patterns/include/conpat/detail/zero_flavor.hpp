@@ -9,9 +9,25 @@
 // spinning briefly on its own slot first (Wait's Parker spins, then sleeps),
 // so two running threads meet without a system call.
 //
+// The hand-off cell. The common case of a rendezvous is one waiting
+// operation. When both queues are empty a waiter registers in `cell_`
+// instead (a word beside mu_ holding its address and kind), under mu_ as
+// any waiter; a peer claims it from there with one compare-and-swap,
+// without mu_, and completes it as it would a queued waiter. The cell's
+// waiter is the oldest of its kind (later ones queue behind it), so peers
+// look in the cell first, then in the queue. A waiting sender moves its
+// value into its own Waiter, so the peer touches one line of the waiter's
+// (value, result and wake-up together) and nothing of the sender's frame.
+// The waiter leaves the cell when a peer or close() claims it (exchange to
+// 0) or when it withdraws itself on timeout or cancellation (a
+// compare-and-swap from its own address): exactly one of them wins.
+//
 // Invariants (under mu_):
 //   - At least one of sendq_ and recvq_ is empty.
 //   - A queue is non-empty only while the channel is open.
+//   - The cell holds a waiter only while the channel is open, registered
+//     while its kind's queue was empty; never one of the kind opposite to a
+//     queued waiter's.
 //   - A waiter is in a queue if and only if its `linked` flag is set; whoever
 //     unlinks it (a peer, close(), or the waiter withdrawing on timeout or
 //     cancellation) decides its result, exactly once. A select's waiter is
@@ -24,7 +40,13 @@
 // of it, so a recv that returned ok happens-after the send of its value, and
 // a send that returned ok happens-after the receiver took the value. close()
 // happens-before every operation that returns closed because of it (mu_).
-// Operations are linearisable: each takes effect at one point under mu_.
+// Operations are linearisable: each takes effect at one point, under mu_ or
+// at the compare-and-swap that claims the cell's waiter.
+//
+// Lifetime (channel.hpp's contract): the peer's signal is its last touch,
+// and it lands in the waiter's own Waiter, not in the channel; a claimed or
+// unlinked waiter never touches the channel again. So either side may
+// destroy the channel as soon as its own operation returned.
 //
 // Select (conpat/select.hpp): a select's waiter points at the select's
 // context (detail/select_ctx.hpp) and names its case. A peer that pops such
@@ -39,6 +61,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <stop_token>
@@ -62,8 +85,13 @@ class ZeroFlavor {
   ZeroFlavor& operator=(const ZeroFlavor&) = delete;
 
   ChanStatus send(T& value, const Deadline& deadline, std::stop_token* stop) {
+    if (Waiter* r = claim_cell(kRecvTag)) return give(r, value), ChanStatus::ok;
     std::unique_lock lk(mu_);
     if (closed_.load(std::memory_order_relaxed)) return ChanStatus::closed;
+    if (Waiter* r = claim_cell(kRecvTag, true)) {
+      lk.unlock();
+      return give(r, value), ChanStatus::ok;
+    }
     if (Waiter* r = pop_live(recvq_)) {
       r->slot.emplace(std::move(value));
       lk.unlock();
@@ -73,6 +101,13 @@ class ZeroFlavor {
     if (deadline.expired()) return ChanStatus::timeout;
     if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
     Waiter w;
+    if (sendq_.empty() && cell_.load(std::memory_order_relaxed) == 0) {  // only registrants fill it, under mu_
+      w.slot.emplace(std::move(value));
+      const auto mine = reinterpret_cast<std::uintptr_t>(&w) | kSendTag;
+      cell_.store(mine, std::memory_order_release);
+      lk.unlock();
+      return wait_in_cell(w, mine, deadline, stop);
+    }
     w.src = &value;
     sendq_.push_back(&w);
     lk.unlock();
@@ -80,7 +115,12 @@ class ZeroFlavor {
   }
 
   ChanStatus recv(std::optional<T>& dst, const Deadline& deadline, std::stop_token* stop) {
+    if (Waiter* s = claim_cell(kSendTag)) return take(s, dst), ChanStatus::ok;
     std::unique_lock lk(mu_);
+    if (Waiter* s = claim_cell(kSendTag, true)) {
+      lk.unlock();
+      return take(s, dst), ChanStatus::ok;
+    }
     if (Waiter* s = pop_live(sendq_)) {
       dst.emplace(std::move(*s->src));
       lk.unlock();
@@ -91,9 +131,17 @@ class ZeroFlavor {
     if (deadline.expired()) return ChanStatus::timeout;
     if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
     Waiter w;
-    recvq_.push_back(&w);
-    lk.unlock();
-    const ChanStatus s = wait(w, recvq_, deadline, stop);
+    ChanStatus s;
+    if (recvq_.empty() && cell_.load(std::memory_order_relaxed) == 0) {
+      const auto mine = reinterpret_cast<std::uintptr_t>(&w);
+      cell_.store(mine, std::memory_order_release);
+      lk.unlock();
+      s = wait_in_cell(w, mine, deadline, stop);
+    } else {
+      recvq_.push_back(&w);
+      lk.unlock();
+      s = wait(w, recvq_, deadline, stop);
+    }
     if (s == ChanStatus::ok) dst.emplace(std::move(*w.slot));
     return s;
   }
@@ -104,6 +152,10 @@ class ZeroFlavor {
       std::lock_guard lk(mu_);
       if (closed_.load(std::memory_order_relaxed)) return false;
       closed_.store(true, std::memory_order_release);
+      if (const std::uintptr_t c = cell_.exchange(0, std::memory_order_acquire); c != 0) {
+        woken = as_waiter(c);
+        woken->next = nullptr;
+      }
       for (WaitQueue* q : {&sendq_, &recvq_}) {
         while (Waiter* w = pop_live(*q)) {  // dead select waiters: unlinked, not signalled
           w->next = woken;
@@ -137,6 +189,14 @@ class ZeroFlavor {
     std::unique_lock lk(mu_);
     if (closed_.load(std::memory_order_relaxed)) return ctx.claim(index) ? SelectStep::closed : SelectStep::lost;
     SelectStep claimed = SelectStep::blocked;
+    if (cell_holds(kRecvTag)) {  // the oldest receiver
+      if (!ctx.claim(index)) return SelectStep::lost;
+      if (Waiter* r = claim_cell(kRecvTag, true)) {
+        lk.unlock();
+        return give(r, value), SelectStep::ok;
+      }
+      claimed = SelectStep::retry;  // it withdrew meanwhile; the queue may hold the next
+    }
     if (Waiter* r = pop_peer(recvq_, ctx, index, claimed)) {
       r->slot.emplace(std::move(value));
       lk.unlock();
@@ -154,6 +214,14 @@ class ZeroFlavor {
   SelectStep select_enrol_recv(Waiter& w, std::optional<T>& dst, Ctx& ctx, int index) {
     std::unique_lock lk(mu_);
     SelectStep claimed = SelectStep::blocked;
+    if (cell_holds(kSendTag)) {  // the oldest sender
+      if (!ctx.claim(index)) return SelectStep::lost;
+      if (Waiter* s = claim_cell(kSendTag, true)) {
+        lk.unlock();
+        return take(s, dst), SelectStep::ok;
+      }
+      claimed = SelectStep::retry;
+    }
     if (Waiter* s = pop_peer(sendq_, ctx, index, claimed)) {
       dst.emplace(std::move(*s->src));
       lk.unlock();
@@ -182,8 +250,8 @@ class ZeroFlavor {
     Parker parker;                       // a plain waiter's wake-up slot
     ChanStatus result = ChanStatus::ok;  // written by whoever unlinks it, before signal
     bool linked = false;                 // guarded by mu_
-    std::optional<T> slot;               // receiver: the value a sender handed over
-    T* src = nullptr;                    // sender: the value to hand over
+    std::optional<T> slot;               // receiver: the value a sender handed over; the cell's sender: its value
+    T* src = nullptr;                    // a queued sender: the value to hand over
     Waiter* next = nullptr;
     Waiter* prev = nullptr;
     Ctx* sel = nullptr;                  // a select's waiter: its context (signalled instead of `parker`)
@@ -268,10 +336,62 @@ class ZeroFlavor {
     return w.result;
   }
 
+  // ---- the hand-off cell (see the top of this file) ----
+  // The cell's word: 0, or a Waiter's address (cache-line aligned, so its
+  // low bit is free) with kSendTag set for a sender.
+  static constexpr std::uintptr_t kRecvTag = 0;
+  static constexpr std::uintptr_t kSendTag = 1;
+  static Waiter* as_waiter(std::uintptr_t c) noexcept { return reinterpret_cast<Waiter*>(c & ~kSendTag); }
+  bool cell_holds(std::uintptr_t tag) const noexcept {
+    const std::uintptr_t c = cell_.load(std::memory_order_relaxed);
+    return c != 0 && (c & kSendTag) == tag;
+  }
+
+  // Takes the cell's waiter if it is of kind `tag`; it is then the caller's
+  // to complete (give or take, after releasing mu_). Called without mu_
+  // (`locked` false), it waits until mu_ has been free once after the
+  // claim: the waiter registered under mu_ and may still be releasing it,
+  // its last touch of the channel, and must not be completed before that.
+  // (Its lock-acquire happens-before the cell word our CAS read, so a free
+  // mu_ read after the CAS was released after it registered.)
+  Waiter* claim_cell(std::uintptr_t tag, bool locked = false) noexcept {
+    std::uintptr_t c = cell_.load(std::memory_order_relaxed);
+    while (c != 0 && (c & kSendTag) == tag) {
+      if (cell_.compare_exchange_weak(c, 0, std::memory_order_acquire, std::memory_order_relaxed)) {
+        for (int i = 0; !locked && mu_.locked(); ++i) Wait::relax(i);
+        return as_waiter(c);
+      }
+    }
+    return nullptr;
+  }
+  static void give(Waiter* r, T& value) noexcept {
+    r->slot.emplace(std::move(value));
+    finish(r, ChanStatus::ok);
+  }
+  static void take(Waiter* s, std::optional<T>& dst) noexcept {
+    dst.emplace(std::move(*s->slot));
+    finish(s, ChanStatus::ok);
+  }
+
+  // As wait(), for the cell's waiter (`mine`: its word in the cell).
+  ChanStatus wait_in_cell(Waiter& w, std::uintptr_t mine, const Deadline& deadline, std::stop_token* stop) {
+    std::optional<std::stop_callback<Interrupt>> on_stop;
+    if (stop != nullptr) on_stop.emplace(*stop, Interrupt{&w.parker});
+    std::uint32_t s = w.parker.wait(Parker::kDone | Parker::kInterrupted, deadline.get());
+    if ((s & Parker::kDone) == 0) {
+      if (cell_.compare_exchange_strong(mine, 0, std::memory_order_relaxed)) {
+        return (s & Parker::kInterrupted) != 0 ? ChanStatus::cancelled : ChanStatus::timeout;
+      }
+      w.parker.wait(Parker::kDone);  // claimed by a peer or close() that is finishing now
+    }
+    return w.result;
+  }
+
   mutable SpinMutex mu_;
   WaitQueue sendq_;                  // guarded by mu_
   WaitQueue recvq_;                  // guarded by mu_
   std::atomic<bool> closed_{false};  // written under mu_; read without it by is_closed()
+  std::atomic<std::uintptr_t> cell_{0};  // filled under mu_; claimed and withdrawn without it
 };
 
 }  // namespace conpat::detail
