@@ -1,12 +1,16 @@
 // Interleavings that stress loops reach rarely, forced every time with test
-// hooks (CONPAT_TEST_HOOKS is defined for this executable only), and the
-// lifetime rule every channel keeps: a consumer that saw "closed and
-// drained" may destroy the channel while close() is still returning.
+// hooks (CONPAT_TEST_HOOKS is defined for this executable only), in the
+// rings and in the unbuffered Channel, and the lifetime rule every channel
+// keeps: a consumer that saw "closed and drained" may destroy the channel
+// while close() is still returning, and either side of a hand-off may
+// destroy it once its own operation returned.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -150,6 +154,177 @@ TYPED_TEST(DestroyAfterClose, ConsumerMayDestroyTheChannelAsSoonAsRecvSaysClosed
         while (ch.recv(v) == ChanStatus::ok) received.fetch_add(v == 7 ? 1 : 1000);
       });
   EXPECT_EQ(received.load(), kLifetimeRounds / 10) << "each round's one value, received once";
+}
+
+
+// ---- the unbuffered Channel: the hand-off cell and its queues ----
+
+// Starts `op` on a new thread and returns once that thread is waiting in
+// the channel (past its unlock, about to spin or park): arrival order
+// without sleeps.
+template <class Op>
+std::jthread start_waiting(Op op) {
+  std::atomic<bool> waiting{false};
+  std::jthread t([&waiting, op]() mutable {
+    hook::arm("zero.waiting", [&waiting] { waiting.store(true, std::memory_order_release); });
+    op();
+  });
+  while (!waiting.load(std::memory_order_acquire)) std::this_thread::yield();
+  return t;
+}
+
+// The first waiter waits in the cell, later ones in the queue behind it.
+// A waiter that arrives after the cell's waiter was served must queue
+// behind the older queued one, not take the now empty cell.
+TEST(ZeroFlavorOrder, ReceiversAreServedInArrivalOrderAcrossCellAndQueue) {
+  Channel<int> ch(0);
+  std::vector<int> got(3, -1);
+  auto receiver = [&](int i) { return start_waiting([&ch, &got, i] { got[i] = ch.recv().value_or(-2); }); };
+  std::jthread r0 = receiver(0);  // the cell
+  std::jthread r1 = receiver(1);  // the queue
+  ASSERT_EQ(ch.send(10), ChanStatus::ok);
+  r0.join();
+  std::jthread r2 = receiver(2);  // the cell is empty, but r1 is older
+  ASSERT_EQ(ch.send(11), ChanStatus::ok);
+  ASSERT_EQ(ch.send(12), ChanStatus::ok);
+  r1.join();
+  r2.join();
+  EXPECT_EQ(got, (std::vector<int>{10, 11, 12}));
+}
+
+TEST(ZeroFlavorOrder, SendersAreServedInArrivalOrderAcrossCellAndQueue) {
+  Channel<int> ch(0);
+  auto sender = [&](int v) { return start_waiting([&ch, v] { EXPECT_EQ(ch.send(v), ChanStatus::ok); }); };
+  std::jthread s0 = sender(10);
+  std::jthread s1 = sender(11);
+  EXPECT_EQ(ch.recv(), std::optional<int>(10));
+  s0.join();
+  std::jthread s2 = sender(12);
+  EXPECT_EQ(ch.recv(), std::optional<int>(11));
+  EXPECT_EQ(ch.recv(), std::optional<int>(12));
+}
+
+// A cell waiter that times out leaves the queue's head next in line; a
+// timed-out sender's value is not delivered.
+TEST(ZeroFlavorOrder, ACellWaiterThatTimesOutLeavesTheQueuedOneNext) {
+  using namespace std::chrono_literals;
+  Channel<int> ch(0);
+  ChanStatus first = ChanStatus::ok;
+  std::jthread r0 = start_waiting([&] {
+    int v = 0;
+    first = ch.recv_for(v, 50ms);
+  });
+  std::optional<int> second;
+  std::jthread r1 = start_waiting([&] { second = ch.recv(); });
+  r0.join();
+  EXPECT_EQ(first, ChanStatus::timeout);
+  ASSERT_EQ(ch.send(7), ChanStatus::ok);
+  r1.join();
+  EXPECT_EQ(second, std::optional<int>(7));
+  std::jthread s0 = start_waiting([&] { EXPECT_EQ(ch.send_for(1, 50ms), ChanStatus::timeout); });
+  std::jthread s1 = start_waiting([&] { EXPECT_EQ(ch.send(2), ChanStatus::ok); });
+  s0.join();
+  EXPECT_EQ(ch.recv(), std::optional<int>(2));
+}
+
+// Cancellation and close() reach a waiter in the cell and one in the queue.
+TEST(ZeroFlavorOrder, StopAndCloseReachTheCellsWaiterAndTheQueuedOne) {
+  Channel<int> ch(0);
+  std::stop_source in_cell, queued;
+  ChanStatus cell_status = ChanStatus::ok, queued_status = ChanStatus::ok;
+  std::jthread r0 = start_waiting([&] {
+    int v = 0;
+    cell_status = ch.recv(v, in_cell.get_token());
+  });
+  std::jthread r1 = start_waiting([&] {
+    int v = 0;
+    queued_status = ch.recv(v, queued.get_token());
+  });
+  queued.request_stop();
+  r1.join();
+  EXPECT_EQ(queued_status, ChanStatus::cancelled);
+  in_cell.request_stop();
+  r0.join();
+  EXPECT_EQ(cell_status, ChanStatus::cancelled);
+  std::jthread s0 = start_waiting([&] { EXPECT_EQ(ch.send(1), ChanStatus::closed); });
+  std::jthread s1 = start_waiting([&] { EXPECT_EQ(ch.send(2), ChanStatus::closed); });
+  EXPECT_TRUE(ch.close());
+  s0.join();
+  s1.join();
+  EXPECT_EQ(ch.recv(), std::nullopt) << "a closed sender's value is not delivered";
+}
+
+// A waiter times out and, before it withdraws, a peer completes it, returns
+// and destroys the channel (channel.hpp allows that: the peer's own
+// operation returned). The withdrawal must not touch the freed channel:
+// the peer's completion waits until the waiter has left. Without that,
+// ASan reports a heap-use-after-free here and TSan a race with the delete.
+// Where::queue: the waiter is queued behind an occupant of the cell, which
+// the waiter's own thread serves from the hook before the peer comes.
+enum class Where { cell, queue };
+void peer_completes_a_withdrawing_waiter(bool waiter_receives, Where where) {
+  using namespace std::chrono_literals;
+  auto ch = std::make_unique<Channel<int>>(0);
+  Channel<int>& c = *ch;
+  std::jthread occupant;
+  if (where == Where::queue) {
+    occupant = start_waiting([&c, waiter_receives] {
+      if (waiter_receives) {
+        EXPECT_EQ(c.recv(), std::optional<int>(99));
+      } else {
+        EXPECT_EQ(c.send(99), ChanStatus::ok);
+      }
+    });
+  }
+  std::jthread peer;
+  std::atomic<bool> peer_done{false};
+  hook::arm("zero.withdraw", [&] {
+    if (where == Where::queue) {  // empty the cell; the waiter stays queued
+      if (waiter_receives) {
+        EXPECT_EQ(c.send(99), ChanStatus::ok);
+      } else {
+        EXPECT_EQ(c.recv(), std::optional<int>(99));
+      }
+      occupant.join();
+    }
+    peer = std::jthread([&peer_done, waiter_receives, owned = std::move(ch)]() mutable {
+      if (waiter_receives) {
+        EXPECT_EQ(owned->send(5), ChanStatus::ok);
+      } else {
+        EXPECT_EQ(owned->recv(), std::optional<int>(6));
+      }
+      owned.reset();  // the peer's operation returned: it may destroy the channel
+      peer_done.store(true, std::memory_order_release);
+    });
+    // Give the peer every chance to complete the waiter and free the channel now.
+    for (int i = 0; i < 200 && !peer_done.load(std::memory_order_acquire); ++i) std::this_thread::sleep_for(1ms);
+  });
+  ChanStatus st;
+  int v = 0;
+  if (waiter_receives) {
+    st = c.recv_for(v, 1ms);
+  } else {
+    st = c.send_for(6, 1ms);
+  }
+  peer.join();
+  EXPECT_TRUE(peer_done.load());
+  EXPECT_EQ(st, ChanStatus::ok) << "the peer completed the waiter before it withdrew";
+  if (waiter_receives) {
+    EXPECT_EQ(v, 5);
+  }
+}
+
+TEST(ZeroFlavorLifetime, PeerCompletingAWithdrawingReceiverInTheCellMayDestroyTheChannel) {
+  peer_completes_a_withdrawing_waiter(true, Where::cell);
+}
+TEST(ZeroFlavorLifetime, PeerCompletingAWithdrawingSenderInTheCellMayDestroyTheChannel) {
+  peer_completes_a_withdrawing_waiter(false, Where::cell);
+}
+TEST(ZeroFlavorLifetime, PeerCompletingAWithdrawingQueuedReceiverMayDestroyTheChannel) {
+  peer_completes_a_withdrawing_waiter(true, Where::queue);
+}
+TEST(ZeroFlavorLifetime, PeerCompletingAWithdrawingQueuedSenderMayDestroyTheChannel) {
+  peer_completes_a_withdrawing_waiter(false, Where::queue);
 }
 
 }  // namespace

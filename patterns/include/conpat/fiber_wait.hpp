@@ -46,20 +46,39 @@ struct FiberWait {
     static constexpr std::uint32_t kParked = 1;
     static constexpr std::uint32_t kDone = 2;
     static constexpr std::uint32_t kInterrupted = 4;
+    static constexpr std::uint32_t kLeaving = 8;
 
     Parker() = default;
     Parker(const Parker&) = delete;  // non-copyable and non-movable
     Parker& operator=(const Parker&) = delete;
 
+    // kDone waits while the waiter is leaving, as detail::BasicParker's.
     void signal(std::uint32_t bit) noexcept {
       std::uint32_t s = state_.load(std::memory_order_acquire);
-      while ((s & kParked) == 0) {  // not suspended: the bit is all it needs
-        if (state_.compare_exchange_weak(s, s | bit, std::memory_order_acq_rel, std::memory_order_acquire)) return;
+      for (int i = 0;;) {
+        if (bit == kDone && (s & kLeaving) != 0) {  // the waiter, on another thread, is withdrawing
+          relax(i++);
+          s = state_.load(std::memory_order_acquire);
+        } else if ((s & kParked) != 0) {
+          break;
+        } else if (state_.compare_exchange_weak(s, s | bit, std::memory_order_acq_rel, std::memory_order_acquire)) {
+          return;  // not suspended: the bit is all it needs
+        }
       }
       boost::fibers::context* to_wake = nullptr;
       {
         boost::fibers::detail::spinlock_lock lk{splk_};
-        state_.fetch_or(bit, std::memory_order_acq_rel);
+        // kParked is sticky: the waiter may be awake and withdrawing, so
+        // the bit goes in by CAS, never over kLeaving.
+        for (;;) {
+          if (bit == kDone && (s & kLeaving) != 0) {
+            lk.unlock();
+            for (int i = 0; (s & kLeaving) != 0; s = state_.load(std::memory_order_acquire)) relax(i++);
+            lk.lock();
+          } else if (state_.compare_exchange_weak(s, s | bit, std::memory_order_acq_rel, std::memory_order_acquire)) {
+            break;
+          }
+        }
         if (waiter_ != nullptr) {
           to_wake = waiter_;
           waiter_ = nullptr;
@@ -77,6 +96,16 @@ struct FiberWait {
     }
 
     std::uint32_t state() const noexcept { return state_.load(std::memory_order_acquire); }
+
+    // As detail::BasicParker's.
+    bool begin_leaving() noexcept {
+      std::uint32_t s = state_.load(std::memory_order_acquire);
+      while ((s & kDone) == 0) {
+        if (state_.compare_exchange_weak(s, s | kLeaving, std::memory_order_acq_rel, std::memory_order_acquire)) return true;
+      }
+      return false;
+    }
+    void end_leaving() noexcept { state_.fetch_and(~kLeaving, std::memory_order_acq_rel); }
 
     // Waits until any of `bits` is set or the deadline passes (nullptr: none).
     // Returns the state seen last; it contains none of `bits` only on timeout.

@@ -186,8 +186,9 @@ inline bool spin_until(Pred&& ready, const Clock::time_point* deadline = nullptr
 // A one-shot wake-up slot for a single waiting thread.
 //
 // States are bits: kParked (the waiter is, or is about to be, asleep in the
-// kernel), kDone (a peer completed the waiter's operation) and kInterrupted
-// (a timeout source or stop callback asks the waiter to give up). Before it
+// kernel), kDone (a peer completed the waiter's operation), kInterrupted
+// (a timeout source or stop callback asks the waiter to give up) and
+// kLeaving (the waiter gave up and is withdrawing: begin_leaving). Before it
 // sleeps the waiter sets kParked (fetch_or) and then sleeps only while the
 // word still holds the value it read after that, so a signal that arrives
 // first changes the word and is never lost; a signaller wakes the kernel
@@ -199,21 +200,57 @@ inline bool spin_until(Pred&& ready, const Clock::time_point* deadline = nullptr
 // Spins: the pause iterations before it yields and parks (the default
 // SpinPolicy's ~100 µs suits one-shot waits such as a WaitGroup's; a channel
 // operation that already spun before announcing itself spins less).
+// One step of a short wait for another thread that is inside a few
+// instructions' worth of work: pause, then yield.
+inline void backoff(int step) noexcept {
+  if (step < 8 && multi_cpu()) {
+    for (int i = 0; i < (1 << step); ++i) spin_pause();
+  } else {
+    std::this_thread::yield();
+  }
+}
+
 template <int Spins = SpinPolicy::kSpinIterations>
 class BasicParker {
  public:
   static constexpr std::uint32_t kParked = 1;
   static constexpr std::uint32_t kDone = 2;
   static constexpr std::uint32_t kInterrupted = 4;
+  static constexpr std::uint32_t kLeaving = 8;
 
   BasicParker() = default;
   BasicParker(const BasicParker&) = delete;             // non-copyable and non-movable
   BasicParker& operator=(const BasicParker&) = delete;
 
+  // kDone waits while the waiter is leaving (see begin_leaving); the
+  // signal is the signaller's last touch of the waiter.
   void signal(std::uint32_t bit) noexcept {
-    std::uint32_t old = state_.fetch_or(bit, std::memory_order_acq_rel);
+    std::uint32_t old = 0;  // the usual state of a waiter: spinning, no bit set
+    for (int i = 0;;) {
+      if (bit == kDone && (old & kLeaving) != 0) {
+        backoff(i++);
+        old = state_.load(std::memory_order_relaxed);
+      } else if (state_.compare_exchange_weak(old, old | bit, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+        break;
+      }
+    }
     if ((old & kParked) != 0) futex_wake(state_, 1);
   }
+
+  // A waiter that gave up (timeout, interrupt) and must still touch the
+  // shared structure it waits in, to withdraw, first calls begin_leaving:
+  // false if kDone is already set (nothing to withdraw from), else a kDone
+  // signaller now waits until end_leaving. So a peer whose completion of
+  // this waiter races the withdrawal cannot return, and let its side free
+  // the structure, while the waiter still touches it.
+  bool begin_leaving() noexcept {
+    std::uint32_t s = state_.load(std::memory_order_acquire);
+    while ((s & kDone) == 0) {
+      if (state_.compare_exchange_weak(s, s | kLeaving, std::memory_order_acq_rel, std::memory_order_acquire)) return true;
+    }
+    return false;
+  }
+  void end_leaving() noexcept { state_.fetch_and(~kLeaving, std::memory_order_acq_rel); }
 
   std::uint32_t state() const noexcept { return state_.load(std::memory_order_acquire); }
 

@@ -13,14 +13,16 @@
 // operation. When both queues are empty a waiter registers in `cell_`
 // instead (a word beside mu_ holding its address and kind), under mu_ as
 // any waiter; a peer claims it from there with one compare-and-swap,
-// without mu_, and completes it as it would a queued waiter. The cell's
+// without taking mu_ (it only waits until mu_ is free: claim_cell), and
+// completes it as it would a queued waiter. The cell's
 // waiter is the oldest of its kind (later ones queue behind it), so peers
 // look in the cell first, then in the queue. A waiting sender moves its
 // value into its own Waiter, so the peer touches one line of the waiter's
 // (value, result and wake-up together) and nothing of the sender's frame.
-// The waiter leaves the cell when a peer or close() claims it (exchange to
-// 0) or when it withdraws itself on timeout or cancellation (a
-// compare-and-swap from its own address): exactly one of them wins.
+// The waiter leaves the cell when a peer claims it (a compare-and-swap to
+// 0), close() takes it (an exchange, under mu_) or it withdraws itself on
+// timeout or cancellation (a compare-and-swap from its own address):
+// exactly one of them wins.
 //
 // Invariants (under mu_):
 //   - At least one of sendq_ and recvq_ is empty.
@@ -43,10 +45,14 @@
 // Operations are linearisable: each takes effect at one point, under mu_ or
 // at the compare-and-swap that claims the cell's waiter.
 //
-// Lifetime (channel.hpp's contract): the peer's signal is its last touch,
-// and it lands in the waiter's own Waiter, not in the channel; a claimed or
-// unlinked waiter never touches the channel again. So either side may
-// destroy the channel as soon as its own operation returned.
+// Lifetime (channel.hpp's contract: either side may destroy the channel as
+// soon as its own operation returned). The peer's signal is its last
+// touch, and it lands in the waiter's own Waiter, not in the channel. A
+// waiter that gave up (timeout, stop) touches the channel once more to
+// withdraw; it marks itself leaving first (Parker::begin_leaving), and a
+// peer completing it meanwhile waits in its signal until it has left. A
+// registrant releases mu_ after publishing itself in the cell; a peer that
+// claims it without mu_ waits until mu_ is free (claim_cell).
 //
 // Select (conpat/select.hpp): a select's waiter points at the select's
 // context (detail/select_ctx.hpp) and names its case. A peer that pops such
@@ -70,6 +76,7 @@
 #include "conpat/chan_status.hpp"
 #include "conpat/detail/park.hpp"
 #include "conpat/detail/select_ctx.hpp"
+#include "conpat/detail/test_hook.hpp"
 #include "conpat/detail/wait_list.hpp"
 #include "conpat/padding.hpp"
 
@@ -106,11 +113,13 @@ class ZeroFlavor {
       const auto mine = reinterpret_cast<std::uintptr_t>(&w) | kSendTag;
       cell_.store(mine, std::memory_order_release);
       lk.unlock();
+      CONPAT_TEST_HOOK("zero.waiting");
       return wait_in_cell(w, mine, deadline, stop);
     }
     w.src = &value;
     sendq_.push_back(&w);
     lk.unlock();
+    CONPAT_TEST_HOOK("zero.waiting");
     return wait(w, sendq_, deadline, stop);
   }
 
@@ -136,10 +145,12 @@ class ZeroFlavor {
       const auto mine = reinterpret_cast<std::uintptr_t>(&w);
       cell_.store(mine, std::memory_order_release);
       lk.unlock();
+      CONPAT_TEST_HOOK("zero.waiting");
       s = wait_in_cell(w, mine, deadline, stop);
     } else {
       recvq_.push_back(&w);
       lk.unlock();
+      CONPAT_TEST_HOOK("zero.waiting");
       s = wait(w, recvq_, deadline, stop);
     }
     if (s == ChanStatus::ok) dst.emplace(std::move(*w.slot));
@@ -324,13 +335,14 @@ class ZeroFlavor {
     std::optional<std::stop_callback<Interrupt>> on_stop;
     if (stop != nullptr) on_stop.emplace(*stop, Interrupt{&w.parker});
     std::uint32_t s = w.parker.wait(Parker::kDone | Parker::kInterrupted, deadline.get());
-    if ((s & Parker::kDone) == 0) {
+    if ((s & Parker::kDone) == 0 && w.parker.begin_leaving()) {
+      CONPAT_TEST_HOOK("zero.withdraw");
       std::unique_lock lk(mu_);
-      if (w.linked) {
-        q.remove(&w);
-        return (s & Parker::kInterrupted) != 0 ? ChanStatus::cancelled : ChanStatus::timeout;
-      }
+      const bool withdrawn = w.linked;
+      if (withdrawn) q.remove(&w);
       lk.unlock();
+      w.parker.end_leaving();
+      if (withdrawn) return (s & Parker::kInterrupted) != 0 ? ChanStatus::cancelled : ChanStatus::timeout;
       w.parker.wait(Parker::kDone);  // unlinked by a peer that is finishing now
     }
     return w.result;
@@ -351,7 +363,8 @@ class ZeroFlavor {
   // to complete (give or take, after releasing mu_). Called without mu_
   // (`locked` false), it waits until mu_ has been free once after the
   // claim: the waiter registered under mu_ and may still be releasing it,
-  // its last touch of the channel, and must not be completed before that.
+  // and must not be completed before that. (Releasing may still make a
+  // futex wake on mu_'s address afterwards: a system call, no access.)
   // (Its lock-acquire happens-before the cell word our CAS read, so a free
   // mu_ read after the CAS was released after it registered.)
   Waiter* claim_cell(std::uintptr_t tag, bool locked = false) noexcept {
@@ -378,10 +391,11 @@ class ZeroFlavor {
     std::optional<std::stop_callback<Interrupt>> on_stop;
     if (stop != nullptr) on_stop.emplace(*stop, Interrupt{&w.parker});
     std::uint32_t s = w.parker.wait(Parker::kDone | Parker::kInterrupted, deadline.get());
-    if ((s & Parker::kDone) == 0) {
-      if (cell_.compare_exchange_strong(mine, 0, std::memory_order_relaxed)) {
-        return (s & Parker::kInterrupted) != 0 ? ChanStatus::cancelled : ChanStatus::timeout;
-      }
+    if ((s & Parker::kDone) == 0 && w.parker.begin_leaving()) {
+      CONPAT_TEST_HOOK("zero.withdraw");
+      const bool withdrawn = cell_.compare_exchange_strong(mine, 0, std::memory_order_relaxed);
+      w.parker.end_leaving();
+      if (withdrawn) return (s & Parker::kInterrupted) != 0 ? ChanStatus::cancelled : ChanStatus::timeout;
       w.parker.wait(Parker::kDone);  // claimed by a peer or close() that is finishing now
     }
     return w.result;
