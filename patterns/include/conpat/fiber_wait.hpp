@@ -98,13 +98,7 @@ struct FiberWait {
     std::uint32_t state() const noexcept { return state_.load(std::memory_order_acquire); }
 
     // As detail::BasicParker's.
-    bool begin_leaving() noexcept {
-      std::uint32_t s = state_.load(std::memory_order_acquire);
-      while ((s & kDone) == 0) {
-        if (state_.compare_exchange_weak(s, s | kLeaving, std::memory_order_acq_rel, std::memory_order_acquire)) return true;
-      }
-      return false;
-    }
+    bool begin_leaving() noexcept { return detail::set_unless(state_, kLeaving, kDone); }
     void end_leaving() noexcept { state_.fetch_and(~kLeaving, std::memory_order_acq_rel); }
 
     // Waits until any of `bits` is set or the deadline passes (nullptr: none).

@@ -210,6 +210,16 @@ inline void backoff(int step) noexcept {
   }
 }
 
+// Sets `bit` in `word` unless `unless` is set there; true if it did (the
+// Parkers' begin_leaving).
+inline bool set_unless(std::atomic<std::uint32_t>& word, std::uint32_t bit, std::uint32_t unless) noexcept {
+  std::uint32_t s = word.load(std::memory_order_acquire);
+  while ((s & unless) == 0) {
+    if (word.compare_exchange_weak(s, s | bit, std::memory_order_acq_rel, std::memory_order_acquire)) return true;
+  }
+  return false;
+}
+
 template <int Spins = SpinPolicy::kSpinIterations>
 class BasicParker {
  public:
@@ -243,13 +253,7 @@ class BasicParker {
   // signaller now waits until end_leaving. So a peer whose completion of
   // this waiter races the withdrawal cannot return, and let its side free
   // the structure, while the waiter still touches it.
-  bool begin_leaving() noexcept {
-    std::uint32_t s = state_.load(std::memory_order_acquire);
-    while ((s & kDone) == 0) {
-      if (state_.compare_exchange_weak(s, s | kLeaving, std::memory_order_acq_rel, std::memory_order_acquire)) return true;
-    }
-    return false;
-  }
+  bool begin_leaving() noexcept { return set_unless(state_, kLeaving, kDone); }
   void end_leaving() noexcept { state_.fetch_and(~kLeaving, std::memory_order_acq_rel); }
 
   std::uint32_t state() const noexcept { return state_.load(std::memory_order_acquire); }
