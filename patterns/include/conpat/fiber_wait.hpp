@@ -90,22 +90,27 @@ struct FiberWait {
           }
         }
       }
-      // Only the context is touched now: the waiter cannot return (and end
-      // this Parker) before it is scheduled.
+      // Only the context is touched now: a suspended waiter cannot return
+      // (and end this Parker) before it is scheduled, and one awake already
+      // takes splk_ once before it returns (settle).
       if (to_wake != nullptr) boost::fibers::context::active()->schedule(to_wake);
     }
 
     std::uint32_t state() const noexcept { return state_.load(std::memory_order_acquire); }
 
     // As detail::BasicParker's.
-    bool begin_leaving() noexcept { return detail::set_unless(state_, kLeaving, kDone); }
+    bool begin_leaving() noexcept {
+      if (detail::set_unless(state_, kLeaving, kDone)) return true;
+      settle(state());
+      return false;
+    }
     void end_leaving() noexcept { state_.fetch_and(~kLeaving, std::memory_order_acq_rel); }
 
     // Waits until any of `bits` is set or the deadline passes (nullptr: none).
     // Returns the state seen last; it contains none of `bits` only on timeout.
     std::uint32_t wait(std::uint32_t bits, const detail::Clock::time_point* deadline = nullptr) noexcept {
       std::uint32_t s = 0;
-      if (spin_until([&] { return ((s = state()) & bits) != 0; }, deadline)) return s;
+      if (spin_until([&] { return ((s = state()) & bits) != 0; }, deadline)) return settle(s);
       boost::fibers::context* active = boost::fibers::context::active();
       boost::fibers::detail::spinlock_lock lk{splk_};
       for (;;) {
@@ -128,6 +133,16 @@ struct FiberWait {
     }
 
    private:
+    // A waiter that saw a bit without splk_ while kParked is set (sticky:
+    // it parked before, and may have been woken by a timer) waits out a
+    // signaller still inside its locked section, which reads waiter_ and
+    // releases splk_ after setting the bit: the waiter's return may end
+    // this Parker.
+    std::uint32_t settle(std::uint32_t s) noexcept {
+      if ((s & kParked) != 0) boost::fibers::detail::spinlock_lock lk{splk_};
+      return s;
+    }
+
     std::atomic<std::uint32_t> state_{0};
     boost::fibers::detail::spinlock splk_;
     boost::fibers::context* waiter_ = nullptr;  // guarded by splk_
