@@ -209,6 +209,5 @@ TEST(Channel, DeadlineAtTheMinimumOfAnyClockIsAlreadyPast) {
       << "a past deadline still sends into free buffer space";
 }
 
-
 }  // namespace
 }  // namespace conpat::test

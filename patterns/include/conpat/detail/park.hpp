@@ -183,23 +183,6 @@ inline bool spin_until(Pred&& ready, const Clock::time_point* deadline = nullptr
   return ready();
 }
 
-// A one-shot wake-up slot for a single waiting thread.
-//
-// States are bits: kParked (the waiter is, or is about to be, asleep in the
-// kernel), kDone (a peer completed the waiter's operation), kInterrupted
-// (a timeout source or stop callback asks the waiter to give up) and
-// kLeaving (the waiter gave up and is withdrawing: begin_leaving). Before it
-// sleeps the waiter sets kParked (fetch_or) and then sleeps only while the
-// word still holds the value it read after that, so a signal that arrives
-// first changes the word and is never lost; a signaller wakes the kernel
-// only when it saw kParked, so the common case costs no system call.
-//
-// Memory ordering: signal() is a release RMW and the waiter's reads are
-// acquire, so everything the peer wrote before signal() (the value handed
-// over, the result status) is visible to the waiter once it sees kDone.
-// Spins: the pause iterations before it yields and parks (the default
-// SpinPolicy's ~100 µs suits one-shot waits such as a WaitGroup's; a channel
-// operation that already spun before announcing itself spins less).
 // One step of a short wait for another thread that is inside a few
 // instructions' worth of work: pause, then yield.
 inline void backoff(int step) noexcept {
@@ -220,6 +203,23 @@ inline bool set_unless(std::atomic<std::uint32_t>& word, std::uint32_t bit, std:
   return false;
 }
 
+// A one-shot wake-up slot for a single waiting thread.
+//
+// States are bits: kParked (the waiter is, or is about to be, asleep in the
+// kernel), kDone (a peer completed the waiter's operation), kInterrupted
+// (a timeout source or stop callback asks the waiter to give up) and
+// kLeaving (the waiter gave up and is withdrawing: begin_leaving). Before it
+// sleeps the waiter sets kParked (fetch_or) and then sleeps only while the
+// word still holds the value it read after that, so a signal that arrives
+// first changes the word and is never lost; a signaller wakes the kernel
+// only when it saw kParked, so the common case costs no system call.
+//
+// Memory ordering: signal() is a release RMW and the waiter's reads are
+// acquire, so everything the peer wrote before signal() (the value handed
+// over, the result status) is visible to the waiter once it sees kDone.
+// Spins: the pause iterations before it yields and parks (the default
+// SpinPolicy's ~100 µs suits one-shot waits such as a WaitGroup's; a channel
+// operation that already spun before announcing itself spins less).
 template <int Spins = SpinPolicy::kSpinIterations>
 class BasicParker {
  public:

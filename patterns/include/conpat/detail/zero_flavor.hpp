@@ -363,10 +363,10 @@ class ZeroFlavor {
   // to complete (give or take, after releasing mu_). Called without mu_
   // (`locked` false), it waits until mu_ has been free once after the
   // claim: the waiter registered under mu_ and may still be releasing it,
-  // and must not be completed before that. (Releasing may still make a
-  // futex wake on mu_'s address afterwards: a system call, no access.)
-  // (Its lock-acquire happens-before the cell word our CAS read, so a free
-  // mu_ read after the CAS was released after it registered.)
+  // and must not be completed before that. (Its lock-acquire
+  // happens-before the cell word our CAS read, so a free mu_ read after the
+  // CAS was released after it registered. Releasing may still make a futex
+  // wake on mu_'s address afterwards: a system call, no memory access.)
   Waiter* claim_cell(std::uintptr_t tag, bool locked = false) noexcept {
     std::uintptr_t c = cell_.load(std::memory_order_relaxed);
     while (c != 0 && (c & kSendTag) == tag) {
