@@ -1,9 +1,9 @@
 // Interleavings that stress loops reach rarely, forced every time with test
 // hooks (CONPAT_TEST_HOOKS is defined for this executable only), in the
-// rings and in the unbuffered Channel, and the lifetime rule every channel
-// keeps: a consumer that saw "closed and drained" may destroy the channel
-// while close() is still returning, and either side of a hand-off may
-// destroy it once its own operation returned.
+// rings, in the unbuffered Channel and in select, and the lifetime rule
+// every channel keeps: a consumer that saw "closed and drained" may destroy
+// the channel while close() is still returning, and either side of a
+// hand-off may destroy it once its own operation returned.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -18,6 +18,7 @@
 #include "conpat/channel.hpp"
 #include "conpat/fiber_wait.hpp"
 #include "conpat/mpmc_ring.hpp"
+#include "conpat/select.hpp"
 #include "conpat/spsc_ring.hpp"
 #include "channel_conformance.hpp"
 #include "ring_types.hpp"
@@ -368,6 +369,109 @@ TYPED_TEST(ZeroFlavorLifetime, PeerCompletingAWithdrawingQueuedReceiverMayDestro
 }
 TYPED_TEST(ZeroFlavorLifetime, PeerCompletingAWithdrawingQueuedSenderMayDestroyTheChannel) {
   peer_completes_a_withdrawing_waiter<TypeParam>(false, Where::queue);
+}
+
+// ---- select: the peer of an unbuffered case may destroy its channel ----
+
+template <class Ch>
+auto& zero_of(Ch& ch) {
+  return std::get<detail::ZeroFlavor<int, typename Ch::wait_policy>>(detail::ChannelAccess::flavor(ch));
+}
+
+// When the peer comes (the hook, on the select's thread): once every case is
+// enrolled and the select is about to sleep, or right after its first case
+// enrolled (the select enrols the rest after the peer has left).
+enum class PeerAt { sleeping, first_enrolled };
+
+// A peer completes a select's unbuffered case on `x` and, with `destroy`,
+// destroys `x` as soon as its own operation returned, before the select
+// has woken (channel.hpp allows that). The select must not touch `x` again
+// and must leave no entry behind on any channel. `on_x`: how many of the
+// select's cases are on x (the others, if any, on `y`, which nobody serves).
+// Before the fix, ASan+UBSan: heap-use-after-free in SpinMutex::lock from
+// the select's withdrawal (PeerAt::sleeping) and from its enrolment of the
+// next case on x (PeerAt::first_enrolled).
+template <class Ch>
+void peer_completes_a_select_case(bool select_receives, int on_x, bool with_y, PeerAt at, bool destroy) {
+  using namespace std::chrono_literals;
+  auto x = std::make_unique<Ch>(0);
+  Ch& cx = *x;
+  Ch y(0);
+  std::jthread peer;
+  std::atomic<bool> peer_done{false};
+  hook::arm(at == PeerAt::sleeping ? "select.sleeping" : "select.enrolled", [&] {
+    peer = std::jthread([&peer_done, &x, select_receives, destroy] {
+      if (select_receives) {
+        EXPECT_EQ(x->send_for(5, 20s), ChanStatus::ok);
+      } else {
+        int v = 0;
+        EXPECT_EQ(x->recv_for(v, 20s), ChanStatus::ok);
+        EXPECT_EQ(v, 6);
+      }
+      if (destroy) x.reset();  // the peer's operation returned: it may destroy the channel
+      peer_done.store(true, std::memory_order_release);
+    });
+    while (!peer_done.load(std::memory_order_acquire)) std::this_thread::sleep_for(1ms);
+  });
+  int got[3] = {0, 0, 0};
+  SelectResult r;
+  if (select_receives) {
+    if (on_x == 1) {
+      r = select(recv_case(cx, got[0]), recv_case(y, got[2]));
+    } else if (with_y) {
+      r = select(recv_case(cx, got[0]), recv_case(cx, got[1]), recv_case(y, got[2]));
+    } else {
+      r = select(recv_case(cx, got[0]), recv_case(cx, got[1]));
+    }
+  } else {
+    if (on_x == 1) {
+      r = select(send_case(cx, 6), send_case(y, 7));
+    } else if (with_y) {
+      r = select(send_case(cx, 6), send_case(cx, 6), send_case(y, 7));
+    } else {
+      r = select(send_case(cx, 6), send_case(cx, 6));
+    }
+  }
+  ASSERT_TRUE(peer.joinable()) << "the hook did not fire: the select never enrolled";
+  peer.join();
+  ASSERT_EQ(r.status, ChanStatus::ok);
+  ASSERT_GE(r.index, 0);
+  ASSERT_LT(r.index, on_x) << "the peer served x";
+  if (select_receives) {
+    EXPECT_EQ(got[r.index], 5);
+  }
+  EXPECT_EQ(detail::ZeroProbe::waiters(zero_of(y)), 0u);
+  if (!destroy) {
+    EXPECT_EQ(detail::ZeroProbe::waiters(zero_of(cx)), 0u) << "an entry of the finished select is still linked";
+    EXPECT_EQ(cx.try_send(1), ChanStatus::would_block);
+  }
+}
+
+template <class Ch>
+class SelectLifetime : public ZeroFlavorLifetime<Ch> {};
+TYPED_TEST_SUITE(SelectLifetime, WaitPolicies);
+
+TYPED_TEST(SelectLifetime, PeerOfAReceiveCaseMayDestroyTheChannelBeforeTheSelectWakes) {
+  peer_completes_a_select_case<TypeParam>(true, 1, true, PeerAt::sleeping, true);
+}
+TYPED_TEST(SelectLifetime, PeerOfASendCaseMayDestroyTheChannelBeforeTheSelectWakes) {
+  peer_completes_a_select_case<TypeParam>(false, 1, true, PeerAt::sleeping, true);
+}
+TYPED_TEST(SelectLifetime, PeerOfOneOfTwoCasesOnAChannelMayDestroyItBeforeTheSelectWakes) {
+  peer_completes_a_select_case<TypeParam>(true, 2, true, PeerAt::sleeping, true);
+  peer_completes_a_select_case<TypeParam>(false, 2, true, PeerAt::sleeping, true);
+}
+TYPED_TEST(SelectLifetime, PeerOfOneOfTwoCasesOnAChannelMayDestroyItBeforeTheOtherEnrols) {
+  peer_completes_a_select_case<TypeParam>(true, 2, false, PeerAt::first_enrolled, true);
+  peer_completes_a_select_case<TypeParam>(false, 2, false, PeerAt::first_enrolled, true);
+}
+// The peer completing one case on a channel unlinks the select's other
+// entries there (the select no longer withdraws from that channel).
+TYPED_TEST(SelectLifetime, NoEntryOfTheSelectStaysOnTheChannelItsPeerServed) {
+  for (PeerAt at : {PeerAt::sleeping, PeerAt::first_enrolled}) {
+    peer_completes_a_select_case<TypeParam>(true, 2, at == PeerAt::sleeping, at, false);
+    peer_completes_a_select_case<TypeParam>(false, 2, at == PeerAt::sleeping, at, false);
+  }
 }
 
 }  // namespace

@@ -59,6 +59,19 @@
 // that peer's signal, so no peer touches the context after the select
 // returns.
 //
+// Lifetime (channel.hpp's contract: a peer whose operation returned may
+// destroy its channel). A peer that completes an unbuffered case may do so
+// as soon as it signalled, before the select has woken. So whoever decides
+// a round for an unbuffered case unlinks all of the select's entries on
+// that channel under its lock (detail/zero_flavor.hpp, drop_select), and
+// the select never touches that channel again in the round. Where several
+// cases share an unbuffered channel, the select enrols each of them while
+// it is marked leaving (Parker::begin_leaving): a peer that completed an
+// earlier of them waits in its signal until the enrolment is over, and
+// once that signal came the select enrols nothing more there. A buffered
+// case woken by a peer still takes the value or the slot it was woken for,
+// so that channel stays in use by the select and alive by the contract.
+//
 // Memory ordering: as the channel operations the cases stand for: a
 // receive case that completed with ok happens-after the send of its value,
 // an unbuffered send case that completed with ok happens-after the receiver
@@ -83,6 +96,7 @@
 #include "conpat/channel.hpp"
 #include "conpat/detail/park.hpp"
 #include "conpat/detail/select_ctx.hpp"
+#include "conpat/detail/test_hook.hpp"
 
 namespace conpat {
 
@@ -125,6 +139,10 @@ class SelectCase {
   // closed, or blocked (a buffered channel's value or slot went to another
   // operation first; the select starts a new round).
   virtual SelectStep claimed() = 0;
+  // The channel's flavour if it is unbuffered, else nullptr. Once a round
+  // is decided for such a case, the select has no entry left on its
+  // channel and must not touch it (see the header comment, Lifetime).
+  virtual const void* rendezvous() const noexcept = 0;
 
  protected:
   SelectCase() = default;
@@ -150,15 +168,22 @@ struct SelectInterrupt {
   void operator()() const noexcept { parker->signal(Parker::kInterrupted); }
 };
 
-// The select loop. `order` has room for cases.size() ints. `nonblocking`:
-// try_select.
+// The select loop. `order`, `rdv` and `shared` have room for cases.size()
+// elements. `nonblocking`: try_select.
 template <class Wait>
-SelectResult run_select(std::span<SelectCase<Wait>* const> cases, int* order, const Deadline& deadline,
-                        std::stop_token* stop, bool nonblocking) {
+SelectResult run_select(std::span<SelectCase<Wait>* const> cases, int* order, const void** rdv, bool* shared,
+                        const Deadline& deadline, std::stop_token* stop, bool nonblocking) {
   using Ctx = typename SelectCase<Wait>::Ctx;
   using Parker = typename Wait::Parker;
   const int n = static_cast<int>(cases.size());
-  for (int i = 0; i < n; ++i) order[i] = i;
+  for (int i = 0; i < n; ++i) {
+    order[i] = i;
+    rdv[i] = cases[i]->rendezvous();
+    shared[i] = false;                // does another case use this case's unbuffered channel?
+    for (int j = 0; rdv[i] != nullptr && j < i; ++j) {
+      if (rdv[j] == rdv[i]) shared[i] = shared[j] = true;
+    }
+  }
   for (int round = 0;; ++round) {
     // A fresh random order per round (Fisher–Yates): the uniform choice among ready cases.
     for (int i = n - 1; i > 0; --i) std::swap(order[i], order[select_random(static_cast<std::uint32_t>(i + 1))]);
@@ -175,16 +200,22 @@ SelectResult run_select(std::span<SelectCase<Wait>* const> cases, int* order, co
 
     Ctx ctx;
     int enrolled = 0;  // cases enrolled, in `order`
-    auto withdraw_all = [&] {
-      for (int k = 0; k < enrolled; ++k) cases[order[k]]->withdraw();
-    };
     SelectStep outcome = SelectStep::enrolled;
     int done = -1;
     for (int k = 0; k < n && outcome == SelectStep::enrolled; ++k) {
+      // A peer that completed another case on this channel may destroy it
+      // once it signalled: enrol only while that signal waits (kLeaving).
+      const bool guard = shared[order[k]];
+      if (guard && !ctx.parker.begin_leaving()) {
+        outcome = SelectStep::lost;
+        break;
+      }
       const SelectStep s = cases[order[k]]->enrol(ctx, order[k]);
+      if (guard) ctx.parker.end_leaving();
       switch (s) {
         case SelectStep::enrolled:
           ++enrolled;
+          CONPAT_TEST_HOOK("select.enrolled");
           break;
         case SelectStep::ready:  // linked, and may proceed now: give up the round
           ++enrolled;
@@ -203,10 +234,17 @@ SelectResult run_select(std::span<SelectCase<Wait>* const> cases, int* order, co
     if (outcome == SelectStep::enrolled) {  // every case enrolled: sleep
       std::optional<std::stop_callback<SelectInterrupt<Parker>>> on_stop;
       if (stop != nullptr) on_stop.emplace(*stop, SelectInterrupt<Parker>{&ctx.parker});
+      CONPAT_TEST_HOOK("select.sleeping");
       const std::uint32_t w = ctx.parker.wait(Parker::kDone | Parker::kInterrupted, deadline.get());
       outcome = (w & Parker::kDone) != 0 || !ctx.claim(Ctx::kAborted) ? SelectStep::lost : SelectStep::retry;
     }
-    withdraw_all();
+    // The decided case's unbuffered channel holds no entry of ours any more
+    // and may already be gone (header comment, Lifetime): leave it alone.
+    const int decided = outcome == SelectStep::lost ? ctx.selected.load(std::memory_order_acquire) : done;
+    const void* gone = decided >= 0 ? rdv[decided] : nullptr;
+    for (int k = 0; k < enrolled; ++k) {
+      if (gone == nullptr || rdv[order[k]] != gone) cases[order[k]]->withdraw();
+    }
     if (outcome == SelectStep::ok) return {done, ChanStatus::ok};
     if (outcome == SelectStep::closed) return {done, ChanStatus::closed};
     if (outcome == SelectStep::lost) {
@@ -229,7 +267,9 @@ class RecvCaseImpl final : public SelectCase<Wait> {
   using Zero = ZeroFlavor<T, Wait>;
 
  public:
-  RecvCaseImpl(Channel<T, Wait>& ch, T& out) : ch_(ch), out_(out) {}
+  RecvCaseImpl(Channel<T, Wait>& ch, T& out)
+      : array_(std::get_if<Array>(&ChannelAccess::flavor(ch))), zero_(std::get_if<Zero>(&ChannelAccess::flavor(ch))),
+        out_(out) {}
   RecvCaseImpl(const RecvCaseImpl&) = delete;  // non-copyable and non-movable: entries link to it
   RecvCaseImpl& operator=(const RecvCaseImpl&) = delete;
 
@@ -262,10 +302,13 @@ class RecvCaseImpl final : public SelectCase<Wait> {
     waiter_.slot.reset();
     return SelectStep::ok;
   }
+  const void* rendezvous() const noexcept override { return zero_; }
 
  private:
-  Array* array() noexcept { return std::get_if<Array>(&ChannelAccess::flavor(ch_)); }
-  Zero& zero() noexcept { return std::get<Zero>(ChannelAccess::flavor(ch_)); }
+  // The flavour, looked up once: after a peer decided an unbuffered case,
+  // its channel may be gone, so the case never looks at it again.
+  Array* array() noexcept { return array_; }
+  Zero& zero() noexcept { return *zero_; }
   SelectStep take(SelectStep s) {  // the unbuffered forms received into slot_
     if (s == SelectStep::ok) {
       out_ = std::move(*slot_);
@@ -274,7 +317,8 @@ class RecvCaseImpl final : public SelectCase<Wait> {
     return s;
   }
 
-  Channel<T, Wait>& ch_;
+  Array* const array_;
+  Zero* const zero_;
   T& out_;
   std::optional<T> slot_;
   typename Array::SelectEntry entry_;
@@ -289,7 +333,9 @@ class SendCaseImpl final : public SelectCase<Wait> {
   using Zero = ZeroFlavor<T, Wait>;
 
  public:
-  SendCaseImpl(Channel<T, Wait>& ch, T value) : ch_(ch), value_(std::move(value)) {}
+  SendCaseImpl(Channel<T, Wait>& ch, T value)
+      : array_(std::get_if<Array>(&ChannelAccess::flavor(ch))), zero_(std::get_if<Zero>(&ChannelAccess::flavor(ch))),
+        value_(std::move(value)) {}
   SendCaseImpl(const SendCaseImpl&) = delete;  // non-copyable and non-movable: entries link to it
   SendCaseImpl& operator=(const SendCaseImpl&) = delete;
 
@@ -316,12 +362,16 @@ class SendCaseImpl final : public SelectCase<Wait> {
     if (array() != nullptr) return attempt(true);
     return waiter_.result == ChanStatus::ok ? SelectStep::ok : SelectStep::closed;
   }
+  const void* rendezvous() const noexcept override { return zero_; }
 
  private:
-  Array* array() noexcept { return std::get_if<Array>(&ChannelAccess::flavor(ch_)); }
-  Zero& zero() noexcept { return std::get<Zero>(ChannelAccess::flavor(ch_)); }
+  // The flavour, looked up once: after a peer decided an unbuffered case,
+  // its channel may be gone, so the case never looks at it again.
+  Array* array() noexcept { return array_; }
+  Zero& zero() noexcept { return *zero_; }
 
-  Channel<T, Wait>& ch_;
+  Array* const array_;
+  Zero* const zero_;
   T value_;
   typename Array::SelectEntry entry_;
   typename Array::SelectStall stall_;
@@ -357,7 +407,10 @@ SelectResult select_impl(const Deadline& deadline, std::stop_token* stop, bool n
                 "every case of one select must use the same Wait policy");
   std::array<SelectCase<Wait>*, sizeof...(Cases)> ptrs{static_cast<SelectCase<Wait>*>(&cases)...};
   std::array<int, sizeof...(Cases)> order{};
-  return run_select<Wait>(std::span<SelectCase<Wait>* const>(ptrs), order.data(), deadline, stop, nonblocking);
+  std::array<const void*, sizeof...(Cases)> rdv{};
+  std::array<bool, sizeof...(Cases)> shared{};
+  return run_select<Wait>(std::span<SelectCase<Wait>* const>(ptrs), order.data(), rdv.data(), shared.data(), deadline,
+                          stop, nonblocking);
 }
 
 }  // namespace detail

@@ -36,6 +36,9 @@
 //     decided by its select's context instead: a peer or close() that
 //     unlinks it completes it only if it claims that context (under mu_);
 //     one whose context is already claimed is dead, unlinked and left alone.
+//   - Once a select's round is decided for a case of this channel, none of
+//     that select's waiters is linked here (drop_select), so the select
+//     never returns to a channel whose peer may already have destroyed it.
 //
 // Memory ordering: the value and the result are written before the peer's
 // release signal of the waiter's Parker and read after the waiter's acquire
@@ -82,9 +85,24 @@
 
 namespace conpat::detail {
 
+// Counts a rendezvous's waiters (queued, and in the cell) from outside it,
+// for tests; ZeroFlavor befriends it.
+struct ZeroProbe {
+  template <class Zero>
+  static std::size_t waiters(Zero& z) noexcept {
+    std::lock_guard lk(z.mu_);
+    std::size_t n = z.cell_.load(std::memory_order_relaxed) != 0 ? 1 : 0;
+    for (auto* q : {&z.sendq_, &z.recvq_}) {
+      for (auto* w = q->head; w != nullptr; w = w->next) ++n;
+    }
+    return n;
+  }
+};
+
 template <class T, class Wait>
 class ZeroFlavor {
   using Parker = typename Wait::Parker;
+  friend struct ZeroProbe;
 
  public:
   ZeroFlavor() = default;
@@ -203,6 +221,7 @@ class ZeroFlavor {
     if (cell_holds(kRecvTag)) {  // the oldest receiver
       if (!ctx.claim(index)) return SelectStep::lost;
       if (Waiter* r = claim_cell(kRecvTag, true)) {
+        drop_select(&ctx);
         lk.unlock();
         return give(r, value), SelectStep::ok;
       }
@@ -210,11 +229,13 @@ class ZeroFlavor {
     }
     if (Waiter* r = pop_peer(recvq_, ctx, index, claimed)) {
       r->slot.emplace(std::move(value));
+      drop_select(&ctx);
       lk.unlock();
       finish(r, ChanStatus::ok);
       return SelectStep::ok;
     }
     if (claimed != SelectStep::blocked) return claimed;  // lost, or retry
+    if (!ctx.open()) return SelectStep::lost;  // decided meanwhile: no new entry (see drop_select)
     w.sel = &ctx;
     w.index = index;
     w.src = &value;
@@ -228,6 +249,7 @@ class ZeroFlavor {
     if (cell_holds(kSendTag)) {  // the oldest sender
       if (!ctx.claim(index)) return SelectStep::lost;
       if (Waiter* s = claim_cell(kSendTag, true)) {
+        drop_select(&ctx);
         lk.unlock();
         return take(s, dst), SelectStep::ok;
       }
@@ -235,12 +257,14 @@ class ZeroFlavor {
     }
     if (Waiter* s = pop_peer(sendq_, ctx, index, claimed)) {
       dst.emplace(std::move(*s->src));
+      drop_select(&ctx);
       lk.unlock();
       finish(s, ChanStatus::ok);
       return SelectStep::ok;
     }
     if (claimed != SelectStep::blocked) return claimed;
     if (closed_.load(std::memory_order_relaxed)) return ctx.claim(index) ? SelectStep::closed : SelectStep::lost;
+    if (!ctx.open()) return SelectStep::lost;
     w.sel = &ctx;
     w.index = index;
     recvq_.push_back(&w);
@@ -288,20 +312,43 @@ class ZeroFlavor {
   }
 
   // Requires mu_. Unlinks and returns the oldest waiter of `q` that is
-  // plain or whose select this call claimed; dead select waiters on the way
-  // are unlinked and dropped.
-  static Waiter* pop_live(WaitQueue& q) noexcept {
+  // plain or whose select this call claimed (its select's other waiters
+  // here are dropped); dead select waiters on the way are unlinked and
+  // dropped.
+  Waiter* pop_live(WaitQueue& q) noexcept {
     while (Waiter* w = q.pop_front()) {
-      if (w->sel == nullptr || w->sel->claim(w->index)) return w;
+      if (w->sel == nullptr) return w;
+      if (w->sel->claim(w->index)) {
+        drop_select(w->sel);
+        return w;
+      }
     }
     return nullptr;
   }
 
+  // Requires mu_. Unlinks every waiter of the select `ctx` from both queues.
+  // Whoever decides a select's round for a case of this channel (a peer,
+  // close(), or the select itself completing a case while it enrols) calls
+  // this before it releases mu_: the select never comes back to this
+  // channel to withdraw, because a peer may destroy the channel as soon as
+  // it signalled (conpat/select.hpp). A select that finds its context
+  // decided links no new waiter (select_enrol_*).
+  void drop_select(const Ctx* ctx) noexcept {
+    for (WaitQueue* q : {&sendq_, &recvq_}) {
+      for (Waiter* w = q->head; w != nullptr;) {
+        Waiter* next = w->next;
+        if (w->sel == ctx) q->remove(w);
+        w = next;
+      }
+    }
+  }
+
   // Requires mu_. pop_live for a select enrolling case `index` under `ctx`:
-  // skips the select's own waiters (left linked), claims `ctx` before the
-  // first live peer (`claimed` becomes lost if that fails, else retry until
-  // a peer is returned).
-  static Waiter* pop_peer(WaitQueue& q, Ctx& ctx, int index, SelectStep& claimed) noexcept {
+  // skips the select's own waiters (left linked: the caller drops them once
+  // it completes the case), claims `ctx` before the first live peer
+  // (`claimed` becomes lost if that fails, else retry until a peer is
+  // returned).
+  Waiter* pop_peer(WaitQueue& q, Ctx& ctx, int index, SelectStep& claimed) noexcept {
     Waiter* w = q.head;
     while (w != nullptr) {
       Waiter* next = w->next;
@@ -322,7 +369,11 @@ class ZeroFlavor {
         claimed = SelectStep::retry;
       }
       q.remove(w);
-      if (w->sel == nullptr || w->sel->claim(w->index)) return w;
+      if (w->sel == nullptr) return w;
+      if (w->sel->claim(w->index)) {
+        drop_select(w->sel);
+        return w;
+      }
       w = next;
     }
     return nullptr;
