@@ -379,9 +379,11 @@ auto& zero_of(Ch& ch) {
 }
 
 // When the peer comes (the hook, on the select's thread): once every case is
-// enrolled and the select is about to sleep, or right after its first case
-// enrolled (the select enrols the rest after the peer has left).
-enum class PeerAt { sleeping, first_enrolled };
+// enrolled and the select is about to sleep; right after its first case
+// enrolled (the select enrols the rest after the peer has left); or while
+// the select enrols its second case on x, marked leaving (the peer claims
+// the first and waits in its signal until that enrolment is over).
+enum class PeerAt { sleeping, first_enrolled, second_enrolling };
 
 // A peer completes a select's unbuffered case on `x` and, with `destroy`,
 // destroys `x` as soon as its own operation returned, before the select
@@ -399,7 +401,7 @@ void peer_completes_a_select_case(bool select_receives, int on_x, bool with_y, P
   Ch y(0);
   std::jthread peer;
   std::atomic<bool> peer_done{false};
-  hook::arm(at == PeerAt::sleeping ? "select.sleeping" : "select.enrolled", [&] {
+  auto start_peer = [&] {
     peer = std::jthread([&peer_done, &x, select_receives, destroy] {
       if (select_receives) {
         EXPECT_EQ(x->send_for(5, 20s), ChanStatus::ok);
@@ -411,8 +413,24 @@ void peer_completes_a_select_case(bool select_receives, int on_x, bool with_y, P
       if (destroy) x.reset();  // the peer's operation returned: it may destroy the channel
       peer_done.store(true, std::memory_order_release);
     });
-    while (!peer_done.load(std::memory_order_acquire)) std::this_thread::sleep_for(1ms);
-  });
+  };
+  if (at == PeerAt::second_enrolling) {
+    hook::arm("select.enrolled", [&] {
+      hook::arm("select.guarded", [&] {  // the next case on x, about to enrol
+        start_peer();
+        // Until the peer has claimed the first case (and unlinked it); its
+        // signal then waits for the enrolment, so it cannot finish here.
+        for (int i = 0; i < 20000 && detail::ZeroProbe::waiters(zero_of(cx)) != 0; ++i) {
+          std::this_thread::sleep_for(1ms);
+        }
+      });
+    });
+  } else {
+    hook::arm(at == PeerAt::sleeping ? "select.sleeping" : "select.enrolled", [&] {
+      start_peer();
+      while (!peer_done.load(std::memory_order_acquire)) std::this_thread::sleep_for(1ms);
+    });
+  }
   int got[3] = {0, 0, 0};
   SelectResult r;
   if (select_receives) {
@@ -465,10 +483,15 @@ TYPED_TEST(SelectLifetime, PeerOfOneOfTwoCasesOnAChannelMayDestroyItBeforeTheOth
   peer_completes_a_select_case<TypeParam>(true, 2, false, PeerAt::first_enrolled, true);
   peer_completes_a_select_case<TypeParam>(false, 2, false, PeerAt::first_enrolled, true);
 }
+TYPED_TEST(SelectLifetime, PeerOfOneOfTwoCasesOnAChannelWaitsWhileTheOtherEnrols) {
+  peer_completes_a_select_case<TypeParam>(true, 2, false, PeerAt::second_enrolling, true);
+  peer_completes_a_select_case<TypeParam>(false, 2, false, PeerAt::second_enrolling, true);
+}
 // The peer completing one case on a channel unlinks the select's other
-// entries there (the select no longer withdraws from that channel).
+// entries there (the select no longer withdraws from that channel), and a
+// select whose round was decided there meanwhile links no new one.
 TYPED_TEST(SelectLifetime, NoEntryOfTheSelectStaysOnTheChannelItsPeerServed) {
-  for (PeerAt at : {PeerAt::sleeping, PeerAt::first_enrolled}) {
+  for (PeerAt at : {PeerAt::sleeping, PeerAt::first_enrolled, PeerAt::second_enrolling}) {
     peer_completes_a_select_case<TypeParam>(true, 2, at == PeerAt::sleeping, at, false);
     peer_completes_a_select_case<TypeParam>(false, 2, at == PeerAt::sleeping, at, false);
   }

@@ -63,7 +63,8 @@ class Channel {
   // own operation returned: a receiver that got its value may destroy the
   // channel while the sender is still returning from send (Go's one-shot
   // reply channel), and a sender whose send returned may destroy it while
-  // the receiver that made room is still returning from recv.
+  // the receiver that made room is still returning from recv. A select's
+  // case is such an operation on both sides (select.hpp, Lifetime).
   ~Channel() = default;
 
   Channel(const Channel&) = delete;  // non-copyable and non-movable

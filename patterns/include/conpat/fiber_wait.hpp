@@ -56,7 +56,7 @@ struct FiberWait {
     void signal(std::uint32_t bit) noexcept {
       std::uint32_t s = state_.load(std::memory_order_acquire);
       for (int i = 0;;) {
-        if (bit == kDone && (s & kLeaving) != 0) {  // the waiter, on another thread, is withdrawing
+        if (bit == kDone && (s & kLeaving) != 0) {  // the waiter, on another thread, withdraws (or a select enrols)
           relax(i++);
           s = state_.load(std::memory_order_acquire);
         } else if ((s & kParked) != 0) {

@@ -55,7 +55,9 @@
 // operation did, and no plain waiter of that channel is left asleep beside
 // a value or a free slot. On timeout or stop the select claims its own
 // context (kAborted) and so can no longer be chosen. Leaving a round, it
-// unlinks every entry still linked and, if a peer claimed it, waits for
+// unlinks every entry still linked (none is, on the channel of an
+// unbuffered case that decided the round: see Lifetime) and, if a peer
+// claimed it, waits for
 // that peer's signal, so no peer touches the context after the select
 // returns.
 //
@@ -176,14 +178,9 @@ SelectResult run_select(std::span<SelectCase<Wait>* const> cases, int* order, co
   using Ctx = typename SelectCase<Wait>::Ctx;
   using Parker = typename Wait::Parker;
   const int n = static_cast<int>(cases.size());
-  for (int i = 0; i < n; ++i) {
-    order[i] = i;
-    rdv[i] = cases[i]->rendezvous();
-    shared[i] = false;                // does another case use this case's unbuffered channel?
-    for (int j = 0; rdv[i] != nullptr && j < i; ++j) {
-      if (rdv[j] == rdv[i]) shared[i] = shared[j] = true;
-    }
-  }
+  for (int i = 0; i < n; ++i) order[i] = i;
+  bool shares = false;  // rdv and shared are filled before the first enrolment (a select that completes at once skips it)
+  bool looked = false;
   for (int round = 0;; ++round) {
     // A fresh random order per round (Fisher–Yates): the uniform choice among ready cases.
     for (int i = n - 1; i > 0; --i) std::swap(order[i], order[select_random(static_cast<std::uint32_t>(i + 1))]);
@@ -198,7 +195,18 @@ SelectResult run_select(std::span<SelectCase<Wait>* const> cases, int* order, co
     if (stop != nullptr && stop->stop_requested()) return {-1, ChanStatus::cancelled};
     if (round > 0) Wait::relax(round < 8 ? round : 8);  // a round that found a case ready but lost it
 
+    if (!looked) {
+      for (int i = 0; i < n; ++i) {
+        rdv[i] = cases[i]->rendezvous();
+        shared[i] = false;  // does another case use this case's unbuffered channel?
+        for (int j = 0; rdv[i] != nullptr && j < i; ++j) {
+          if (rdv[j] == rdv[i]) shares = shared[i] = shared[j] = true;
+        }
+      }
+      looked = true;
+    }
     Ctx ctx;
+    ctx.shares_rendezvous = shares;
     int enrolled = 0;  // cases enrolled, in `order`
     SelectStep outcome = SelectStep::enrolled;
     int done = -1;
@@ -210,6 +218,7 @@ SelectResult run_select(std::span<SelectCase<Wait>* const> cases, int* order, co
         outcome = SelectStep::lost;
         break;
       }
+      if (guard) CONPAT_TEST_HOOK("select.guarded");
       const SelectStep s = cases[order[k]]->enrol(ctx, order[k]);
       if (guard) ctx.parker.end_leaving();
       switch (s) {

@@ -252,7 +252,9 @@ class BasicParker {
   // false if kDone is already set (nothing to withdraw from), else a kDone
   // signaller now waits until end_leaving. So a peer whose completion of
   // this waiter races the withdrawal cannot return, and let its side free
-  // the structure, while the waiter still touches it.
+  // the structure, while the waiter still touches it. (A select uses it
+  // too, around enrolling a case on a channel where another of its cases
+  // may already have been completed: conpat/select.hpp.)
   bool begin_leaving() noexcept { return set_unless(state_, kLeaving, kDone); }
   void end_leaving() noexcept { state_.fetch_and(~kLeaving, std::memory_order_acq_rel); }
 
@@ -337,7 +339,8 @@ namespace conpat {
 // (conpat/fiber_wait.hpp) suspends the running Boost.Fiber instead, so the
 // thread runs other fibers meanwhile. A policy provides:
 //   Parker          a one-shot wake-up slot with kDone and kInterrupted bits,
-//                   signal(bit), state() and wait(bits, deadline) as detail::Parker;
+//                   signal(bit), state(), wait(bits, deadline) and
+//                   begin_leaving()/end_leaving() as detail::BasicParker;
 //   relax(step)     one step of the short backoff between retries of a
 //                   lock-free operation (step counts from 0);
 //   spin_until(ready, deadline)  wait briefly for ready() without parking

@@ -27,6 +27,10 @@ struct SelectCtx {
 
   std::atomic<int> selected{kOpen};
   Parker parker;
+  // Set before the first case enrols, read by peers under a channel's lock:
+  // several cases of the select share an unbuffered channel (see
+  // detail/zero_flavor.hpp, drop_select).
+  bool shares_rendezvous = false;
 
   SelectCtx() = default;
   SelectCtx(const SelectCtx&) = delete;  // non-copyable and non-movable

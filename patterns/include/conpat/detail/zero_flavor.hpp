@@ -25,7 +25,9 @@
 // exactly one of them wins.
 //
 // Invariants (under mu_):
-//   - At least one of sendq_ and recvq_ is empty.
+//   - At least one of sendq_ and recvq_ is empty, leaving aside one
+//     select's own waiters (a select may wait to send and to receive on
+//     one channel: it never pairs with itself).
 //   - A queue is non-empty only while the channel is open.
 //   - The cell holds a waiter only while the channel is open, registered
 //     while its kind's queue was empty; never one of the kind opposite to a
@@ -328,12 +330,15 @@ class ZeroFlavor {
 
   // Requires mu_. Unlinks every waiter of the select `ctx` from both queues.
   // Whoever decides a select's round for a case of this channel (a peer,
-  // close(), or the select itself completing a case while it enrols) calls
-  // this before it releases mu_: the select never comes back to this
-  // channel to withdraw, because a peer may destroy the channel as soon as
-  // it signalled (conpat/select.hpp). A select that finds its context
-  // decided links no new waiter (select_enrol_*).
+  // close(), or the select itself handing off with a waiting peer while it
+  // enrols) calls this before it releases mu_: the select never comes back
+  // to this channel to withdraw, because a peer may destroy the channel as
+  // soon as it signalled (conpat/select.hpp). A select that finds its
+  // context decided links no new waiter (select_enrol_*). Only a select
+  // with several cases on one unbuffered channel can have another waiter
+  // here, so the others cost nothing.
   void drop_select(const Ctx* ctx) noexcept {
+    if (!ctx->shares_rendezvous) return;
     for (WaitQueue* q : {&sendq_, &recvq_}) {
       for (Waiter* w = q->head; w != nullptr;) {
         Waiter* next = w->next;
