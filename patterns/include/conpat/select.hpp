@@ -141,10 +141,16 @@ class SelectCase {
   // closed, or blocked (a buffered channel's value or slot went to another
   // operation first; the select starts a new round).
   virtual SelectStep claimed() = 0;
-  // The channel's flavour if it is unbuffered, else nullptr. Once a round
-  // is decided for such a case, the select has no entry left on its
-  // channel and must not touch it (see the header comment, Lifetime).
-  virtual const void* rendezvous() const noexcept = 0;
+  // Looks at the channel (before the case enrols, while it is in use) and
+  // returns its flavour if it is unbuffered, else nullptr; the case then
+  // remembers which it is. Once a round is decided for an unbuffered case,
+  // the select has no entry left on its channel and must not touch it, and
+  // claimed() and withdraw() do not (see the header comment, Lifetime).
+  virtual const void* look() noexcept = 0;
+
+  // Filled by enrol_round before the case enrols (not on the fast path):
+  const void* rdv;  // look()'s answer
+  bool shared;      // another case of the select has the same unbuffered channel
 
  protected:
   SelectCase() = default;
@@ -170,17 +176,102 @@ struct SelectInterrupt {
   void operator()() const noexcept { parker->signal(Parker::kInterrupted); }
 };
 
-// The select loop. `order`, `rdv` and `shared` have room for cases.size()
-// elements. `nonblocking`: try_select.
+// Fills each case's rdv and shared; true if two cases share an unbuffered channel.
 template <class Wait>
-SelectResult run_select(std::span<SelectCase<Wait>* const> cases, int* order, const void** rdv, bool* shared,
-                        const Deadline& deadline, std::stop_token* stop, bool nonblocking) {
+bool find_shared_rendezvous(std::span<SelectCase<Wait>* const> cases) noexcept {
+  bool any = false;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    SelectCase<Wait>& c = *cases[i];
+    c.rdv = c.look();
+    c.shared = false;
+    for (std::size_t j = 0; c.rdv != nullptr && j < i; ++j) {
+      if (cases[j]->rdv == c.rdv) any = c.shared = cases[j]->shared = true;
+    }
+  }
+  return any;
+}
+
+// One round after a try pass that found no case ready: enrol every case,
+// sleep until a peer claims one (or the deadline or stop), withdraw, and
+// finish the claimed case. nullopt: start a new round. Out of line: a
+// select that completes in its try pass never comes here, and its fast
+// path stays as small as before it had to look at its channels.
+template <class Wait>
+[[gnu::noinline]] std::optional<SelectResult> enrol_round(std::span<SelectCase<Wait>* const> cases, const int* order,
+                                                          const Deadline& deadline, std::stop_token* stop) {
   using Ctx = typename SelectCase<Wait>::Ctx;
   using Parker = typename Wait::Parker;
   const int n = static_cast<int>(cases.size());
+  Ctx ctx;
+  ctx.shares_rendezvous = find_shared_rendezvous(cases);  // every channel is in use at the start of a round
+  int enrolled = 0;  // cases enrolled, in `order`
+  SelectStep outcome = SelectStep::enrolled;
+  int done = -1;
+  for (int k = 0; k < n && outcome == SelectStep::enrolled; ++k) {
+    // A peer that completed another case on this channel may destroy it
+    // once it signalled: enrol only while that signal waits (kLeaving).
+    const bool guard = cases[order[k]]->shared;
+    if (guard && !ctx.parker.begin_leaving()) {
+      outcome = SelectStep::lost;
+      break;
+    }
+    if (guard) CONPAT_TEST_HOOK("select.guarded");
+    const SelectStep s = cases[order[k]]->enrol(ctx, order[k]);
+    if (guard) ctx.parker.end_leaving();
+    switch (s) {
+      case SelectStep::enrolled:
+        ++enrolled;
+        CONPAT_TEST_HOOK("select.enrolled");
+        break;
+      case SelectStep::ready:  // linked, and may proceed now: give up the round
+        ++enrolled;
+        outcome = ctx.claim(Ctx::kAborted) ? SelectStep::retry : SelectStep::lost;
+        break;
+      case SelectStep::ok:
+      case SelectStep::closed:  // completed while enrolling (unbuffered: it claimed ctx itself)
+        done = order[k];
+        outcome = s;
+        break;
+      default:  // lost, or retry (ctx claimed by this select itself: no signal comes)
+        outcome = s;
+        break;
+    }
+  }
+  if (outcome == SelectStep::enrolled) {  // every case enrolled: sleep
+    std::optional<std::stop_callback<SelectInterrupt<Parker>>> on_stop;
+    if (stop != nullptr) on_stop.emplace(*stop, SelectInterrupt<Parker>{&ctx.parker});
+    CONPAT_TEST_HOOK("select.sleeping");
+    const std::uint32_t w = ctx.parker.wait(Parker::kDone | Parker::kInterrupted, deadline.get());
+    outcome = (w & Parker::kDone) != 0 || !ctx.claim(Ctx::kAborted) ? SelectStep::lost : SelectStep::retry;
+  }
+  // The decided case's unbuffered channel holds no entry of ours any more
+  // and may already be gone (header comment, Lifetime): leave it alone.
+  const int decided = outcome == SelectStep::lost ? ctx.selected.load(std::memory_order_acquire) : done;
+  const void* gone = decided >= 0 ? cases[decided]->rdv : nullptr;
+  for (int k = 0; k < enrolled; ++k) {
+    if (gone == nullptr || cases[order[k]]->rdv != gone) cases[order[k]]->withdraw();
+  }
+  if (outcome == SelectStep::ok) return SelectResult{done, ChanStatus::ok};
+  if (outcome == SelectStep::closed) return SelectResult{done, ChanStatus::closed};
+  if (outcome == SelectStep::lost) {
+    // A peer claimed ctx for case `won`: wait for its signal (it may still
+    // be touching ctx), then finish that case.
+    ctx.parker.wait(Parker::kDone);
+    const int won = ctx.selected.load(std::memory_order_acquire);
+    const SelectStep s = cases[won]->claimed();
+    if (s == SelectStep::ok) return SelectResult{won, ChanStatus::ok};
+    if (s == SelectStep::closed) return SelectResult{won, ChanStatus::closed};
+  }
+  return std::nullopt;  // retry: a new round (its try pass answers timeout or cancelled if due)
+}
+
+// The select loop. `order` has room for cases.size() ints. `nonblocking`:
+// try_select.
+template <class Wait>
+SelectResult run_select(std::span<SelectCase<Wait>* const> cases, int* order, const Deadline& deadline,
+                        std::stop_token* stop, bool nonblocking) {
+  const int n = static_cast<int>(cases.size());
   for (int i = 0; i < n; ++i) order[i] = i;
-  bool shares = false;  // rdv and shared are filled before the first enrolment (a select that completes at once skips it)
-  bool looked = false;
   for (int round = 0;; ++round) {
     // A fresh random order per round (Fisher–Yates): the uniform choice among ready cases.
     for (int i = n - 1; i > 0; --i) std::swap(order[i], order[select_random(static_cast<std::uint32_t>(i + 1))]);
@@ -194,78 +285,7 @@ SelectResult run_select(std::span<SelectCase<Wait>* const> cases, int* order, co
     if (last) return {-1, ChanStatus::timeout};
     if (stop != nullptr && stop->stop_requested()) return {-1, ChanStatus::cancelled};
     if (round > 0) Wait::relax(round < 8 ? round : 8);  // a round that found a case ready but lost it
-
-    if (!looked) {
-      for (int i = 0; i < n; ++i) {
-        rdv[i] = cases[i]->rendezvous();
-        shared[i] = false;  // does another case use this case's unbuffered channel?
-        for (int j = 0; rdv[i] != nullptr && j < i; ++j) {
-          if (rdv[j] == rdv[i]) shares = shared[i] = shared[j] = true;
-        }
-      }
-      looked = true;
-    }
-    Ctx ctx;
-    ctx.shares_rendezvous = shares;
-    int enrolled = 0;  // cases enrolled, in `order`
-    SelectStep outcome = SelectStep::enrolled;
-    int done = -1;
-    for (int k = 0; k < n && outcome == SelectStep::enrolled; ++k) {
-      // A peer that completed another case on this channel may destroy it
-      // once it signalled: enrol only while that signal waits (kLeaving).
-      const bool guard = shared[order[k]];
-      if (guard && !ctx.parker.begin_leaving()) {
-        outcome = SelectStep::lost;
-        break;
-      }
-      if (guard) CONPAT_TEST_HOOK("select.guarded");
-      const SelectStep s = cases[order[k]]->enrol(ctx, order[k]);
-      if (guard) ctx.parker.end_leaving();
-      switch (s) {
-        case SelectStep::enrolled:
-          ++enrolled;
-          CONPAT_TEST_HOOK("select.enrolled");
-          break;
-        case SelectStep::ready:  // linked, and may proceed now: give up the round
-          ++enrolled;
-          outcome = ctx.claim(Ctx::kAborted) ? SelectStep::retry : SelectStep::lost;
-          break;
-        case SelectStep::ok:
-        case SelectStep::closed:  // completed while enrolling (unbuffered: it claimed ctx itself)
-          done = order[k];
-          outcome = s;
-          break;
-        default:  // lost, or retry (ctx claimed by this select itself: no signal comes)
-          outcome = s;
-          break;
-      }
-    }
-    if (outcome == SelectStep::enrolled) {  // every case enrolled: sleep
-      std::optional<std::stop_callback<SelectInterrupt<Parker>>> on_stop;
-      if (stop != nullptr) on_stop.emplace(*stop, SelectInterrupt<Parker>{&ctx.parker});
-      CONPAT_TEST_HOOK("select.sleeping");
-      const std::uint32_t w = ctx.parker.wait(Parker::kDone | Parker::kInterrupted, deadline.get());
-      outcome = (w & Parker::kDone) != 0 || !ctx.claim(Ctx::kAborted) ? SelectStep::lost : SelectStep::retry;
-    }
-    // The decided case's unbuffered channel holds no entry of ours any more
-    // and may already be gone (header comment, Lifetime): leave it alone.
-    const int decided = outcome == SelectStep::lost ? ctx.selected.load(std::memory_order_acquire) : done;
-    const void* gone = decided >= 0 ? rdv[decided] : nullptr;
-    for (int k = 0; k < enrolled; ++k) {
-      if (gone == nullptr || rdv[order[k]] != gone) cases[order[k]]->withdraw();
-    }
-    if (outcome == SelectStep::ok) return {done, ChanStatus::ok};
-    if (outcome == SelectStep::closed) return {done, ChanStatus::closed};
-    if (outcome == SelectStep::lost) {
-      // A peer claimed ctx for case `won`: wait for its signal (it may still
-      // be touching ctx), then finish that case.
-      ctx.parker.wait(Parker::kDone);
-      const int won = ctx.selected.load(std::memory_order_acquire);
-      const SelectStep s = cases[won]->claimed();
-      if (s == SelectStep::ok) return {won, ChanStatus::ok};
-      if (s == SelectStep::closed) return {won, ChanStatus::closed};
-    }
-    // retry: a new round (the next try pass answers timeout or cancelled if due).
+    if (std::optional<SelectResult> r = enrol_round<Wait>(cases, order, deadline, stop)) return *r;
   }
 }
 
@@ -276,9 +296,7 @@ class RecvCaseImpl final : public SelectCase<Wait> {
   using Zero = ZeroFlavor<T, Wait>;
 
  public:
-  RecvCaseImpl(Channel<T, Wait>& ch, T& out)
-      : array_(std::get_if<Array>(&ChannelAccess::flavor(ch))), zero_(std::get_if<Zero>(&ChannelAccess::flavor(ch))),
-        out_(out) {}
+  RecvCaseImpl(Channel<T, Wait>& ch, T& out) : ch_(ch), out_(out) {}
   RecvCaseImpl(const RecvCaseImpl&) = delete;  // non-copyable and non-movable: entries link to it
   RecvCaseImpl& operator=(const RecvCaseImpl&) = delete;
 
@@ -298,26 +316,26 @@ class RecvCaseImpl final : public SelectCase<Wait> {
     return take(zero().select_enrol_recv(waiter_, slot_, ctx, index));
   }
   void withdraw() noexcept override {
-    if (Array* a = array()) {
-      a->select_withdraw_recv(entry_);
+    if (zero_ == nullptr) {
+      array()->select_withdraw_recv(entry_);
     } else {
-      zero().select_withdraw(waiter_);
+      zero_->select_withdraw(waiter_);
     }
   }
   SelectStep claimed() override {
-    if (array() != nullptr) return attempt(true);
+    if (zero_ == nullptr) return attempt(true);
     if (waiter_.result != ChanStatus::ok) return SelectStep::closed;
     out_ = std::move(*waiter_.slot);
     waiter_.slot.reset();
     return SelectStep::ok;
   }
-  const void* rendezvous() const noexcept override { return zero_; }
+  const void* look() noexcept override { return zero_ = std::get_if<Zero>(&ChannelAccess::flavor(ch_)); }
 
  private:
-  // The flavour, looked up once: after a peer decided an unbuffered case,
-  // its channel may be gone, so the case never looks at it again.
-  Array* array() noexcept { return array_; }
-  Zero& zero() noexcept { return *zero_; }
+  // attempt() and enrol() look at the channel (it is in use then);
+  // claimed() and withdraw() go by zero_, which look() set before enrol().
+  Array* array() noexcept { return std::get_if<Array>(&ChannelAccess::flavor(ch_)); }
+  Zero& zero() noexcept { return std::get<Zero>(ChannelAccess::flavor(ch_)); }
   SelectStep take(SelectStep s) {  // the unbuffered forms received into slot_
     if (s == SelectStep::ok) {
       out_ = std::move(*slot_);
@@ -326,8 +344,8 @@ class RecvCaseImpl final : public SelectCase<Wait> {
     return s;
   }
 
-  Array* const array_;
-  Zero* const zero_;
+  Channel<T, Wait>& ch_;
+  Zero* zero_;  // set by look(), before the case enrols
   T& out_;
   std::optional<T> slot_;
   typename Array::SelectEntry entry_;
@@ -342,9 +360,7 @@ class SendCaseImpl final : public SelectCase<Wait> {
   using Zero = ZeroFlavor<T, Wait>;
 
  public:
-  SendCaseImpl(Channel<T, Wait>& ch, T value)
-      : array_(std::get_if<Array>(&ChannelAccess::flavor(ch))), zero_(std::get_if<Zero>(&ChannelAccess::flavor(ch))),
-        value_(std::move(value)) {}
+  SendCaseImpl(Channel<T, Wait>& ch, T value) : ch_(ch), value_(std::move(value)) {}
   SendCaseImpl(const SendCaseImpl&) = delete;  // non-copyable and non-movable: entries link to it
   SendCaseImpl& operator=(const SendCaseImpl&) = delete;
 
@@ -361,26 +377,26 @@ class SendCaseImpl final : public SelectCase<Wait> {
     return zero().select_enrol_send(waiter_, value_, ctx, index);
   }
   void withdraw() noexcept override {
-    if (Array* a = array()) {
-      a->select_withdraw_send(entry_);
+    if (zero_ == nullptr) {
+      array()->select_withdraw_send(entry_);
     } else {
-      zero().select_withdraw(waiter_);
+      zero_->select_withdraw(waiter_);
     }
   }
   SelectStep claimed() override {
-    if (array() != nullptr) return attempt(true);
+    if (zero_ == nullptr) return attempt(true);
     return waiter_.result == ChanStatus::ok ? SelectStep::ok : SelectStep::closed;
   }
-  const void* rendezvous() const noexcept override { return zero_; }
+  const void* look() noexcept override { return zero_ = std::get_if<Zero>(&ChannelAccess::flavor(ch_)); }
 
  private:
-  // The flavour, looked up once: after a peer decided an unbuffered case,
-  // its channel may be gone, so the case never looks at it again.
-  Array* array() noexcept { return array_; }
-  Zero& zero() noexcept { return *zero_; }
+  // attempt() and enrol() look at the channel (it is in use then);
+  // claimed() and withdraw() go by zero_, which look() set before enrol().
+  Array* array() noexcept { return std::get_if<Array>(&ChannelAccess::flavor(ch_)); }
+  Zero& zero() noexcept { return std::get<Zero>(ChannelAccess::flavor(ch_)); }
 
-  Array* const array_;
-  Zero* const zero_;
+  Channel<T, Wait>& ch_;
+  Zero* zero_;  // set by look(), before the case enrols
   T value_;
   typename Array::SelectEntry entry_;
   typename Array::SelectStall stall_;
@@ -416,10 +432,7 @@ SelectResult select_impl(const Deadline& deadline, std::stop_token* stop, bool n
                 "every case of one select must use the same Wait policy");
   std::array<SelectCase<Wait>*, sizeof...(Cases)> ptrs{static_cast<SelectCase<Wait>*>(&cases)...};
   std::array<int, sizeof...(Cases)> order{};
-  std::array<const void*, sizeof...(Cases)> rdv{};
-  std::array<bool, sizeof...(Cases)> shared{};
-  return run_select<Wait>(std::span<SelectCase<Wait>* const>(ptrs), order.data(), rdv.data(), shared.data(), deadline,
-                          stop, nonblocking);
+  return run_select<Wait>(std::span<SelectCase<Wait>* const>(ptrs), order.data(), deadline, stop, nonblocking);
 }
 
 }  // namespace detail
