@@ -257,6 +257,21 @@ TEST(ZeroFlavorOrder, StopAndCloseReachTheCellsWaiterAndTheQueuedOne) {
   EXPECT_EQ(ch.recv(), std::nullopt) << "a closed sender's value is not delivered";
 }
 
+// The peer of the waiter in these tests: sends it 5, or receives its 6.
+// Timed, so that a peer too slow to reach the waiter within the window
+// fails the test instead of hanging it.
+template <class Ch>
+void serve_the_waiter(Ch& ch, bool waiter_receives) {
+  using namespace std::chrono_literals;
+  if (waiter_receives) {
+    EXPECT_EQ(ch.send_for(5, 20s), ChanStatus::ok);
+  } else {
+    int v = 0;
+    EXPECT_EQ(ch.recv_for(v, 20s), ChanStatus::ok);
+    EXPECT_EQ(v, 6);
+  }
+}
+
 // A waiter times out and, before it withdraws, a peer completes it, returns
 // and destroys the channel (channel.hpp allows that: the peer's own
 // operation returned). The withdrawal must not touch the freed channel:
@@ -294,15 +309,7 @@ bool peer_completes_a_withdrawing_waiter_once(bool waiter_receives, Where where)
       occupant.join();
     }
     peer = std::jthread([&peer_done, waiter_receives, owned = std::move(ch)]() mutable {
-      // Timed, so that a peer too slow to reach the waiter within the
-      // window fails the test instead of hanging it.
-      if (waiter_receives) {
-        EXPECT_EQ(owned->send_for(5, 20s), ChanStatus::ok);
-      } else {
-        int v = 0;
-        EXPECT_EQ(owned->recv_for(v, 20s), ChanStatus::ok);
-        EXPECT_EQ(v, 6);
-      }
+      serve_the_waiter(*owned, waiter_receives);
       owned.reset();  // the peer's operation returned: it may destroy the channel
       peer_done.store(true, std::memory_order_release);
     });
@@ -403,13 +410,7 @@ void peer_completes_a_select_case(bool select_receives, int on_x, bool with_y, P
   std::atomic<bool> peer_done{false};
   auto start_peer = [&] {
     peer = std::jthread([&peer_done, &x, select_receives, destroy] {
-      if (select_receives) {
-        EXPECT_EQ(x->send_for(5, 20s), ChanStatus::ok);
-      } else {
-        int v = 0;
-        EXPECT_EQ(x->recv_for(v, 20s), ChanStatus::ok);
-        EXPECT_EQ(v, 6);
-      }
+      serve_the_waiter(*x, select_receives);
       if (destroy) x.reset();  // the peer's operation returned: it may destroy the channel
       peer_done.store(true, std::memory_order_release);
     });

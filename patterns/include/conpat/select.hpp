@@ -57,9 +57,8 @@
 // context (kAborted) and so can no longer be chosen. Leaving a round, it
 // unlinks every entry still linked (none is, on the channel of an
 // unbuffered case that decided the round: see Lifetime) and, if a peer
-// claimed it, waits for
-// that peer's signal, so no peer touches the context after the select
-// returns.
+// claimed it, waits for that peer's signal, so no peer touches the context
+// after the select returns.
 //
 // Lifetime (channel.hpp's contract: a peer whose operation returned may
 // destroy its channel). A peer that completes an unbuffered case may do so

@@ -38,9 +38,12 @@
 //     decided by its select's context instead: a peer or close() that
 //     unlinks it completes it only if it claims that context (under mu_);
 //     one whose context is already claimed is dead, unlinked and left alone.
-//   - Once a select's round is decided for a case of this channel, none of
-//     that select's waiters is linked here (drop_select), so the select
-//     never returns to a channel whose peer may already have destroyed it.
+//   - Once a select's round is decided for a case of this channel by a
+//     hand-off or close(), none of that select's waiters is linked here
+//     (drop_select), so the select never returns to a channel whose peer
+//     may already have destroyed it. (A select that claimed its own context
+//     and then found every waiting peer gone, answering retry, withdraws
+//     its waiters itself: nobody completed anything here.)
 //
 // Memory ordering: the value and the result are written before the peer's
 // release signal of the waiter's Parker and read after the waiter's acquire
@@ -65,9 +68,10 @@
 // if the claim fails the waiter is dead: it stays unlinked and the peer
 // looks at the next one. A select enrols a case under mu_: it completes the
 // case with a waiting peer if there is one (claiming its own context first,
-// and never pairing with its own waiters: Go's TestSelfSelect), else links
-// its waiter — one lock section, so no wake-up is lost between the look and
-// the link.
+// never pairing with its own waiters: Go's TestSelfSelect, and dropping its
+// other waiters here), else links its waiter unless its context was decided
+// meanwhile (lost) — one lock section, so no wake-up is lost between the
+// look and the link.
 #pragma once
 
 #include <atomic>
@@ -209,10 +213,11 @@ class ZeroFlavor {
 
   // The steps of a select. select_try_*: as the try_ forms (the select is
   // not enrolled anywhere yet). select_enrol_*: under mu_, complete the
-  // case with a live waiting peer (ok), report the channel closed (closed),
-  // or link `w` (enrolled); lost if a peer claimed `ctx` first, retry if
-  // this call claimed it for `index` but every waiting peer turned out dead.
-  // ok and closed mean this call claimed `ctx` for `index`.
+  // case with a live waiting peer (ok; the select's other waiters here are
+  // dropped), report the channel closed (closed), or link `w` (enrolled);
+  // lost if a peer or close() claimed `ctx` first (then nothing is linked),
+  // retry if this call claimed it for `index` but every waiting peer turned
+  // out dead. ok and closed mean this call claimed `ctx` for `index`.
   SelectStep select_try_send(T& value) { return step(send(value, kNow, nullptr)); }
   SelectStep select_try_recv(std::optional<T>& dst) { return step(recv(dst, kNow, nullptr)); }
 
@@ -329,14 +334,16 @@ class ZeroFlavor {
   }
 
   // Requires mu_. Unlinks every waiter of the select `ctx` from both queues.
-  // Whoever decides a select's round for a case of this channel (a peer,
-  // close(), or the select itself handing off with a waiting peer while it
-  // enrols) calls this before it releases mu_: the select never comes back
-  // to this channel to withdraw, because a peer may destroy the channel as
-  // soon as it signalled (conpat/select.hpp). A select that finds its
-  // context decided links no new waiter (select_enrol_*). Only a select
-  // with several cases on one unbuffered channel can have another waiter
-  // here, so the others cost nothing.
+  // Whoever decides a select's round by a hand-off or close() on this
+  // channel (a peer, close(), or the select itself handing off with a
+  // waiting peer while it enrols; a select that finds the channel closed
+  // has no waiter here, close() took them) calls this before it releases
+  // mu_: the select never comes back to this channel to withdraw, because
+  // a peer may destroy the channel as soon as it signalled
+  // (conpat/select.hpp). A select that finds its context decided links no
+  // new waiter (select_enrol_*). Only a select with several cases on one
+  // unbuffered channel can have another waiter here, so the others cost
+  // nothing.
   void drop_select(const Ctx* ctx) noexcept {
     if (!ctx->shares_rendezvous) return;
     for (WaitQueue* q : {&sendq_, &recvq_}) {
@@ -350,7 +357,8 @@ class ZeroFlavor {
 
   // Requires mu_. pop_live for a select enrolling case `index` under `ctx`:
   // skips the select's own waiters (left linked: the caller drops them once
-  // it completes the case), claims `ctx` before the first live peer
+  // it completes the case; on retry the select withdraws them), claims
+  // `ctx` before the first live peer
   // (`claimed` becomes lost if that fails, else retry until a peer is
   // returned).
   Waiter* pop_peer(WaitQueue& q, Ctx& ctx, int index, SelectStep& claimed) noexcept {
