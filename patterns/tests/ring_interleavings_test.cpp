@@ -424,6 +424,7 @@ void peer_completes_a_select_case(bool select_receives, int on_x, bool with_y, P
         for (int i = 0; i < 20000 && detail::ZeroProbe::waiters(zero_of(cx)) != 0; ++i) {
           std::this_thread::sleep_for(1ms);
         }
+        EXPECT_EQ(detail::ZeroProbe::waiters(zero_of(cx)), 0u) << "the peer never claimed the first case";
       });
     });
   } else {

@@ -140,16 +140,16 @@ class SelectCase {
   // closed, or blocked (a buffered channel's value or slot went to another
   // operation first; the select starts a new round).
   virtual SelectStep claimed() = 0;
-  // Looks at the channel (before the case enrols, while it is in use) and
-  // returns its flavour if it is unbuffered, else nullptr; the case then
-  // remembers which it is. Once a round is decided for an unbuffered case,
-  // the select has no entry left on its channel and must not touch it, and
-  // claimed() and withdraw() do not (see the header comment, Lifetime).
-  virtual const void* look() noexcept = 0;
+  // Looks at the channel (it must be in use) and returns its flavour if
+  // it is unbuffered, else nullptr.
+  virtual void* look() const noexcept = 0;
 
-  // Filled by enrol_round before the case enrols (not on the fast path):
-  const void* rdv;  // look()'s answer
-  bool shared;      // another case of the select has the same unbuffered channel
+  // Filled by enrol_round before the case enrols (not on the fast path).
+  // Once a round is decided for an unbuffered case, the select has no entry
+  // left on its channel and must not touch it: claimed() and withdraw() go
+  // by rdv, not by the channel (see the header comment, Lifetime).
+  void* rdv;    // look()'s answer
+  bool shared;  // another case of the select has the same unbuffered channel
 
  protected:
   SelectCase() = default;
@@ -315,26 +315,27 @@ class RecvCaseImpl final : public SelectCase<Wait> {
     return take(zero().select_enrol_recv(waiter_, slot_, ctx, index));
   }
   void withdraw() noexcept override {
-    if (zero_ == nullptr) {
-      array()->select_withdraw_recv(entry_);
+    if (Zero* z = recorded()) {
+      z->select_withdraw(waiter_);
     } else {
-      zero_->select_withdraw(waiter_);
+      array()->select_withdraw_recv(entry_);
     }
   }
   SelectStep claimed() override {
-    if (zero_ == nullptr) return attempt(true);
+    if (recorded() == nullptr) return attempt(true);
     if (waiter_.result != ChanStatus::ok) return SelectStep::closed;
     out_ = std::move(*waiter_.slot);
     waiter_.slot.reset();
     return SelectStep::ok;
   }
-  const void* look() noexcept override { return zero_ = std::get_if<Zero>(&ChannelAccess::flavor(ch_)); }
+  void* look() const noexcept override { return std::get_if<Zero>(&ChannelAccess::flavor(ch_)); }
 
  private:
   // attempt() and enrol() look at the channel (it is in use then);
-  // claimed() and withdraw() go by zero_, which look() set before enrol().
+  // claimed() and withdraw() go by rdv (recorded() below).
   Array* array() noexcept { return std::get_if<Array>(&ChannelAccess::flavor(ch_)); }
   Zero& zero() noexcept { return std::get<Zero>(ChannelAccess::flavor(ch_)); }
+  Zero* recorded() const noexcept { return static_cast<Zero*>(this->rdv); }
   SelectStep take(SelectStep s) {  // the unbuffered forms received into slot_
     if (s == SelectStep::ok) {
       out_ = std::move(*slot_);
@@ -344,7 +345,6 @@ class RecvCaseImpl final : public SelectCase<Wait> {
   }
 
   Channel<T, Wait>& ch_;
-  Zero* zero_;  // set by look(), before the case enrols
   T& out_;
   std::optional<T> slot_;
   typename Array::SelectEntry entry_;
@@ -376,26 +376,26 @@ class SendCaseImpl final : public SelectCase<Wait> {
     return zero().select_enrol_send(waiter_, value_, ctx, index);
   }
   void withdraw() noexcept override {
-    if (zero_ == nullptr) {
-      array()->select_withdraw_send(entry_);
+    if (Zero* z = recorded()) {
+      z->select_withdraw(waiter_);
     } else {
-      zero_->select_withdraw(waiter_);
+      array()->select_withdraw_send(entry_);
     }
   }
   SelectStep claimed() override {
-    if (zero_ == nullptr) return attempt(true);
+    if (recorded() == nullptr) return attempt(true);
     return waiter_.result == ChanStatus::ok ? SelectStep::ok : SelectStep::closed;
   }
-  const void* look() noexcept override { return zero_ = std::get_if<Zero>(&ChannelAccess::flavor(ch_)); }
+  void* look() const noexcept override { return std::get_if<Zero>(&ChannelAccess::flavor(ch_)); }
 
  private:
   // attempt() and enrol() look at the channel (it is in use then);
-  // claimed() and withdraw() go by zero_, which look() set before enrol().
+  // claimed() and withdraw() go by rdv (recorded() below).
   Array* array() noexcept { return std::get_if<Array>(&ChannelAccess::flavor(ch_)); }
   Zero& zero() noexcept { return std::get<Zero>(ChannelAccess::flavor(ch_)); }
+  Zero* recorded() const noexcept { return static_cast<Zero*>(this->rdv); }
 
   Channel<T, Wait>& ch_;
-  Zero* zero_;  // set by look(), before the case enrols
   T value_;
   typename Array::SelectEntry entry_;
   typename Array::SelectStall stall_;
