@@ -499,5 +499,89 @@ TYPED_TEST(SelectLifetime, NoEntryOfTheSelectStaysOnTheChannelItsPeerServed) {
   }
 }
 
+// ---- the buffered Channel: a receiver refills the slot it emptied ----
+
+template <class Ch>
+class ArrayRefill : public ZeroFlavorLifetime<Ch> {};
+TYPED_TEST_SUITE(ArrayRefill, WaitPolicies);
+
+// A sender parked on a full channel (capacity 1); from the moment it is
+// about to sleep, its own thread, in the hook, plays the receiver: the recv
+// that empties the slot puts the parked sender's value into it before it
+// returns, so the value is there at once and the sender wakes with its
+// send done. Without the refill the slot is left empty until the sender
+// has woken and retried, which on this one thread is after the hook.
+TYPED_TEST(ArrayRefill, ARecvThatEmptiesAFullChannelTakesTheParkedSendersValueIntoIt) {
+  TypeParam ch(1);
+  ASSERT_EQ(ch.send(1), ChanStatus::ok);
+  bool fired = false;
+  hook::arm("array.sleeping", [&] {
+    fired = true;
+    EXPECT_EQ(ch.recv(), std::optional<int>(1));
+    EXPECT_EQ(ch.size(), 1u) << "the parked sender's value was not put into the emptied slot";
+    int v = 0;
+    EXPECT_EQ(ch.try_recv(v), ChanStatus::ok);
+    EXPECT_EQ(v, 2);
+  });
+  EXPECT_EQ(ch.send(2), ChanStatus::ok);
+  EXPECT_TRUE(fired) << "the sender did not park";
+  EXPECT_EQ(ch.size(), 0u);
+}
+
+// A timed sender whose deadline passed is still linked when a receiver
+// refills from it; that receiver's peer takes the value and destroys the
+// channel (its own recv returned, as channel.hpp allows). The sender, now
+// claimed, must not touch the channel to withdraw, and its send returned
+// ok: the value was delivered. Without the claim, ASan reports a
+// heap-use-after-free in the withdrawal (the waker's lock).
+TYPED_TEST(ArrayRefill, ARefilledTimedSenderThatTimedOutLeavesTheDestroyedChannelAlone) {
+  using namespace std::chrono_literals;
+  for (int attempt = 0;; ++attempt) {
+    ASSERT_LT(attempt, 20) << "the sender never timed out while parked";
+    auto ch = std::make_unique<TypeParam>(1);
+    ASSERT_EQ(ch->send(1), ChanStatus::ok);
+    TypeParam& c = *ch;
+    bool fired = false;
+    hook::arm("array.gave_up", [&] {
+      fired = true;
+      EXPECT_EQ(c.recv(), std::optional<int>(1));  // refills from the timed-out sender
+      EXPECT_EQ(c.recv(), std::optional<int>(2));
+      ch.reset();
+    });
+    const ChanStatus st = c.send_for(2, 1ms);
+    if (!fired) {  // the deadline passed before the sender parked: try again
+      hook::arm("array.gave_up", nullptr);
+      ASSERT_EQ(st, ChanStatus::timeout);
+      continue;
+    }
+    EXPECT_EQ(ch, nullptr);
+    EXPECT_EQ(st, ChanStatus::ok) << "its value was delivered";
+    return;
+  }
+}
+
+// close() between the receiver's claim of the parked sender and its claim
+// of the slot for it: the slot is freed as usual, the sender retries and
+// gets closed, and its value is not delivered (nothing after close).
+TYPED_TEST(ArrayRefill, CloseBeforeTheRefillClaimsTheSlotFreesItAndTheSenderGetsClosed) {
+  TypeParam ch(1);
+  ASSERT_EQ(ch.send(1), ChanStatus::ok);
+  std::atomic<bool> sleeping{false};
+  std::jthread sender([&] {
+    hook::arm("array.sleeping", [&] { sleeping.store(true, std::memory_order_release); });
+    EXPECT_EQ(ch.send(2), ChanStatus::closed);
+  });
+  while (!sleeping.load(std::memory_order_acquire)) std::this_thread::yield();
+  bool fired = false;
+  hook::arm("array.refill", [&] {
+    fired = true;
+    EXPECT_TRUE(ch.close());
+  });
+  EXPECT_EQ(ch.recv(), std::optional<int>(1));
+  EXPECT_TRUE(fired) << "the receiver did not refill from the parked sender";
+  sender.join();
+  EXPECT_EQ(ch.recv(), std::nullopt) << "closed and drained: the parked sender's value must not be there";
+}
+
 }  // namespace
 }  // namespace conpat::test

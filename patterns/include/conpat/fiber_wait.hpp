@@ -47,6 +47,7 @@ struct FiberWait {
     static constexpr std::uint32_t kDone = 2;
     static constexpr std::uint32_t kInterrupted = 4;
     static constexpr std::uint32_t kLeaving = 8;
+    static constexpr std::uint32_t kClaimed = 16;
 
     Parker() = default;
     Parker(const Parker&) = delete;  // non-copyable and non-movable
@@ -100,11 +101,12 @@ struct FiberWait {
 
     // As detail::BasicParker's.
     bool begin_leaving() noexcept {
-      if (detail::set_unless(state_, kLeaving, kDone)) return true;
+      if (detail::set_unless(state_, kLeaving, kDone | kClaimed)) return true;
       settle(state());
       return false;
     }
     void end_leaving() noexcept { state_.fetch_and(~kLeaving, std::memory_order_acq_rel); }
+    bool claim() noexcept { return detail::set_unless(state_, kClaimed, kLeaving | kDone); }
 
     // Waits until any of `bits` is set or the deadline passes (nullptr: none).
     // Returns the state seen last; it contains none of `bits` only on timeout.

@@ -44,6 +44,13 @@
 // A woken operation retries from the start; one that timed out or was
 // cancelled still retries once, so a notification is never swallowed.
 //
+// Refill (Go's chanrecv with a sender waiting): a receiver that empties a
+// slot of a full array while a plain send is parked moves the oldest
+// parked sender's value into that slot itself, for the next lap, and
+// completes the send; the sender wakes with its operation done. So a
+// receiver that comes straight back finds a value instead of an empty
+// array and a sender that has yet to be scheduled (see refill()).
+//
 // Memory ordering: a send publishes its slot with a release store of the
 // stamp, and a receive reads the stamp with acquire before moving the value
 // out, so a recv that returned ok happens-after the send of its value (and
@@ -75,6 +82,7 @@
 #include "conpat/detail/doorbell.hpp"
 #include "conpat/detail/park.hpp"
 #include "conpat/detail/select_ctx.hpp"
+#include "conpat/detail/test_hook.hpp"
 #include "conpat/detail/waker.hpp"
 #include "conpat/padding.hpp"
 
@@ -120,7 +128,9 @@ class ArrayFlavor {
       if (last) return ChanStatus::timeout;
       if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
       if (!Wait::spin_until([this] { return send_may_proceed(); }, deadline.get(), &send_spins_)) {
-        park(senders_, [this, &stall] { return send_ready(stall); }, deadline, stop);
+        if (park(senders_, [this, &stall] { return send_ready(stall); }, deadline, stop, &value)) {
+          return ChanStatus::ok;  // a receiver put the value into the slot it emptied (refill)
+        }
       }
     }
   }
@@ -322,6 +332,37 @@ class ArrayFlavor {
     WakerT::wake(woken);
   }
 
+  // Go's receive from a full buffer while a sender is parked (chanrecv's
+  // "a sender is waiting" case): the receiver that just emptied the slot
+  // moves the oldest parked sender's value into it, for tail position `t`
+  // (the slot's next lap), claiming t for that sender, and completes the
+  // send. Without it the slot is freed and the sender woken to retry; a
+  // receiver that comes back before the sender has run finds the buffer
+  // empty and waits too: with capacity 1, every value costs two wake-ups,
+  // one of them on the receiver's path. Done only when tail_ is exactly t
+  // (full, and no sender has claimed t) and the oldest parked sender is a
+  // plain send, not a select's case, that has not begun to leave
+  // (Waker::take_carrier claims it). True once it has done the slot's
+  // hand-over: refilled, or, if close() or a sender got to t first, freed
+  // as usual (the claimed sender is woken to retry).
+  bool refill(Slot& slot, std::size_t t) noexcept {
+    if (!senders_.maybe_waiting() || tail_.load(std::memory_order_relaxed) != t) return false;
+    typename WakerT::Entry* e = senders_.take_carrier();
+    if (e == nullptr) return false;
+    CONPAT_TEST_HOOK("array.refill");
+    const std::size_t next = (t & (mark_bit_ - 1)) + 1 < cap_ ? t + 1 : (t & ~(one_lap_ - 1)) + one_lap_;
+    std::size_t expected = t;
+    if (tail_.compare_exchange_strong(expected, next, std::memory_order_seq_cst, std::memory_order_relaxed)) {
+      std::construct_at(slot.ptr(), std::move(*static_cast<T*>(e->handoff)));
+      e->delivered = true;
+      hand_over(slot, t + 1, receivers_);
+    } else {
+      hand_over(slot, t, senders_);
+    }
+    WakerT::wake(e);  // after the last touch of the channel: the sender may return and free it
+    return true;
+  }
+
   // `linearize`: wait for a peer that is in the middle of the operation
   // this one depends on, rather than answer "blocked" (the try_ forms, and
   // the last attempt of a timed operation); otherwise answer "blocked" at
@@ -374,7 +415,7 @@ class ArrayFlavor {
           T* p = slot.ptr();
           put(std::move(*p));
           std::destroy_at(p);
-          hand_over(slot, head + one_lap_, senders_);
+          if (!refill(slot, head + one_lap_)) hand_over(slot, head + one_lap_, senders_);
           return Try::ok;
         }
         spin_pause();
@@ -401,21 +442,44 @@ class ArrayFlavor {
   };
 
   // Sleeps until notified, `ready()` already holds, the deadline passes or
-  // stop is requested. The caller retries its operation afterwards.
+  // stop is requested. The caller retries its operation afterwards, unless
+  // this returns true: a send that carries its value (`handoff`) may be
+  // completed from its entry by a receiver (refill), which then claimed it.
+  //
+  // Such a completion is visible at once: a third thread may receive the
+  // value and destroy the channel while this sender has not yet returned.
+  // So a carrying sender touches the channel after linking (its re-check,
+  // its withdrawal) only under Parker::begin_leaving, which a claimed entry
+  // cannot begin, and a leaving one cannot be claimed; a claimed sender
+  // only waits for its kDone.
   template <class Ready>
-  static void park(WakerT& waker, Ready&& ready, const Deadline& deadline, std::stop_token* stop) {
+  static bool park(WakerT& waker, Ready&& ready, const Deadline& deadline, std::stop_token* stop,
+                   T* handoff = nullptr) {
     typename WakerT::Entry e;
+    e.handoff = handoff;
+    const auto leave = [&e] { return e.handoff == nullptr || e.parker.begin_leaving(); };
+    const auto stay = [&e] {
+      if (e.handoff != nullptr) e.parker.end_leaving();
+    };
+    // Withdraws `e` (when leave() said the channel may be touched) or waits
+    // for the notifier that took it.
+    const auto withdraw = [&](bool may_touch) {
+      const bool removed = may_touch && waker.remove(e);
+      if (may_touch) stay();
+      if (!removed) e.parker.wait(Parker::kDone);  // a notifier took it and is signalling now
+      return e.delivered;
+    };
     waker.add(e);
-    if (ready()) {  // the re-check after linking (see detail/waker.hpp)
-      if (!waker.remove(e)) e.parker.wait(Parker::kDone);
-      return;
-    }
+    if (!leave()) return withdraw(false);
+    if (ready()) return withdraw(true);  // the re-check after linking (see detail/waker.hpp)
+    stay();
+    CONPAT_TEST_HOOK("array.sleeping");
     std::optional<std::stop_callback<Interrupt>> on_stop;
     if (stop != nullptr) on_stop.emplace(*stop, Interrupt{&e.parker});
     std::uint32_t s = e.parker.wait(Parker::kDone | Parker::kInterrupted, deadline.get());
-    if ((s & Parker::kDone) == 0 && !waker.remove(e)) {
-      e.parker.wait(Parker::kDone);  // a notifier unlinked it and is signalling now
-    }
+    if ((s & Parker::kDone) != 0) return e.delivered;
+    CONPAT_TEST_HOOK("array.gave_up");
+    return withdraw(leave());
   }
 
   const std::size_t cap_;

@@ -208,7 +208,8 @@ inline bool set_unless(std::atomic<std::uint32_t>& word, std::uint32_t bit, std:
 // States are bits: kParked (the waiter is, or is about to be, asleep in the
 // kernel), kDone (a peer completed the waiter's operation), kInterrupted
 // (a timeout source or stop callback asks the waiter to give up) and
-// kLeaving (the waiter gave up and is withdrawing: begin_leaving). Before it
+// kLeaving (the waiter gave up and is withdrawing: begin_leaving) and
+// kClaimed (a peer has committed to complete the waiter: claim). Before it
 // sleeps the waiter sets kParked (fetch_or) and then sleeps only while the
 // word still holds the value it read after that, so a signal that arrives
 // first changes the word and is never lost; a signaller wakes the kernel
@@ -227,6 +228,7 @@ class BasicParker {
   static constexpr std::uint32_t kDone = 2;
   static constexpr std::uint32_t kInterrupted = 4;
   static constexpr std::uint32_t kLeaving = 8;
+  static constexpr std::uint32_t kClaimed = 16;
 
   BasicParker() = default;
   BasicParker(const BasicParker&) = delete;             // non-copyable and non-movable
@@ -255,8 +257,16 @@ class BasicParker {
   // the structure, while the waiter still touches it. (A select uses it
   // too, around enrolling a case on a channel where another of its cases
   // may already have been completed: conpat/select.hpp.)
-  bool begin_leaving() noexcept { return set_unless(state_, kLeaving, kDone); }
+  // It is false as well once a peer claimed the waiter (then kDone follows).
+  bool begin_leaving() noexcept { return set_unless(state_, kLeaving, kDone | kClaimed); }
   void end_leaving() noexcept { state_.fetch_and(~kLeaving, std::memory_order_acq_rel); }
+
+  // A peer that will complete the waiter only after it touched the shared
+  // structure again (and let a third party see the completion) first claims
+  // it: false if the waiter is leaving (or done), else the waiter can no
+  // longer begin_leaving and waits for the peer's kDone, touching nothing
+  // but this Parker. (The array flavour's refill: detail/array_flavor.hpp.)
+  bool claim() noexcept { return set_unless(state_, kClaimed, kLeaving | kDone); }
 
   std::uint32_t state() const noexcept { return state_.load(std::memory_order_acquire); }
 
@@ -340,7 +350,8 @@ namespace conpat {
 // thread runs other fibers meanwhile. A policy provides:
 //   Parker          a one-shot wake-up slot with kDone and kInterrupted bits,
 //                   signal(bit), state(), wait(bits, deadline) and
-//                   begin_leaving()/end_leaving() as detail::BasicParker;
+//                   begin_leaving()/end_leaving() and claim() as
+//                   detail::BasicParker;
 //   relax(step)     one step of the short backoff between retries of a
 //                   lock-free operation (step counts from 0);
 //   spin_until(ready, deadline)  wait briefly for ready() without parking

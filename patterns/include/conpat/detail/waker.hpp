@@ -48,6 +48,11 @@ class Waker {
     bool linked = false;  // guarded by the waker's lock
     SelectCtx<Parker>* sel = nullptr;  // a select's entry: its context (else nullptr)
     int index = -1;                    // a select's entry: its case
+    // A plain entry of a blocked send may carry its value, for a peer to
+    // complete the send from here (take_carrier); `delivered`, written
+    // before the kDone signal, says whether it did.
+    void* handoff = nullptr;
+    bool delivered = false;
     Parker parker;                     // a plain entry's wake-up slot
   };
 
@@ -91,6 +96,20 @@ class Waker {
     }
     return nullptr;
   }
+  // The oldest waiter, unlinked and claimed (Parker::claim), if it is a
+  // plain entry that carries a value and is not leaving; else nullptr and
+  // nothing changed (FIFO: a later carrier is not taken over the oldest
+  // waiter). The caller completes it or not, sets `delivered`, and wakes it.
+  Entry* take_carrier() noexcept {
+    if (count_.load(std::memory_order_relaxed) == 0) return nullptr;
+    std::lock_guard lk(mu_);
+    Entry* e = list_.head;
+    if (e == nullptr || e->sel != nullptr || e->handoff == nullptr || !e->parker.claim()) return nullptr;
+    unlink(e);
+    return e;
+  }
+  bool maybe_waiting() const noexcept { return count_.load(std::memory_order_relaxed) != 0; }
+
   static void wake(Entry* e) noexcept {
     if (e != nullptr) parker_of(e).signal(Parker::kDone);
   }
