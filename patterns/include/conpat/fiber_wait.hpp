@@ -150,6 +150,10 @@ struct FiberWait {
     boost::fibers::context* waiter_ = nullptr;  // guarded by splk_
   };
 
+  // Up to 16 (detail/array_flavor.hpp, refill): beyond, a refilled fiber
+  // is resumed only to find the array full again, once per value.
+  static constexpr std::size_t kRefillMaxCapacity = 16;
+
   static void relax(int step) noexcept {
     if (step < 4 && detail::multi_cpu()) {
       for (int i = 0; i < (1 << step); ++i) detail::spin_pause();

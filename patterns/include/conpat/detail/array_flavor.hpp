@@ -44,12 +44,14 @@
 // A woken operation retries from the start; one that timed out or was
 // cancelled still retries once, so a notification is never swallowed.
 //
-// Refill (Go's chanrecv with a sender waiting): a receiver that empties a
-// slot of a full array while a plain send is parked moves the oldest
-// parked sender's value into that slot itself, for the next lap, and
-// completes the send; the sender wakes with its operation done. So a
-// receiver that comes straight back finds a value instead of an empty
-// array and a sender that has yet to be scheduled (see refill()).
+// Refill (Go's chanrecv with a sender waiting; on fibers only up to
+// capacity 16, see refill()): a
+// receiver that empties a slot of a full array while a plain send is
+// parked moves the oldest parked sender's value into that slot itself, for
+// the next lap, and completes the send; the sender wakes with its
+// operation done. So a receiver that comes straight back finds a value
+// instead of an empty array and a sender that has yet to be scheduled (see
+// refill()).
 //
 // Memory ordering: a send publishes its slot with a release store of the
 // stamp, and a receive reads the stamp with acquire before moving the value
@@ -128,7 +130,9 @@ class ArrayFlavor {
       if (last) return ChanStatus::timeout;
       if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
       if (!Wait::spin_until([this] { return send_may_proceed(); }, deadline.get(), &send_spins_)) {
-        if (park(senders_, [this, &stall] { return send_ready(stall); }, deadline, stop, &value)) {
+        // Only where refill() runs does the send offer its value to receivers.
+        T* const handoff = cap_ <= kRefillMaxCapacity ? &value : nullptr;
+        if (park(senders_, [this, &stall] { return send_ready(stall); }, deadline, stop, handoff)) {
           return ChanStatus::ok;  // a receiver put the value into the slot it emptied (refill)
         }
       }
@@ -324,7 +328,9 @@ class ArrayFlavor {
   // touch of the channel — and only then signal the waiter, which touches
   // nothing but the waiter's own Parker. (Signalling before the stamp store
   // would delay every publish by a futex wake while someone is parked.)
-  static void hand_over(Slot& slot, std::size_t stamp, WakerT& waiters) noexcept {
+  // Always inline: it is the end of every fast path, and refill()'s calls
+  // would otherwise tip the compiler into a call.
+  [[gnu::always_inline]] static void hand_over(Slot& slot, std::size_t stamp, WakerT& waiters) noexcept {
     slot.stamp.store(stamp | kAnnounced, std::memory_order_relaxed);
     light_fence();
     typename WakerT::Entry* woken = waiters.take_one();
@@ -345,8 +351,19 @@ class ArrayFlavor {
   // (Waker::take_carrier claims it). True once it has done the slot's
   // hand-over: refilled, or, if close() or a sender got to t first, freed
   // as usual (the claimed sender is woken to retry).
-  bool refill(Slot& slot, std::size_t t) noexcept {
-    if (!senders_.maybe_waiting() || tail_.load(std::memory_order_relaxed) != t) return false;
+  // Out of line: the fast path only reads the parked senders' count, which
+  // its hand-over reads anyway.
+  //
+  // Up to the wait policy's kRefillMaxCapacity: with a large array the
+  // receiver has plenty of values left while a woken sender comes back, and
+  // refilling makes a lone sender wake to a full array after every receive.
+  // A thread still spinning in its Parker takes that wake-up as a bit, but
+  // a fiber is suspended and resumed for each value (channel.spsc on
+  // fibers, capacities 256 to 4096: 40 to 100 % slower with it), so
+  // FiberWait refills only up to capacity 16.
+  static constexpr std::size_t kRefillMaxCapacity = Wait::kRefillMaxCapacity;
+  [[gnu::noinline]] bool refill(Slot& slot, std::size_t t) noexcept {
+    if (cap_ > kRefillMaxCapacity || tail_.load(std::memory_order_relaxed) != t) return false;
     typename WakerT::Entry* e = senders_.take_carrier();
     if (e == nullptr) return false;
     CONPAT_TEST_HOOK("array.refill");
@@ -367,7 +384,7 @@ class ArrayFlavor {
   // this one depends on, rather than answer "blocked" (the try_ forms, and
   // the last attempt of a timed operation); otherwise answer "blocked" at
   // once and let the caller spin or park.
-  Try try_send_once(T& value, bool linearize) {
+  [[gnu::always_inline]] Try try_send_once(T& value, bool linearize) {
     std::size_t tail = tail_.load(std::memory_order_relaxed);
     for (int step = 0;;) {
       if ((tail & mark_bit_) != 0) {
@@ -402,7 +419,7 @@ class ArrayFlavor {
   }
 
   template <class Put>
-  Try try_recv_once(Put& put, bool linearize) {
+  [[gnu::always_inline]] Try try_recv_once(Put& put, bool linearize) {
     std::size_t head = head_.load(std::memory_order_relaxed);
     for (int step = 0;;) {
       const std::size_t index = head & (mark_bit_ - 1);
@@ -415,7 +432,7 @@ class ArrayFlavor {
           T* p = slot.ptr();
           put(std::move(*p));
           std::destroy_at(p);
-          if (!refill(slot, head + one_lap_)) hand_over(slot, head + one_lap_, senders_);
+          if (!senders_.maybe_waiting() || !refill(slot, head + one_lap_)) hand_over(slot, head + one_lap_, senders_);
           return Try::ok;
         }
         spin_pause();
@@ -452,8 +469,10 @@ class ArrayFlavor {
   // its withdrawal) only under Parker::begin_leaving, which a claimed entry
   // cannot begin, and a leaving one cannot be claimed; a claimed sender
   // only waits for its kDone.
+  // Out of line, as refill(): it sleeps, and inlined it doubles the size
+  // of the fast path's functions.
   template <class Ready>
-  static bool park(WakerT& waker, Ready&& ready, const Deadline& deadline, std::stop_token* stop,
+  [[gnu::noinline]] static bool park(WakerT& waker, Ready&& ready, const Deadline& deadline, std::stop_token* stop,
                    T* handoff = nullptr) {
     typename WakerT::Entry e;
     e.handoff = handoff;

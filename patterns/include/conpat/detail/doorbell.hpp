@@ -55,7 +55,7 @@ inline bool asymmetric_fences() noexcept {
 #pragma GCC diagnostic ignored "-Wtsan"
 #endif
 
-inline void light_fence() noexcept {
+[[gnu::always_inline]] inline void light_fence() noexcept {
   if (asymmetric_fences()) {
     std::atomic_signal_fence(std::memory_order_seq_cst);
   } else {

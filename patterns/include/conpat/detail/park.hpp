@@ -52,7 +52,7 @@ struct Deadline {
   bool bounded = false;        // false: wait without a time limit
   Clock::time_point at{};
   // The try_ forms' deadline (time_point::min()) answers without a clock read.
-  bool expired() const noexcept { return bounded && (at == Clock::time_point::min() || Clock::now() >= at); }
+  [[gnu::always_inline]] bool expired() const noexcept { return bounded && (at == Clock::time_point::min() || Clock::now() >= at); }
   const Clock::time_point* get() const noexcept { return bounded ? &at : nullptr; }
 };
 
@@ -355,7 +355,9 @@ namespace conpat {
 //   relax(step)     one step of the short backoff between retries of a
 //                   lock-free operation (step counts from 0);
 //   spin_until(ready, deadline)  wait briefly for ready() without parking
-//                   (true once it held), as detail::spin_until.
+//                   (true once it held), as detail::spin_until;
+//   kRefillMaxCapacity  the largest capacity at which a receiver completes
+//                   a parked sender's send (detail/array_flavor.hpp refill).
 struct ThreadWait {
   // Spins ~6 µs after announcing itself (a rendezvous waits here for its
   // peer; 1.5 µs sent pingpong cap 0 to the futex now and then), not the
@@ -367,6 +369,9 @@ struct ThreadWait {
   // over; longer spins cost more than they save once threads outnumber
   // CPUs, where the peer may be waiting for this very CPU.
   static constexpr int kSpinIterations = 256;
+  // Every capacity: a refilled sender that is still spinning in its Parker
+  // sees its kDone without a system call.
+  static constexpr std::size_t kRefillMaxCapacity = SIZE_MAX;
   static void relax(int step) noexcept {
     if (step < 6 && detail::multi_cpu()) {
       for (int i = 0; i < (1 << step); ++i) detail::spin_pause();
