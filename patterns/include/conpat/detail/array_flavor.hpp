@@ -44,14 +44,12 @@
 // A woken operation retries from the start; one that timed out or was
 // cancelled still retries once, so a notification is never swallowed.
 //
-// Refill (Go's chanrecv with a sender waiting; on fibers only up to
-// capacity 16, see refill()): a
-// receiver that empties a slot of a full array while a plain send is
-// parked moves the oldest parked sender's value into that slot itself, for
-// the next lap, and completes the send; the sender wakes with its
-// operation done. So a receiver that comes straight back finds a value
-// instead of an empty array and a sender that has yet to be scheduled (see
-// refill()).
+// Refill (Go's chanrecv with a sender waiting): a receiver that empties a
+// slot of a full array while a plain send is parked moves the oldest parked
+// sender's value into that slot itself, for the next lap, and completes the
+// send; the sender wakes with its operation done. So a receiver that comes
+// straight back finds a value instead of an empty array and a sender that
+// has yet to be scheduled. On fibers only up to capacity 16 (see refill()).
 //
 // Memory ordering: a send publishes its slot with a release store of the
 // stamp, and a receive reads the stamp with acquire before moving the value
@@ -350,9 +348,9 @@ class ArrayFlavor {
   // plain send, not a select's case, that has not begun to leave
   // (Waker::take_carrier claims it). True once it has done the slot's
   // hand-over: refilled, or, if close() or a sender got to t first, freed
-  // as usual (the claimed sender is woken to retry).
-  // Out of line: the fast path only reads the parked senders' count, which
-  // its hand-over reads anyway.
+  // as usual (the claimed sender is woken to retry). Out of line: the fast
+  // path only reads the parked senders' count, which its hand-over reads
+  // anyway.
   //
   // Up to the wait policy's kRefillMaxCapacity: with a large array the
   // receiver has plenty of values left while a woken sender comes back, and
