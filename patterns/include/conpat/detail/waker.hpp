@@ -92,14 +92,6 @@ class Waker {
     if (count_.load(std::memory_order_seq_cst) == 0) return nullptr;
     return take_one_locked();
   }
-  [[gnu::noinline]] Entry* take_one_locked() noexcept {
-    std::lock_guard lk(mu_);
-    while (Entry* e = list_.head) {
-      unlink(e);
-      if (claimable(e)) return e;
-    }
-    return nullptr;
-  }
   // The oldest waiter, unlinked and claimed (Parker::claim), if it is a
   // plain entry that carries a value and is not leaving; else nullptr and
   // nothing changed (FIFO: a later carrier is not taken over the oldest
@@ -138,6 +130,15 @@ class Waker {
   }
 
  private:
+  [[gnu::noinline]] Entry* take_one_locked() noexcept {
+    std::lock_guard lk(mu_);
+    while (Entry* e = list_.head) {
+      unlink(e);
+      if (claimable(e)) return e;
+    }
+    return nullptr;
+  }
+
   static bool claimable(Entry* e) noexcept { return e->sel == nullptr || e->sel->claim(e->index); }
   static Parker& parker_of(Entry* e) noexcept { return e->sel != nullptr ? e->sel->parker : e->parker; }
 
