@@ -35,7 +35,11 @@
 // or when a channel is closed during the select. When a timeout or stop
 // and a ready case race, either outcome may be reported, but never both.
 // try_select and an expired timeout are linearisable as the try_ forms
-// are: a value whose send completed before the call is seen.
+// are: a value whose send completed before the call is seen. Before they
+// answer would_block or timeout they look at every case twice, so a case
+// made ready while they looked at the others, and still ready, is taken
+// (Go locks every channel of a select instead and sees them all at one
+// instant; two looks are what crossbeam-channel's Select takes too).
 //
 // How it works (Go's selectgo and crossbeam-channel's Select): a round
 // first tries every case in a random order without waiting. If none can
@@ -275,10 +279,18 @@ SelectResult run_select(std::span<SelectCase<Wait>* const> cases, int* order, co
     // A fresh random order per round (Fisher–Yates): the uniform choice among ready cases.
     for (int i = n - 1; i > 0; --i) std::swap(order[i], order[select_random(static_cast<std::uint32_t>(i + 1))]);
     const bool last = nonblocking || deadline.expired();
-    for (int k = 0; k < n; ++k) {
-      const SelectStep s = cases[order[k]]->attempt(last);
-      if (s == SelectStep::ok) return {order[k], ChanStatus::ok};
-      if (s == SelectStep::closed) return {order[k], ChanStatus::closed};
+    // A select about to answer would_block or timeout looks a second time:
+    // the first pass looks at one case after another, and a case another
+    // thread made ready after the pass had looked at it, while a case it
+    // looked at later was emptied (or filled), would be missed. Go's
+    // TestNonblockSelectRace fails that way under ThreadSanitizer with one
+    // pass (go_chan_test.cpp).
+    for (int pass = last ? 2 : 1; pass > 0; --pass) {
+      for (int k = 0; k < n; ++k) {
+        const SelectStep s = cases[order[k]]->attempt(last);
+        if (s == SelectStep::ok) return {order[k], ChanStatus::ok};
+        if (s == SelectStep::closed) return {order[k], ChanStatus::closed};
+      }
     }
     if (nonblocking) return {-1, ChanStatus::would_block};
     if (last) return {-1, ChanStatus::timeout};
