@@ -5,7 +5,8 @@
 // shared queue, the scheduler's "other fibers ready" leaves out its
 // dispatcher, a blocked fiber waiting for a peer stalled mid-operation lets
 // the thread's other fibers run, a pool made on any thread spreads its
-// fibers over its threads, and pools come and go.
+// fibers over its threads, pools come and go, a woken fiber runs on its
+// waker's thread, and a fiber woken from outside the pool runs.
 //
 // TSan cannot follow Boost.Context's stack switches (no fiber annotations
 // in Debian's Boost), so this suite is labelled no_tsan, as
@@ -17,9 +18,11 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <variant>
 
 #include "conpat/fiber_pool.hpp"
 #include "conpat/fiber_wait.hpp"
+#include "conpat/select.hpp"  // detail::ChannelAccess
 
 namespace conpat::test {
 namespace {
@@ -238,6 +241,86 @@ TEST(FiberPool, ManyPoolsComeAndGo) {
     pool.join();
     ASSERT_EQ(ran.load(), 4);
   }
+}
+
+// The thread running the caller now. std::this_thread::get_id() is
+// pthread_self(), which glibc declares const: the compiler may compute it
+// once per function, although a fiber can resume on another thread after
+// it blocked.
+[[gnu::noipa]] std::thread::id thread_now() { return std::this_thread::get_id(); }
+
+// The unbuffered channel's flavour, for detail::ZeroProbe.
+template <class Ch>
+auto& zero_of(Ch& ch) {
+  return std::get<detail::ZeroFlavor<int, typename Ch::wait_policy>>(detail::ChannelAccess::flavor(ch));
+}
+
+// A fiber that blocked in a channel operation on one pool thread and is
+// woken by a fiber on the other thread resumes on the waker's thread (Go
+// readies a goroutine on the waker's P), so a pair that hands values back
+// and forth ends up on one thread. Placement is the scheduler's choice, so
+// the test repeats until the receiver blocked on another thread than the
+// sender runs on, and checks each such round. Before the change (release):
+// the receiver resumed on its own thread, where it blocked.
+TEST(FiberPool, AWokenFiberRunsOnItsWakersThread) {
+  FiberPool pool(2);
+  int rounds_apart = 0;
+  for (int round = 0; round < 200 && rounds_apart < 5; ++round) {
+    Channel<int, FiberWait> ch(0), ack(0);
+    std::thread::id blocked_on, resumed_on, waker_on;
+    pool.spawn([&] {  // the sender
+      // Until the receiver is linked into the channel, and then long enough
+      // for it to be suspended too (a receiver signalled before it suspends
+      // carries on where it is).
+      for (int i = 0; i < 5000 && detail::ZeroProbe::waiters(zero_of(ch)) == 0; ++i) {
+        boost::this_fiber::sleep_for(200us);  // a timed wait: the sender stays on its thread
+      }
+      boost::this_fiber::sleep_for(5ms);
+      waker_on = thread_now();
+      ASSERT_EQ(ch.send(1), ChanStatus::ok);
+      int a = 0;
+      ASSERT_EQ(ack.recv(a), ChanStatus::ok);
+    });
+    pool.spawn([&] {  // the receiver
+      blocked_on = thread_now();
+      int v = 0;
+      ASSERT_EQ(ch.recv(v), ChanStatus::ok);
+      resumed_on = thread_now();
+      ASSERT_EQ(ack.send(1), ChanStatus::ok);
+    });
+    pool.join();
+    if (blocked_on == waker_on) continue;  // both on one thread: nothing to see
+    ++rounds_apart;
+    EXPECT_EQ(resumed_on, waker_on) << "round " << round << ": the receiver resumed on the thread it blocked on";
+  }
+  EXPECT_GT(rounds_apart, 0) << "the receiver and the sender never ran on different threads";
+}
+
+// A fiber blocked on a pool thread and woken from a thread outside the
+// pool (which cannot run it) goes to the pool's shared queue and runs.
+TEST(FiberPool, AFiberWokenFromOutsideThePoolRuns) {
+  FiberPool pool(2);
+  constexpr int kFibers = 16;
+  Channel<int, FiberWait> ch(0);
+  std::atomic<int> got{0};
+  for (int i = 0; i < kFibers; ++i) {
+    pool.spawn([&] {
+      int v = 0;
+      if (ch.recv(v) == ChanStatus::ok) got.fetch_add(v);
+    });
+  }
+  std::thread outside([&] {
+    for (int i = 0; i < kFibers; ++i) {
+      if (ch.send_for(1, 10s) != ChanStatus::ok) {
+        ADD_FAILURE() << "send " << i << " found no receiver in 10 s";
+        ch.close();  // the receivers left waiting get closed: no hang
+        return;
+      }
+    }
+  });
+  pool.join();  // this thread runs pool fibers meanwhile (one may be in its run-next slot)
+  outside.join();
+  EXPECT_EQ(got.load(), kFibers);
 }
 
 }  // namespace

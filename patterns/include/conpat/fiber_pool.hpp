@@ -24,10 +24,20 @@
 // starts at once; they stop when the pool is destroyed (and not before the
 // thread that woke them is done with their schedulers).
 //
+// A fiber that blocks in an untimed FiberWait operation and is woken by a
+// fiber of the pool runs next on the waker's thread (fiber_wait.hpp,
+// detail::FiberHandoff), as Go readies a goroutine on the waker's P: a
+// producer and a consumer that hand values back and forth end up on one
+// thread, and neither waits for a cross-thread wake-up. Woken from outside
+// the pool, it goes to the shared queue. A timed wait keeps its thread (its
+// timer lives in that thread's scheduler).
+//
 // Contract:
 // - Fibers run on any thread of the pool and may move between threads when
 //   they block and are readied again: no thread_local state across a
-//   blocking call, as with goroutines.
+//   blocking call, as with goroutines (std::this_thread::get_id() too:
+//   glibc declares pthread_self() const, and the compiler may reuse a value
+//   read before the call).
 // - The ready queue is one per process: pools that are alive at the same
 //   time serve each other's fibers. Create one pool (one OS thread per CPU,
 //   as GOMAXPROCS) and spawn everything on it.
@@ -188,7 +198,9 @@ class SharedQueue : public boost::fibers::algo::algorithm {
         }
       }
       if (ctx != nullptr) {
-        boost::fibers::context::active()->attach(ctx);
+        // Not context::active()->attach(ctx): the active fiber may be one
+        // that FiberWait detached on its way to suspension.
+        FiberHandoff::here()->attach_worker_context(ctx);
         return ctx;
       }
     }
@@ -257,6 +269,12 @@ class SharedQueue : public boost::fibers::algo::algorithm {
 
   static void push_shared(boost::fibers::context* ctx) noexcept {
     ctx->detach();
+    push_detached(ctx);
+  }
+
+ public:
+  // FiberHandoff::to_pool: a fiber readied from outside the pool.
+  static void push_detached(boost::fibers::context* ctx) noexcept {
     {
       std::lock_guard lk(shared().mu);
       shared().q.push_back(ctx);
@@ -264,6 +282,14 @@ class SharedQueue : public boost::fibers::algo::algorithm {
     }
   }
 
+  // On this thread, once: the algorithm, and FiberWait's hand-off to it.
+  static void install(bool suspend) {
+    boost::fibers::use_scheduling_algorithm<SharedQueue>(suspend);
+    FiberHandoff::to_pool = &push_detached;
+    FiberHandoff::pool_scheduler = boost::fibers::context::active()->get_scheduler();
+  }
+
+ private:
   boost::fibers::scheduler::ready_queue_type local_;
   boost::fibers::context* next_ = nullptr;  // attached to this thread; not stealable
   unsigned picks_ = 0;
@@ -283,13 +309,13 @@ class FiberPool {
     // Once per thread: a thread that constructs a second pool (or one after
     // another) already runs the algorithm.
     thread_local const bool installed = [] {
-      boost::fibers::use_scheduling_algorithm<detail::SharedQueue>(true);
+      detail::SharedQueue::install(true);
       return true;
     }();
     (void)installed;
     for (int i = 1; i < threads; ++i) {
       helpers_.emplace_back([this] {
-        boost::fibers::use_scheduling_algorithm<detail::SharedQueue>(false);
+        detail::SharedQueue::install(false);
         int ignored = 0;
         stop_.recv(ignored);  // runs pool fibers until the pool closes stop_
         // close() woke this fiber from another thread, and Boost's

@@ -9,7 +9,8 @@
 // channel's algorithm is the same as with ThreadWait. It works between
 // fibers of one thread, fibers on different threads (conpat::FiberPool in
 // fiber_pool.hpp, or Boost's shared_work or work_stealing), and plain
-// threads (which block in their main fiber).
+// threads (which block in their main fiber). On a FiberPool a woken fiber
+// runs next on its waker's thread (detail::FiberHandoff below).
 //
 // Memory ordering: as detail::Parker. A signal is a release RMW of the
 // state word, or, once the waiter has announced that it sleeps (kParked),
@@ -32,6 +33,59 @@
 #include "conpat/detail/park.hpp"
 
 namespace conpat {
+
+namespace detail {
+
+// Where a fiber that blocked in a FiberWait operation runs once it is
+// signalled. On a thread of a conpat::FiberPool (fiber_pool.hpp) an untimed
+// wait detaches its fiber from the thread while it is suspended, and the
+// signaller readies it on its own thread, in that thread's "run next" slot,
+// as Go readies a goroutine on the waker's P: a producer and a consumer
+// that hand values back and forth end up on one thread, whichever threads
+// they started on. Elsewhere (Boost's own algorithms, plain threads) a
+// fiber stays on its thread, as Boost.Fiber keeps it.
+struct FiberHandoff {
+  // This thread runs FiberPool's scheduling algorithm; its scheduler.
+  static inline thread_local boost::fibers::scheduler* pool_scheduler = nullptr;
+  // pool_scheduler of the thread that runs the caller now. A call the
+  // compiler cannot look into: a fiber that blocked may resume on another
+  // thread, and a thread-local's address computed before would be the old
+  // thread's.
+  [[gnu::noipa]] static boost::fibers::scheduler* here() noexcept { return pool_scheduler; }
+  // Queues a ready, detached fiber where any pool thread takes it (set by
+  // FiberPool before any fiber can be detached).
+  static inline void (*to_pool)(boost::fibers::context*) noexcept = nullptr;
+
+  // Suspends the running fiber `active` (lk: the Parker's lock, unlocked
+  // once the fiber is off its stack).
+  static void suspend(boost::fibers::context* active, boost::fibers::detail::spinlock_lock& lk) noexcept {
+    boost::fibers::scheduler* s = here();
+    if (s == nullptr || active->is_context(boost::fibers::type::pinned_context)) {
+      active->suspend(lk);
+      return;
+    }
+    // Safe while it still runs: Boost's algorithms detach a context only
+    // when it is in no queue, and a running one is in none; nothing on
+    // the way to the next context reads the running one's scheduler
+    // (FiberPool's pick_next attaches through here()).
+    s->detach_worker_context(active);
+    s->suspend(lk);
+  }
+
+  // Readies a suspended fiber (signal()).
+  static void ready(boost::fibers::context* ctx) noexcept {
+    if (ctx->get_scheduler() != nullptr) {
+      boost::fibers::context::active()->schedule(ctx);  // Boost's way: on its own thread
+    } else if (boost::fibers::scheduler* s = here()) {
+      s->attach_worker_context(ctx);  // this pool thread's from now on
+      s->schedule(ctx);
+    } else {
+      to_pool(ctx);  // signalled from outside the pool
+    }
+  }
+};
+
+}  // namespace detail
 
 struct FiberWait {
   // Suspension goes through Boost.Fiber's own context API, as Boost's
@@ -94,7 +148,7 @@ struct FiberWait {
       // Only the context is touched now: a suspended waiter cannot return
       // (and end this Parker) before it is scheduled, and one awake already
       // takes splk_ once before it returns (settle).
-      if (to_wake != nullptr) boost::fibers::context::active()->schedule(to_wake);
+      if (to_wake != nullptr) detail::FiberHandoff::ready(to_wake);
     }
 
     std::uint32_t state() const noexcept { return state_.load(std::memory_order_acquire); }
@@ -121,7 +175,7 @@ struct FiberWait {
         waiter_ = active;
         if (deadline == nullptr) {
           active->twstatus.store(0, std::memory_order_release);
-          active->suspend(lk);  // unlocks; returns once scheduled
+          detail::FiberHandoff::suspend(active, lk);  // unlocks; returns once scheduled
         } else {
           active->twstatus.store(reinterpret_cast<std::intptr_t>(this), std::memory_order_release);
           if (!active->wait_until(*deadline, lk)) {  // timed out (wait_until unlocked)
