@@ -260,11 +260,14 @@ auto& zero_of(Ch& ch) {
 // readies a goroutine on the waker's P), so a pair that hands values back
 // and forth ends up on one thread. Placement is the scheduler's choice, so
 // the test repeats until the receiver blocked on another thread than the
-// sender runs on, and checks each such round. Before the change (release):
-// the receiver resumed on its own thread, where it blocked.
+// sender runs on, five times, and counts the rounds in which it resumed on
+// the sender's thread. All five should; one may not, if the receiver's
+// thread was descheduled between linking and suspending for the whole 20 ms
+// the sender waits (then the receiver was never suspended, and it carries
+// on where it is). Before the change (release): none did.
 TEST(FiberPool, AWokenFiberRunsOnItsWakersThread) {
   FiberPool pool(2);
-  int rounds_apart = 0;
+  int rounds_apart = 0, moved = 0;
   for (int round = 0; round < 200 && rounds_apart < 5; ++round) {
     Channel<int, FiberWait> ch(0), ack(0);
     std::thread::id blocked_on, resumed_on, waker_on;
@@ -275,7 +278,7 @@ TEST(FiberPool, AWokenFiberRunsOnItsWakersThread) {
       for (int i = 0; i < 5000 && detail::ZeroProbe::waiters(zero_of(ch)) == 0; ++i) {
         boost::this_fiber::sleep_for(200us);  // a timed wait: the sender stays on its thread
       }
-      boost::this_fiber::sleep_for(5ms);
+      boost::this_fiber::sleep_for(20ms);
       waker_on = thread_now();
       ASSERT_EQ(ch.send(1), ChanStatus::ok);
       int a = 0;
@@ -291,9 +294,35 @@ TEST(FiberPool, AWokenFiberRunsOnItsWakersThread) {
     pool.join();
     if (blocked_on == waker_on) continue;  // both on one thread: nothing to see
     ++rounds_apart;
-    EXPECT_EQ(resumed_on, waker_on) << "round " << round << ": the receiver resumed on the thread it blocked on";
+    if (resumed_on == waker_on) ++moved;
   }
-  EXPECT_GT(rounds_apart, 0) << "the receiver and the sender never ran on different threads";
+  ASSERT_GE(rounds_apart, 2) << "the receiver and the sender ran on different threads in fewer than 2 of 200 rounds";
+  EXPECT_GE(moved, rounds_apart - 1) << "the receiver resumed on its own thread, not the sender's, in "
+                                     << rounds_apart - moved << " of " << rounds_apart << " rounds";
+}
+
+// A pool thread's main context (here, the test body) that wakes a fiber
+// may go on to wait outside the scheduler: the woken fiber must not wait
+// for it in its "run next" slot, which only that thread would run. The
+// first fiber spawned takes that slot, so the receiver starts on the
+// helper thread; the slot is empty again when the test body wakes it.
+// Without the check (release): the receiver never ran.
+TEST(FiberPool, AFiberWokenByAPoolThreadsMainContextRunsWhileThatThreadIsBusy) {
+  FiberPool pool(2);
+  Channel<int, FiberWait> ch(0);
+  std::atomic<bool> ran{false};
+  pool.spawn([] {});  // this thread's run-next slot
+  pool.spawn([&] {
+    int v = 0;
+    if (ch.recv(v) == ChanStatus::ok) ran = true;
+  });
+  for (int i = 0; i < 5000 && detail::ZeroProbe::waiters(zero_of(ch)) == 0; ++i) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(20ms);  // the receiver suspends
+  boost::this_fiber::yield();         // the first fiber runs and ends: the slot is free
+  ASSERT_EQ(ch.send_for(1, 10s), ChanStatus::ok);
+  for (int i = 0; i < 10000 && !ran; ++i) std::this_thread::sleep_for(1ms);  // busy outside the scheduler
+  EXPECT_TRUE(ran) << "the woken fiber did not run while the thread that woke it was busy";
+  pool.join();
 }
 
 // A fiber blocked on a pool thread and woken from a thread outside the

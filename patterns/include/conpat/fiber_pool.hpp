@@ -28,9 +28,14 @@
 // fiber of the pool runs next on the waker's thread (fiber_wait.hpp,
 // detail::FiberHandoff), as Go readies a goroutine on the waker's P: a
 // producer and a consumer that hand values back and forth end up on one
-// thread, and neither waits for a cross-thread wake-up. Woken from outside
-// the pool, it goes to the shared queue. A timed wait keeps its thread (its
-// timer lives in that thread's scheduler).
+// thread, and neither waits for a cross-thread wake-up. It waits there
+// until the waker blocks or yields (idle threads do not steal it, as Go's
+// do after a few microseconds): a fiber that busy-waits, without yielding,
+// for the effect of a fiber it just woke holds it up for good. If the
+// waker's "run next" slot is taken, or the waker is not a pool fiber (a
+// plain thread, or a pool thread's main context), the woken fiber goes to
+// the shared queue. A timed wait keeps its thread (its timer lives in that
+// thread's scheduler).
 //
 // Contract:
 // - Fibers run on any thread of the pool and may move between threads when
@@ -285,7 +290,7 @@ class SharedQueue : public boost::fibers::algo::algorithm {
   // On this thread, once: the algorithm, and FiberWait's hand-off to it.
   static void install(bool suspend) {
     boost::fibers::use_scheduling_algorithm<SharedQueue>(suspend);
-    FiberHandoff::to_pool = &push_detached;
+    FiberHandoff::to_pool.store(&push_detached, std::memory_order_release);
     FiberHandoff::pool_scheduler = boost::fibers::context::active()->get_scheduler();
   }
 

@@ -38,13 +38,18 @@ namespace detail {
 
 // Where a fiber that blocked in a FiberWait operation runs once it is
 // signalled. On a thread of a conpat::FiberPool (fiber_pool.hpp) an untimed
-// wait detaches its fiber from the thread while it is suspended, and the
-// signaller readies it on its own thread, in that thread's "run next" slot,
-// as Go readies a goroutine on the waker's P: a producer and a consumer
-// that hand values back and forth end up on one thread, whichever threads
-// they started on. Elsewhere (Boost's own algorithms, plain threads) a
-// fiber stays on its thread, as Boost.Fiber keeps it.
+// wait detaches its fiber from the thread while it is suspended. A pool
+// fiber that signals it readies it on its own thread (in that thread's
+// "run next" slot if it is free, else the pool's shared queue), as Go
+// readies a goroutine on the waker's P: a producer and a consumer that
+// hand values back and forth end up on one thread, whichever threads they
+// started on. Any other signaller (a plain thread, or a pool thread's main
+// context, which may go on to block outside the scheduler) puts it in the
+// shared queue. Elsewhere (Boost's own algorithms, plain threads) a fiber
+// stays on its thread, as Boost.Fiber keeps it.
 struct FiberHandoff {
+  using Lock = boost::fibers::detail::spinlock_lock;
+
   // This thread runs FiberPool's scheduling algorithm; its scheduler.
   static inline thread_local boost::fibers::scheduler* pool_scheduler = nullptr;
   // pool_scheduler of the thread that runs the caller now. A call the
@@ -54,11 +59,11 @@ struct FiberHandoff {
   [[gnu::noipa]] static boost::fibers::scheduler* here() noexcept { return pool_scheduler; }
   // Queues a ready, detached fiber where any pool thread takes it (set by
   // FiberPool before any fiber can be detached).
-  static inline void (*to_pool)(boost::fibers::context*) noexcept = nullptr;
+  static inline std::atomic<void (*)(boost::fibers::context*) noexcept> to_pool{nullptr};
 
-  // Suspends the running fiber `active` (lk: the Parker's lock, unlocked
-  // once the fiber is off its stack).
-  static void suspend(boost::fibers::context* active, boost::fibers::detail::spinlock_lock& lk) noexcept {
+  // Suspends the running fiber `active`; lk (the Parker's lock, held) is
+  // released once the fiber is off its stack, and is not held on return.
+  static void suspend(boost::fibers::context* active, Lock& lk) noexcept {
     boost::fibers::scheduler* s = here();
     if (s == nullptr || active->is_context(boost::fibers::type::pinned_context)) {
       active->suspend(lk);
@@ -69,19 +74,37 @@ struct FiberHandoff {
     // the way to the next context reads the running one's scheduler
     // (FiberPool's pick_next attaches through here()).
     s->detach_worker_context(active);
-    s->suspend(lk);
+    // Boost releases the lock on the next context, on this thread, with
+    // unique_lock::unlock(): the mutex first, then the lock object's own
+    // "owns" flag. Once the mutex is free a signaller may resume this fiber
+    // on its thread, so that late store must not land in this fiber's
+    // frame: Boost gets a lock object of this thread's instead.
+    boost::fibers::detail::spinlock* m = lk.release();
+    Lock& handed = parking_lock();
+    handed = Lock(*m, std::adopt_lock);
+    s->suspend(handed);
+    lk = Lock(*m, std::defer_lock);
   }
 
   // Readies a suspended fiber (signal()).
   static void ready(boost::fibers::context* ctx) noexcept {
     if (ctx->get_scheduler() != nullptr) {
       boost::fibers::context::active()->schedule(ctx);  // Boost's way: on its own thread
-    } else if (boost::fibers::scheduler* s = here()) {
+      return;
+    }
+    boost::fibers::scheduler* s = here();
+    if (s != nullptr && !boost::fibers::context::active()->is_context(boost::fibers::type::pinned_context)) {
       s->attach_worker_context(ctx);  // this pool thread's from now on
       s->schedule(ctx);
     } else {
-      to_pool(ctx);  // signalled from outside the pool
+      to_pool.load(std::memory_order_acquire)(ctx);
     }
+  }
+
+ private:
+  [[gnu::noipa]] static Lock& parking_lock() noexcept {
+    static thread_local Lock lock;
+    return lock;
   }
 };
 

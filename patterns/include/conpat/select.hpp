@@ -160,8 +160,11 @@ class SelectCase {
   ~SelectCase() = default;
 };
 
-// A small per-thread generator for the random case order.
-inline std::uint32_t select_random(std::uint32_t bound) noexcept {
+// A small per-thread generator for the random case order. Out of the
+// compiler's sight (noipa): a select on fibers may resume on another
+// thread after it slept, and an address of the thread-local computed before
+// would still be the first thread's.
+[[gnu::noipa]] inline std::uint32_t select_random(std::uint32_t bound) noexcept {
   thread_local std::uint64_t state = [] {
     std::uint64_t seed = static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
     seed ^= reinterpret_cast<std::uintptr_t>(&seed);
