@@ -69,6 +69,7 @@
 #include "conpat/fiber_wait.hpp"
 #include "conpat/select.hpp"
 #include "select_print.hpp"
+#include "wait_policy_skip.hpp"
 
 namespace conpat::test {
 namespace {
@@ -208,21 +209,9 @@ class DropCounter {
 };
 
 template <class Wait>
-class CrossbeamTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-#if defined(__SANITIZE_THREAD__)
-    if constexpr (std::is_same_v<Wait, FiberWait>) {
-      GTEST_SKIP() << "Boost.Fiber's context switches are invisible to TSan (the fiber tests run without it)";
-    }
-#endif
-  }
-};
-
+class CrossbeamArray : public WaitPolicyTest<Wait> {};
 template <class Wait>
-class CrossbeamArray : public CrossbeamTest<Wait> {};
-template <class Wait>
-class CrossbeamZero : public CrossbeamTest<Wait> {};
+class CrossbeamZero : public WaitPolicyTest<Wait> {};
 
 struct WaitName {
   template <class W>
@@ -236,7 +225,41 @@ TYPED_TEST_SUITE(CrossbeamZero, WaitPolicies, WaitName);
 
 // ---------------------------------------------------------------------------
 // Bodies shared by array.rs and zero.rs, where the two tests differ only in
-// the capacity.
+// the capacity, a count or one operation.
+
+// `try_recv`: empty; then 7; then closed once the sender is gone. On a
+// buffered channel (array.rs) the sender's send completes at once and it
+// closes right after, before the receiver takes 7: the value outlives the
+// close. On an unbuffered one (zero.rs) 7 comes from the sender blocked in
+// send: the receiver retries try_recv until the sender is there, where
+// crossbeam sleeps.
+template <class Wait>
+void try_recv_body(std::size_t cap) {
+  Channel<int, Wait> ch(cap);
+  Steps steps;
+  Watchdog dog([&] { ch.close(); });
+  std::jthread receiver([&] {
+    int v = -1;
+    EXPECT_EQ(ch.try_recv(v), ChanStatus::would_block);
+    steps.reach(1);
+    if (cap > 0) {
+      ASSERT_TRUE(steps.wait(2));
+      ASSERT_EQ(ch.try_recv(v), ChanStatus::ok);
+      EXPECT_EQ(v, 7);
+    } else {
+      ASSERT_EQ(until_ready([&] { return ch.try_recv(v); }), ChanStatus::ok);
+      EXPECT_EQ(v, 7);
+      ASSERT_TRUE(steps.wait(2));
+    }
+    EXPECT_EQ(ch.try_recv(v), ChanStatus::closed);
+  });
+  std::jthread sender([&] {
+    ASSERT_TRUE(steps.wait(1));
+    ASSERT_EQ(ch.send(7), ChanStatus::ok);
+    ch.close();
+    steps.reach(2);
+  });
+}
 
 // `recv`: a receiver blocked on an empty channel gets 7, then 8 and 9
 // (buffered by then, or handed over by a blocked sender), then closed.
@@ -288,6 +311,54 @@ void recv_timeout_body(std::size_t cap) {
     ASSERT_EQ(ch.send(7), ChanStatus::ok);
     ch.close();
   });
+}
+
+// `send`: a sender sends 7, 8, 9 and on up to `last`, a sleep apart; the
+// receiver comes late and receives 7, 8 and 9 in order, so the sender
+// blocks until it comes (on a full channel, or with no receiver).
+template <class Wait>
+void send_body(Channel<int, Wait>& ch, int last) {
+  Watchdog dog([&] { ch.close(); });
+  std::jthread sender([&] {
+    for (int v = 7; v <= last; ++v) {
+      if (v > 7) std::this_thread::sleep_for(kWiden);
+      ASSERT_EQ(ch.send(v), ChanStatus::ok);
+    }
+  });
+  std::jthread receiver([&] {
+    std::this_thread::sleep_for(kWiden * 3 / 2);
+    for (int want : {7, 8, 9}) {
+      int v = -1;
+      ASSERT_EQ(ch.recv(v), ChanStatus::ok);
+      EXPECT_EQ(v, want);
+    }
+  });
+}
+
+// `len`, its part with two threads: size() is 0 before and after a sender
+// passes `count` values to a receiver (which gets them in order), and at
+// most `max_size` after every send and receive.
+template <class Wait>
+void len_under_traffic(Channel<int, Wait>& ch, int count, std::size_t max_size) {
+  EXPECT_EQ(ch.size(), 0u);
+  {
+    Watchdog dog([&] { ch.close(); });
+    std::jthread receiver([&] {
+      for (int i = 0; i < count; ++i) {
+        int v = -1;
+        ASSERT_EQ(ch.recv(v), ChanStatus::ok);
+        ASSERT_EQ(v, i);
+        ASSERT_LE(ch.size(), max_size);
+      }
+    });
+    std::jthread sender([&] {
+      for (int i = 0; i < count; ++i) {
+        ASSERT_EQ(ch.send(i), ChanStatus::ok);
+        ASSERT_LE(ch.size(), max_size);
+      }
+    });
+  }
+  EXPECT_EQ(ch.size(), 0u);
 }
 
 // `disconnect_wakes_receiver`: close() wakes a receiver blocked on an empty
@@ -376,6 +447,54 @@ void stress_oneshot_body(std::size_t cap) {
   }
 }
 
+// How the thread of `stress_iter` offers its request.
+enum class Offer {
+  send,      // array.rs: send, which must succeed
+  try_send,  // zero.rs: try_send, which may answer would_block (the test body is not always waiting)
+};
+
+// `stress_iter`: a request channel and a response channel, each of
+// capacity `cap`. A thread drains the responses (try_iter) and offers a
+// request, until it has counted `count` responses; then it goes away
+// (closes both: its ends are dropped). The test body answers every request
+// (iter) with a response and stops when the responses are refused or the
+// requests are closed and drained.
+template <class Wait>
+void stress_iter_body(std::size_t cap, int count, Offer offer) {
+  Channel<Unit, Wait> request(cap);
+  Channel<int, Wait> response(cap);
+  std::atomic<bool> counted_all{false};
+  Watchdog dog([&] {
+    request.close();
+    response.close();
+  });
+  std::jthread t([&] {
+    int n = 0;
+    for (;;) {
+      int x = 0;
+      while (response.try_recv(x) == ChanStatus::ok) {
+        n += x;
+        if (n == count) {
+          counted_all = true;
+          request.close();
+          response.close();
+          return;
+        }
+      }
+      if (offer == Offer::send) {
+        ASSERT_EQ(request.send(Unit{}), ChanStatus::ok);
+      } else {
+        ASSERT_NE(request.try_send(Unit{}), ChanStatus::closed);
+      }
+    }
+  });
+  for ([[maybe_unused]] Unit u : request) {
+    if (response.send(1) != ChanStatus::ok) break;
+  }
+  t.join();
+  EXPECT_TRUE(counted_all);
+}
+
 // `stress_timeout_two_threads`: a sender and a receiver both retry timed
 // operations until they succeed, each sleeping before every other value,
 // so that timeouts keep expiring while the peer sleeps. Every value
@@ -457,6 +576,21 @@ void drops_body(std::size_t cap, int max_additional) {
   EXPECT_EQ(g_bad_objects.load(), 0) << "an object destroyed twice, or never constructed";
 }
 
+// `fairness` and `fairness_duplicates`, one side: `count` selects over N
+// cases (`select_once` runs one) each succeed, and each case is chosen at
+// least half its share (count / N) of the time. `side` names the side in
+// a failure message.
+template <int N, class SelectOnce>
+void expect_fair_choices(int count, SelectOnce select_once, const char* side) {
+  int hits[N] = {};
+  for (int i = 0; i < count; ++i) {
+    const SelectResult r = select_once();
+    ASSERT_EQ(r.status, ChanStatus::ok);
+    ++hits[r.index];
+  }
+  for (int h : hits) EXPECT_GE(h, count / N / 2) << side;
+}
+
 // `channel_through_channel`: a thread sends, 1,000 times, a new channel
 // over the current one and then sends on the new one; the other receives
 // each and receives on it next. Box<dyn Any> and its downcast ->
@@ -528,29 +662,9 @@ TYPED_TEST(CrossbeamArray, LenEmptyFull) {
   expect(1, false, false);
 }
 
-// array.rs `try_recv`: empty, then 7 once it was sent, then closed once the
-// sender is gone (crossbeam drops the sender right after its send, before
-// the receiver takes 7: the value outlives the close).
-TYPED_TEST(CrossbeamArray, TryRecv) {
-  Channel<int, TypeParam> ch(100);
-  Steps steps;
-  Watchdog dog([&] { ch.close(); });
-  std::jthread receiver([&] {
-    int v = -1;
-    EXPECT_EQ(ch.try_recv(v), ChanStatus::would_block);
-    steps.reach(1);
-    ASSERT_TRUE(steps.wait(2));
-    ASSERT_EQ(ch.try_recv(v), ChanStatus::ok);
-    EXPECT_EQ(v, 7);
-    EXPECT_EQ(ch.try_recv(v), ChanStatus::closed);
-  });
-  std::jthread sender([&] {
-    ASSERT_TRUE(steps.wait(1));
-    ASSERT_EQ(ch.send(7), ChanStatus::ok);
-    ch.close();
-    steps.reach(2);
-  });
-}
+// array.rs `try_recv` (capacity 100: 7 is buffered, and outlives the close
+// that follows its send).
+TYPED_TEST(CrossbeamArray, TryRecv) { try_recv_body<TypeParam>(100); }
 
 // array.rs `recv`.
 TYPED_TEST(CrossbeamArray, Recv) { recv_body<TypeParam>(100); }
@@ -596,26 +710,7 @@ TYPED_TEST(CrossbeamArray, TrySend) {
 // at the end (crossbeam drops it with the channel).
 TYPED_TEST(CrossbeamArray, Send) {
   Channel<int, TypeParam> ch(1);
-  Watchdog dog([&] { ch.close(); });
-  {
-    std::jthread sender([&] {
-      ASSERT_EQ(ch.send(7), ChanStatus::ok);
-      std::this_thread::sleep_for(kWiden);
-      ASSERT_EQ(ch.send(8), ChanStatus::ok);
-      std::this_thread::sleep_for(kWiden);
-      ASSERT_EQ(ch.send(9), ChanStatus::ok);
-      std::this_thread::sleep_for(kWiden);
-      ASSERT_EQ(ch.send(10), ChanStatus::ok);
-    });
-    std::jthread receiver([&] {
-      std::this_thread::sleep_for(kWiden * 3 / 2);
-      for (int want : {7, 8, 9}) {
-        int v = -1;
-        ASSERT_EQ(ch.recv(v), ChanStatus::ok);
-        EXPECT_EQ(v, want);
-      }
-    });
-  }
+  send_body(ch, 10);
   int v = -1;
   EXPECT_EQ(ch.try_recv(v), ChanStatus::ok);
   EXPECT_EQ(v, 10);
@@ -718,25 +813,7 @@ TYPED_TEST(CrossbeamArray, Len) {
     ASSERT_EQ(ch.size(), i + 1);
   }
   for (std::size_t i = 0; i < kCap; ++i) ASSERT_TRUE(ch.recv().has_value());
-  EXPECT_EQ(ch.size(), 0u);
-  {
-    Watchdog dog([&] { ch.close(); });
-    std::jthread receiver([&] {
-      for (int i = 0; i < count; ++i) {
-        int v = -1;
-        ASSERT_EQ(ch.recv(v), ChanStatus::ok);
-        ASSERT_EQ(v, i);
-        ASSERT_LE(ch.size(), kCap);
-      }
-    });
-    std::jthread sender([&] {
-      for (int i = 0; i < count; ++i) {
-        ASSERT_EQ(ch.send(i), ChanStatus::ok);
-        ASSERT_LE(ch.size(), kCap);
-      }
-    });
-  }
-  EXPECT_EQ(ch.size(), 0u);
+  len_under_traffic(ch, count, kCap);
 }
 
 // array.rs `disconnect_wakes_sender`: a sender blocked on a full channel is
@@ -773,43 +850,9 @@ TYPED_TEST(CrossbeamArray, Mpmc) { mpmc_body<TypeParam>(3); }
 // array.rs `stress_oneshot` (capacity 1).
 TYPED_TEST(CrossbeamArray, StressOneshot) { stress_oneshot_body<TypeParam>(1); }
 
-// array.rs `stress_iter`: a request channel and a response channel, each of
-// capacity 1. A thread drains the responses (try_iter) and sends a
-// request, until it has counted 50,000 responses (crossbeam: 100,000);
-// then it goes away (closes both: its ends are dropped). The test body
-// answers every request (iter) with a response and stops when the
-// responses are refused or the requests are closed and drained.
-TYPED_TEST(CrossbeamArray, StressIter) {
-  const int count = 50000 / kScale;
-  Channel<Unit, TypeParam> request(1);
-  Channel<int, TypeParam> response(1);
-  std::atomic<bool> counted_all{false};
-  Watchdog dog([&] {
-    request.close();
-    response.close();
-  });
-  std::jthread t([&] {
-    int n = 0;
-    for (;;) {
-      int x = 0;
-      while (response.try_recv(x) == ChanStatus::ok) {
-        n += x;
-        if (n == count) {
-          counted_all = true;
-          request.close();
-          response.close();
-          return;
-        }
-      }
-      ASSERT_EQ(request.send(Unit{}), ChanStatus::ok);
-    }
-  });
-  for ([[maybe_unused]] Unit u : request) {
-    if (response.send(1) != ChanStatus::ok) break;
-  }
-  t.join();
-  EXPECT_TRUE(counted_all);
-}
+// array.rs `stress_iter` (capacity 1; the thread sends its requests; 50,000
+// responses, crossbeam: 100,000).
+TYPED_TEST(CrossbeamArray, StressIter) { stress_iter_body<TypeParam>(1, 50000 / kScale, Offer::send); }
 
 // array.rs `stress_timeout_two_threads` (capacity 2).
 TYPED_TEST(CrossbeamArray, StressTimeoutTwoThreads) { stress_timeout_two_threads_body<TypeParam>(2); }
@@ -846,14 +889,8 @@ TYPED_TEST(CrossbeamArray, Fairness) {
     ASSERT_EQ(a.send(Unit{}), ChanStatus::ok);
     ASSERT_EQ(b.send(Unit{}), ChanStatus::ok);
   }
-  int hits[2] = {0, 0};
   Unit u;
-  for (int i = 0; i < kCount; ++i) {
-    const SelectResult r = select(recv_case(a, u), recv_case(b, u));
-    ASSERT_EQ(r.status, ChanStatus::ok);
-    ++hits[r.index];
-  }
-  for (int h : hits) EXPECT_GE(h, kCount / 2 / 2);
+  expect_fair_choices<2>(kCount, [&] { return select(recv_case(a, u), recv_case(b, u)); }, "receiving");
 }
 
 // array.rs `fairness_duplicates`: five receive cases on one full channel;
@@ -862,15 +899,11 @@ TYPED_TEST(CrossbeamArray, FairnessDuplicates) {
   constexpr int kCount = 10000;
   Channel<Unit, TypeParam> ch(kCount);
   for (int i = 0; i < kCount; ++i) ASSERT_EQ(ch.send(Unit{}), ChanStatus::ok);
-  int hits[5] = {0, 0, 0, 0, 0};
   Unit u;
-  for (int i = 0; i < kCount; ++i) {
-    const SelectResult r = select(recv_case(ch, u), recv_case(ch, u), recv_case(ch, u), recv_case(ch, u),
-                                  recv_case(ch, u));
-    ASSERT_EQ(r.status, ChanStatus::ok);
-    ++hits[r.index];
-  }
-  for (int h : hits) EXPECT_GE(h, kCount / 5 / 2);
+  auto recv_any = [&] {
+    return select(recv_case(ch, u), recv_case(ch, u), recv_case(ch, u), recv_case(ch, u), recv_case(ch, u));
+  };
+  expect_fair_choices<5>(kCount, recv_any, "receiving");
   EXPECT_EQ(ch.size(), 0u);
 }
 
@@ -931,29 +964,9 @@ TYPED_TEST(CrossbeamZero, LenEmptyFull) {
   expect_empty_and_full();
 }
 
-// zero.rs `try_recv`: empty; then 7 from the sender blocked in send (the
-// port retries try_recv until the sender is there, where crossbeam sleeps);
-// then closed once the sender is gone.
-TYPED_TEST(CrossbeamZero, TryRecv) {
-  Channel<int, TypeParam> ch(0);
-  Steps steps;
-  Watchdog dog([&] { ch.close(); });
-  std::jthread receiver([&] {
-    int v = -1;
-    EXPECT_EQ(ch.try_recv(v), ChanStatus::would_block);
-    steps.reach(1);
-    ASSERT_EQ(until_ready([&] { return ch.try_recv(v); }), ChanStatus::ok);
-    EXPECT_EQ(v, 7);
-    ASSERT_TRUE(steps.wait(2));
-    EXPECT_EQ(ch.try_recv(v), ChanStatus::closed);
-  });
-  std::jthread sender([&] {
-    ASSERT_TRUE(steps.wait(1));
-    ASSERT_EQ(ch.send(7), ChanStatus::ok);
-    ch.close();
-    steps.reach(2);
-  });
-}
+// zero.rs `try_recv` (7 comes from the sender blocked in send; the port
+// retries try_recv until the sender is there, where crossbeam sleeps).
+TYPED_TEST(CrossbeamZero, TryRecv) { try_recv_body<TypeParam>(0); }
 
 // zero.rs `recv`.
 TYPED_TEST(CrossbeamZero, Recv) { recv_body<TypeParam>(0); }
@@ -989,22 +1002,7 @@ TYPED_TEST(CrossbeamZero, TrySend) {
 // 9 arrive in order.
 TYPED_TEST(CrossbeamZero, Send) {
   Channel<int, TypeParam> ch(0);
-  Watchdog dog([&] { ch.close(); });
-  std::jthread sender([&] {
-    ASSERT_EQ(ch.send(7), ChanStatus::ok);
-    std::this_thread::sleep_for(kWiden);
-    ASSERT_EQ(ch.send(8), ChanStatus::ok);
-    std::this_thread::sleep_for(kWiden);
-    ASSERT_EQ(ch.send(9), ChanStatus::ok);
-  });
-  std::jthread receiver([&] {
-    std::this_thread::sleep_for(kWiden * 3 / 2);
-    for (int want : {7, 8, 9}) {
-      int v = -1;
-      ASSERT_EQ(ch.recv(v), ChanStatus::ok);
-      EXPECT_EQ(v, want);
-    }
-  });
+  send_body(ch, 9);
 }
 
 // zero.rs `send_timeout`: 7 times out with no receiver; 8 reaches the
@@ -1032,27 +1030,8 @@ TYPED_TEST(CrossbeamZero, SendTimeout) {
 
 // zero.rs `len`: size() is 0 throughout 25,000 hand-offs (in order).
 TYPED_TEST(CrossbeamZero, Len) {
-  const int count = 25000 / kScale;
   Channel<int, TypeParam> ch(0);
-  EXPECT_EQ(ch.size(), 0u);
-  {
-    Watchdog dog([&] { ch.close(); });
-    std::jthread receiver([&] {
-      for (int i = 0; i < count; ++i) {
-        int v = -1;
-        ASSERT_EQ(ch.recv(v), ChanStatus::ok);
-        ASSERT_EQ(v, i);
-        ASSERT_EQ(ch.size(), 0u);
-      }
-    });
-    std::jthread sender([&] {
-      for (int i = 0; i < count; ++i) {
-        ASSERT_EQ(ch.send(i), ChanStatus::ok);
-        ASSERT_EQ(ch.size(), 0u);
-      }
-    });
-  }
-  EXPECT_EQ(ch.size(), 0u);
+  len_under_traffic(ch, 25000 / kScale, 0);
 }
 
 // zero.rs `disconnect_wakes_sender`: a sender blocked with no receiver is
@@ -1084,37 +1063,7 @@ TYPED_TEST(CrossbeamZero, StressOneshot) { stress_oneshot_body<TypeParam>(0); }
 // zero.rs `stress_iter`: as array.rs's, with unbuffered channels, 1,000
 // responses, and a thread that offers its request with try_send (ignoring
 // would_block: the test body is not always waiting) rather than send.
-TYPED_TEST(CrossbeamZero, StressIter) {
-  constexpr int kCount = 1000;
-  Channel<Unit, TypeParam> request(0);
-  Channel<int, TypeParam> response(0);
-  std::atomic<bool> counted_all{false};
-  Watchdog dog([&] {
-    request.close();
-    response.close();
-  });
-  std::jthread t([&] {
-    int n = 0;
-    for (;;) {
-      int x = 0;
-      while (response.try_recv(x) == ChanStatus::ok) {
-        n += x;
-        if (n == kCount) {
-          counted_all = true;
-          request.close();
-          response.close();
-          return;
-        }
-      }
-      ASSERT_NE(request.try_send(Unit{}), ChanStatus::closed);
-    }
-  });
-  for ([[maybe_unused]] Unit u : request) {
-    if (response.send(1) != ChanStatus::ok) break;
-  }
-  t.join();
-  EXPECT_TRUE(counted_all);
-}
+TYPED_TEST(CrossbeamZero, StressIter) { stress_iter_body<TypeParam>(0, 1000, Offer::try_send); }
 
 // zero.rs `stress_timeout_two_threads`.
 TYPED_TEST(CrossbeamZero, StressTimeoutTwoThreads) { stress_timeout_two_threads_body<TypeParam>(0); }
@@ -1134,22 +1083,10 @@ TYPED_TEST(CrossbeamZero, Fairness) {
     b.close();
   });
   std::jthread receiver([&] {
-    int hits[2] = {0, 0};
     Unit u;
-    for (int i = 0; i < count; ++i) {
-      const SelectResult r = select(recv_case(a, u), recv_case(b, u));
-      ASSERT_EQ(r.status, ChanStatus::ok);
-      ++hits[r.index];
-    }
-    for (int h : hits) EXPECT_GE(h, count / 2 / 2) << "receiving";
+    expect_fair_choices<2>(count, [&] { return select(recv_case(a, u), recv_case(b, u)); }, "receiving");
   });
-  int hits[2] = {0, 0};
-  for (int i = 0; i < count; ++i) {
-    const SelectResult r = select(send_case(a, Unit{}), send_case(b, Unit{}));
-    ASSERT_EQ(r.status, ChanStatus::ok);
-    ++hits[r.index];
-  }
-  for (int h : hits) EXPECT_GE(h, count / 2 / 2) << "sending";
+  expect_fair_choices<2>(count, [&] { return select(send_case(a, Unit{}), send_case(b, Unit{})); }, "sending");
 }
 
 // zero.rs `fairness_duplicates`: as `fairness`, with five cases on one
@@ -1160,24 +1097,17 @@ TYPED_TEST(CrossbeamZero, FairnessDuplicates) {
   Channel<Unit, TypeParam> ch(0);
   Watchdog dog([&] { ch.close(); });
   std::jthread receiver([&] {
-    int hits[5] = {0, 0, 0, 0, 0};
     Unit u;
-    for (int i = 0; i < count; ++i) {
-      const SelectResult r = select(recv_case(ch, u), recv_case(ch, u), recv_case(ch, u), recv_case(ch, u),
-                                    recv_case(ch, u));
-      ASSERT_EQ(r.status, ChanStatus::ok);
-      ++hits[r.index];
-    }
-    for (int h : hits) EXPECT_GE(h, count / 5 / 2) << "receiving";
+    auto recv_any = [&] {
+      return select(recv_case(ch, u), recv_case(ch, u), recv_case(ch, u), recv_case(ch, u), recv_case(ch, u));
+    };
+    expect_fair_choices<5>(count, recv_any, "receiving");
   });
-  int hits[5] = {0, 0, 0, 0, 0};
-  for (int i = 0; i < count; ++i) {
-    const SelectResult r = select(send_case(ch, Unit{}), send_case(ch, Unit{}), send_case(ch, Unit{}),
-                                  send_case(ch, Unit{}), send_case(ch, Unit{}));
-    ASSERT_EQ(r.status, ChanStatus::ok);
-    ++hits[r.index];
-  }
-  for (int h : hits) EXPECT_GE(h, count / 5 / 2) << "sending";
+  auto send_any = [&] {
+    return select(send_case(ch, Unit{}), send_case(ch, Unit{}), send_case(ch, Unit{}), send_case(ch, Unit{}),
+                  send_case(ch, Unit{}));
+  };
+  expect_fair_choices<5>(count, send_any, "sending");
 }
 
 // zero.rs `channel_through_channel`.

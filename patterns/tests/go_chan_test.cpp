@@ -32,6 +32,7 @@
 #include "conpat/fiber_pool.hpp"
 #include "conpat/fiber_wait.hpp"
 #include "conpat/select.hpp"
+#include "wait_policy_skip.hpp"
 
 namespace conpat::test {
 namespace {
@@ -78,15 +79,8 @@ struct Go<FiberWait> {
 };
 
 template <class Wait>
-class GoChan : public ::testing::Test {
+class GoChan : public WaitPolicyTest<Wait> {
  protected:
-  void SetUp() override {
-#if defined(__SANITIZE_THREAD__)
-    if constexpr (std::is_same_v<Wait, FiberWait>) {
-      GTEST_SKIP() << "Boost.Fiber's context switches are invisible to TSan (the fiber tests run without it)";
-    }
-#endif
-  }
   using Chan = Channel<int, Wait>;
   template <class T>
   using ChanOf = Channel<T, Wait>;
@@ -256,27 +250,35 @@ TYPED_TEST(GoChan, TestChan) {
   }
 }
 
-// TestNonblockSelectRace: one goroutine makes c1 ready, starts a second
-// that selects non-blockingly over c1 and c2, makes c2 ready and then takes
-// c1's value if it can. From the second goroutine's start on, one of the
-// two is always ready, so its select must never take the default case.
-// Go runs 100,000 rounds; a round here starts a thread (or a fiber), so
-// 10,000 (1,000 under the sanitizers).
-TYPED_TEST(GoChan, TestNonblockSelectRace) {
-  using Chan = typename TestFixture::Chan;
-  using BoolChan = typename TestFixture::template ChanOf<bool>;
-  Go<TypeParam> go;
-  BoolChan done(1);
+// How TestNonblockSelectRace and TestNonblockSelectRace2 make c2 ready.
+enum class ReadyC2 { send_one, close };  // c2 <- 1, or close(c2)
+
+// The rounds of TestNonblockSelectRace and TestNonblockSelectRace2: one
+// goroutine makes c1 ready, starts a second that selects non-blockingly over
+// c1 and c2 (c2 of capacity `c2_cap`), makes c2 ready (`ready_c2`) and then
+// takes c1's value if it can. From the second goroutine's start on, one of
+// the two is always ready, so its select must never take the default case:
+// `is_ready` says whether its result counts as a ready case. Go runs
+// 100,000 rounds; a round here starts a thread (or a fiber), so 10,000
+// (1,000 under the sanitizers).
+template <class Wait>
+void nonblock_select_race(std::size_t c2_cap, ReadyC2 ready_c2, bool (*is_ready)(const SelectResult&)) {
+  Go<Wait> go;
+  Channel<bool, Wait> done(1);
   const int n = 10000 / kScale;
   for (int i = 0; i < n; ++i) {
-    Chan c1(1), c2(1);
+    Channel<int, Wait> c1(1), c2(c2_cap);
     ASSERT_EQ(c1.send(1), ChanStatus::ok);
     go([&] {
       int a = 0, b = 0;
       const SelectResult r = try_select(recv_case(c1, a), recv_case(c2, b));
-      EXPECT_EQ(done.send(r.index >= 0 && r.status == ChanStatus::ok), ChanStatus::ok);
+      EXPECT_EQ(done.send(is_ready(r)), ChanStatus::ok);
     });
-    ASSERT_EQ(c2.send(1), ChanStatus::ok);
+    if (ready_c2 == ReadyC2::send_one) {
+      ASSERT_EQ(c2.send(1), ChanStatus::ok);
+    } else {
+      c2.close();
+    }
     int v = 0;
     (void)c1.try_recv(v);
     bool ok = false;
@@ -286,30 +288,18 @@ TYPED_TEST(GoChan, TestNonblockSelectRace) {
   }
 }
 
+// TestNonblockSelectRace: c2 buffered (capacity 1) and made ready by
+// c2 <- 1; the select must receive a value.
+TYPED_TEST(GoChan, TestNonblockSelectRace) {
+  nonblock_select_race<TypeParam>(1, ReadyC2::send_one,
+                                  [](const SelectResult& r) { return r.index >= 0 && r.status == ChanStatus::ok; });
+}
+
 // TestNonblockSelectRace2: the same, with close(c2) for c2 <- 1 (c2
-// unbuffered): a receive on a closed channel is ready.
+// unbuffered): a receive on a closed channel is ready, so any case chosen
+// counts.
 TYPED_TEST(GoChan, TestNonblockSelectRace2) {
-  using Chan = typename TestFixture::Chan;
-  using BoolChan = typename TestFixture::template ChanOf<bool>;
-  Go<TypeParam> go;
-  BoolChan done(1);
-  const int n = 10000 / kScale;
-  for (int i = 0; i < n; ++i) {
-    Chan c1(1), c2(0);
-    ASSERT_EQ(c1.send(1), ChanStatus::ok);
-    go([&] {
-      int a = 0, b = 0;
-      const SelectResult r = try_select(recv_case(c1, a), recv_case(c2, b));
-      EXPECT_EQ(done.send(r.index >= 0), ChanStatus::ok);
-    });
-    c2.close();
-    int v = 0;
-    (void)c1.try_recv(v);
-    bool ok = false;
-    ASSERT_EQ(done.recv(ok), ChanStatus::ok);
-    go.join();
-    ASSERT_TRUE(ok) << "no chan is ready, round " << i;
-  }
+  nonblock_select_race<TypeParam>(0, ReadyC2::close, [](const SelectResult& r) { return r.index >= 0; });
 }
 
 // TestChanSendInterface: non-blocking send cases on a full channel, one and

@@ -12,7 +12,6 @@
 #include <memory>
 #include <optional>
 #include <thread>
-#include <type_traits>
 #include <vector>
 
 #include "conpat/channel.hpp"
@@ -23,6 +22,7 @@
 #include "channel_conformance.hpp"
 #include "ring_types.hpp"
 #include "destroy_after.hpp"
+#include "wait_policy_skip.hpp"
 
 #if !defined(CONPAT_TEST_HOOKS)
 #error "ring_interleavings_test needs CONPAT_TEST_HOOKS (set in patterns/tests/CMakeLists.txt)"
@@ -352,16 +352,7 @@ void peer_completes_a_withdrawing_waiter(bool waiter_receives, Where where) {
 }
 
 template <class Ch>
-class ZeroFlavorLifetime : public ::testing::Test {
- protected:
-  void SetUp() override {
-#if defined(__SANITIZE_THREAD__)
-    if constexpr (std::is_same_v<typename Ch::wait_policy, FiberWait>) {
-      GTEST_SKIP() << "Boost.Fiber's context switches are invisible to TSan (the fiber tests run without it)";
-    }
-#endif
-  }
-};
+class ZeroFlavorLifetime : public WaitPolicyTest<typename Ch::wait_policy> {};
 using WaitPolicies = ::testing::Types<Channel<int>, Channel<int, FiberWait>>;
 TYPED_TEST_SUITE(ZeroFlavorLifetime, WaitPolicies);
 
