@@ -29,8 +29,8 @@
 // detail::FiberHandoff), as Go readies a goroutine on the waker's P: a
 // producer and a consumer that hand values back and forth end up on one
 // thread, and neither waits for a cross-thread wake-up. It waits there
-// until the waker blocks or yields (idle threads do not steal it, as Go's
-// do after a few microseconds): a fiber that busy-waits, without yielding,
+// until the waker blocks or yields (idle threads do not steal it; Go's idle
+// Ps do, after a few microseconds): a fiber that busy-waits, without yielding,
 // for the effect of a fiber it just woke holds it up for good. If the
 // waker's "run next" slot is taken, or the waker is not a pool fiber (a
 // plain thread, or a pool thread's main context), the woken fiber goes to
