@@ -18,11 +18,10 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
-#include <variant>
 
 #include "conpat/fiber_pool.hpp"
 #include "conpat/fiber_wait.hpp"
-#include "conpat/select.hpp"  // detail::ChannelAccess
+#include "zero_of.hpp"
 
 namespace conpat::test {
 namespace {
@@ -248,12 +247,6 @@ TEST(FiberPool, ManyPoolsComeAndGo) {
 // once per function, although a fiber can resume on another thread after
 // it blocked.
 [[gnu::noipa]] std::thread::id thread_now() { return std::this_thread::get_id(); }
-
-// The unbuffered channel's flavour, for detail::ZeroProbe.
-template <class Ch>
-auto& zero_of(Ch& ch) {
-  return std::get<detail::ZeroFlavor<int, typename Ch::wait_policy>>(detail::ChannelAccess::flavor(ch));
-}
 
 // A fiber that blocked in a channel operation on one pool thread and is
 // woken by a fiber on the other thread resumes on the waker's thread (Go

@@ -23,6 +23,7 @@
 #include "ring_types.hpp"
 #include "destroy_after.hpp"
 #include "wait_policy_skip.hpp"
+#include "zero_of.hpp"
 
 #if !defined(CONPAT_TEST_HOOKS)
 #error "ring_interleavings_test needs CONPAT_TEST_HOOKS (set in patterns/tests/CMakeLists.txt)"
@@ -370,11 +371,6 @@ TYPED_TEST(ZeroFlavorLifetime, PeerCompletingAWithdrawingQueuedSenderMayDestroyT
 }
 
 // ---- select: the peer of an unbuffered case may destroy its channel ----
-
-template <class Ch>
-auto& zero_of(Ch& ch) {
-  return std::get<detail::ZeroFlavor<int, typename Ch::wait_policy>>(detail::ChannelAccess::flavor(ch));
-}
 
 // When the peer comes (the hook, on the select's thread): once every case is
 // enrolled and the select is about to sleep; right after its first case
