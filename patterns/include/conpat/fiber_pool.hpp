@@ -1,9 +1,9 @@
 // conpat/fiber_pool.hpp — a pool of OS threads that runs Boost.Fiber
-// fibers the way Go's runtime runs goroutines on GOMAXPROCS threads: one
-// ready queue shared by every thread of the pool (as Boost's shared_work),
-// so a fiber that becomes ready may run on any of them. conpat's
-// `Channel<T, FiberWait>` (fiber_wait.hpp) is made for it; the benchmarks'
-// `runner:fiber` is this pool.
+// fibers the way Go's runtime runs goroutines on GOMAXPROCS threads: each
+// thread has its own queue of ready fibers, and a thread that runs out of
+// work steals half of another's, so a fiber that becomes ready may run on
+// any of them. conpat's `Channel<T, FiberWait>` (fiber_wait.hpp) is made
+// for it; the benchmarks' `runner:fiber` is this pool.
 //
 //   conpat::FiberPool pool(4);                 // 4 OS threads, this one included
 //   conpat::Channel<int, conpat::FiberWait> ch(16);
@@ -12,15 +12,15 @@
 //   pool.join();                               // runs pool fibers meanwhile
 //
 // The constructing thread is one of the pool's threads: fibers spawned
-// from it go to the shared queue, and while its main fiber waits
-// (fiber-aware: join(), or a FiberWait operation) it runs them too. It
-// installs the pool's scheduling algorithm on itself the first time it
-// constructs a pool, and keeps it afterwards (Boost.Fiber's algorithm is
-// per thread and cannot be taken back); it sleeps when it has nothing to
-// run, looking at the shared queue at least every millisecond.
+// from it go to its queue (the other threads steal them), and while its
+// main fiber waits (fiber-aware: join(), or a FiberWait operation) it runs
+// them too. It installs the pool's scheduling algorithm on itself the
+// first time it constructs a pool, and keeps it afterwards (Boost.Fiber's
+// algorithm is per thread and cannot be taken back); it sleeps when it has
+// nothing to run, looking at the queues at least every millisecond.
 //
 // The helper threads never sleep while the pool lives (an idle one polls
-// the queue, as Go's idle Ps spin before they sleep), so a ready fiber
+// the queues, as Go's idle Ps spin before they sleep), so a ready fiber
 // starts at once; they stop when the pool is destroyed (and not before the
 // thread that woke them is done with their schedulers).
 //
@@ -32,9 +32,11 @@
 // until the waker blocks or yields (idle threads do not steal it; Go's idle
 // Ps do, after a few microseconds): a fiber that busy-waits, without yielding,
 // for the effect of a fiber it just woke holds it up for good. If the
-// waker's "run next" slot is taken, or the waker is not a pool fiber (a
-// plain thread, or a pool thread's main context), the woken fiber goes to
-// the shared queue. A timed wait keeps its thread (its timer lives in that
+// waker's "run next" slot is taken, the woken fiber goes to the waker's
+// queue; if the waker is a pool thread's main context (which may go on to
+// block outside the scheduler), to that thread's queue, where idle threads
+// steal it; if it is a thread outside the pool, to a queue shared by the
+// pool's threads. A timed wait keeps its thread (its timer lives in that
 // thread's scheduler).
 //
 // Contract:
@@ -43,9 +45,9 @@
 //   blocking call, as with goroutines (std::this_thread::get_id() too:
 //   glibc declares pthread_self() const, and the compiler may reuse a value
 //   read before the call).
-// - The ready queue is one per process: pools that are alive at the same
-//   time serve each other's fibers. Create one pool (one OS thread per CPU,
-//   as GOMAXPROCS) and spawn everything on it.
+// - The queues are one set per process: pools that are alive at the same
+//   time serve (and steal) each other's fibers. Create one pool (one OS
+//   thread per CPU, as GOMAXPROCS) and spawn everything on it.
 // - Destroy the pool on the thread that created it; the destructor waits
 //   for every fiber spawned on it.
 // - Each fiber runs on a 64 KiB stack (detail::StackPool::kStackBytes)
@@ -59,6 +61,7 @@
 #include <boost/fiber/scheduler.hpp>
 #include <boost/fiber/all.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -78,6 +81,7 @@
 #include "conpat/channel.hpp"
 #include "conpat/detail/park.hpp"
 #include "conpat/fiber_wait.hpp"
+#include "conpat/padding.hpp"
 
 namespace conpat {
 
@@ -147,45 +151,110 @@ class StackPool {
   std::shared_ptr<List> list_ = process_list();
 };
 
-// The pool's scheduling algorithm: Boost's shared_work (one ready queue for
-// every thread; a fiber that becomes ready may run on any of them), with
-// changes that matter at channel speeds. The queue's lock is a short
-// spin lock, and an idle thread polls the queue's length, an atomic, rather
-// than taking the lock: shared_work's idle threads lock and unlock a
-// std::mutex in a loop, and the busy threads then queue for it in the
-// kernel (fan_in spent half its time in pthread_mutex_lock/unlock). A
-// thread created with `suspend` sleeps when idle (on a condition variable,
-// woken by notify() when one of its own pinned fibers becomes ready) after
-// a short poll, and is woken by notify() when one of its own pinned
-// fibers becomes ready, or after kIdleNap to look at the shared queue; one
-// without never sleeps while the pool lives.
+// One pool thread's queue of ready fibers: its owner pushes at the back
+// and pops at the front, idle threads steal from the front. The fibers in
+// it are detached (from every thread's scheduler), so any thread may take
+// them. Idle threads poll `nonempty`, which the owner writes only when the
+// queue turns empty or non-empty: polling a word the owner writes on every
+// push would cost it a cache miss per push.
+struct RunQueue {
+  static constexpr std::size_t kStealMax = 128;  // Go: half of a P's 256-slot queue at most
+  alignas(kCacheLine) detail::SpinMutex mu;
+  std::deque<boost::fibers::context*> q;  // guarded by mu
+  std::atomic<bool> owned{false};         // a pool thread's (claim() below)
+  alignas(kCacheLine) std::atomic<bool> nonempty{false};  // !q.empty(), readable without mu
+
+  void push(boost::fibers::context* const* ctx, std::size_t n) noexcept {
+    std::lock_guard lk(mu);
+    q.insert(q.end(), ctx, ctx + n);
+    if (!nonempty.load(std::memory_order_relaxed)) nonempty.store(true, std::memory_order_seq_cst);
+  }
+  boost::fibers::context* pop() noexcept {
+    if (!nonempty.load(std::memory_order_acquire)) return nullptr;
+    std::lock_guard lk(mu);
+    if (q.empty()) return nullptr;
+    boost::fibers::context* ctx = q.front();
+    q.pop_front();
+    if (q.empty()) nonempty.store(false, std::memory_order_relaxed);
+    return ctx;
+  }
+  // Moves up to half (at least one, at most kStealMax) to out; returns how many.
+  std::size_t steal(boost::fibers::context** out) noexcept {
+    if (!nonempty.load(std::memory_order_acquire)) return 0;
+    std::lock_guard lk(mu);
+    const std::size_t n = std::min(kStealMax, (q.size() + 1) / 2);
+    for (std::size_t i = 0; i < n; ++i) {
+      out[i] = q.front();
+      q.pop_front();
+    }
+    if (q.empty()) nonempty.store(false, std::memory_order_relaxed);
+    return n;
+  }
+};
+
+// The pool's scheduling algorithm, Go's scheduler in Boost.Fiber's
+// algorithm interface: each pool thread has its own queue of ready fibers
+// (a RunQueue, Go's P-local run queue) and a "run next" slot, and a thread
+// that runs out of work steals half of another's queue. So a thread that
+// readies or spawns many fibers keeps them in its own queue, under a lock
+// that stays in its own cache, and an idle thread takes them in batches,
+// one lock transfer per batch: with one queue shared by every thread (as
+// Boost's shared_work), each fiber cost a transfer of the queue's lock
+// between the CPUs (fan_in with 10,000 fibers spent a fifth of its time in
+// that lock). Fibers readied from outside the pool go to one shared queue,
+// as Go's global run queue.
 //
 // Picking, per thread: runnext first (Go's: the fiber this thread just
-// readied, so a ping-pong pair stays on one thread), then the shared
-// queue, then the thread's own pinned contexts (its main fiber and Boost's
-// dispatcher). Two rules keep that from starving anyone, as Go's
-// scheduler does with its time slice and its timer checks on every
-// pass: runnext is taken at most kMaxRunnextStreak times in a row (then
-// its fiber goes to the back of the shared queue), and every
-// kPinnedEvery-th pick takes a pinned context first if one is ready —
-// the dispatcher, which moves fibers whose timers expired and fibers
-// readied by other threads into the ready queues. So a timed wait fires
-// within its deadline plus tens of microseconds however busy the thread,
-// and two fibers yielding to each other let the others run.
-class SharedQueue : public boost::fibers::algo::algorithm {
+// readied, so a ping-pong pair stays on one thread), then the thread's
+// queue, then the shared queue, then a steal, then the thread's own pinned
+// contexts (its main fiber and Boost's dispatcher). Three rules keep that
+// from starving anyone, as Go's scheduler does with its time slice, its
+// global-queue check every 61 picks and its timer checks on every pass:
+// runnext is taken at most kMaxRunnextStreak times in a row (then its
+// fiber goes to the back of the thread's queue), every kSharedEvery-th pick
+// looks at the shared queue first, and every kPinnedEvery-th pick takes a
+// pinned context first if one is ready — the dispatcher, which moves
+// fibers whose timers expired and fibers readied by other threads into the
+// ready queues. So a timed wait fires within its deadline plus tens of
+// microseconds however busy the thread, and two fibers yielding to each
+// other let the others run.
+//
+// Idle threads poll the queues' lengths, atomics, rather than taking locks
+// (shared_work's idle threads lock and unlock a std::mutex in a loop, and
+// the busy threads then queue for it in the kernel). A thread created with
+// `suspend` sleeps when idle after a short poll (on a condition variable),
+// and is woken by notify() when one of its own pinned fibers becomes
+// ready, or after kIdleNap to look at the queues; one without never sleeps
+// while the pool lives.
+class PoolAlgorithm : public boost::fibers::algo::algorithm {
  public:
   // Every 127th pick a pinned context first: timers fire within ~127
   // context switches (tens of microseconds) of their deadline, at a cost of
   // one dispatcher pass per 127 switches.
   static constexpr unsigned kPinnedEvery = 127;
+  // Every 61st pick the shared queue before the thread's own (Go's number).
+  static constexpr unsigned kSharedEvery = 61;
   // Runnext at most this many picks in a row (about 10 ms of ping-pong,
   // Go's time slice, which a runnext goroutine inherits): a pair that hands
   // work back and forth keeps its thread that long before the others get a turn.
   static constexpr unsigned kMaxRunnextStreak = 1u << 16;
+  // Pool threads with a queue of their own at once; more share the shared queue.
+  static constexpr std::size_t kMaxQueues = 256;
 
   static constexpr std::chrono::milliseconds kIdleNap{1};
 
-  explicit SharedQueue(bool suspend) : suspend_(suspend) {}
+  explicit PoolAlgorithm(bool suspend) : suspend_(suspend), own_(claim()) { my_queue() = own_; }
+
+  ~PoolAlgorithm() override {
+    if (own_ == nullptr) return;
+    // A thread that ends hands what is left in its queue to the others.
+    my_queue() = nullptr;
+    while (boost::fibers::context* ctx = own_->pop()) push_shared_detached(ctx);
+    own_->owned.store(false, std::memory_order_release);
+  }
+
+  PoolAlgorithm(const PoolAlgorithm&) = delete;
+  PoolAlgorithm& operator=(const PoolAlgorithm&) = delete;
 
   void awakened(boost::fibers::context* ctx) noexcept override {
     if (ctx->is_context(boost::fibers::type::pinned_context)) {
@@ -196,44 +265,42 @@ class SharedQueue : public boost::fibers::algo::algorithm {
       next_ = ctx;
       return;
     }
-    push_shared(ctx);
+    ctx->detach();
+    push_own(ctx);
   }
 
   boost::fibers::context* pick_next() noexcept override {
-    if (++picks_ % kPinnedEvery == 0 && !local_.empty()) return pop_local();
+    ++picks_;
+    if (picks_ % kPinnedEvery == 0 && !local_.empty()) return pop_local();
     if (next_ != nullptr) {
       boost::fibers::context* ctx = next_;
       next_ = nullptr;
       if (++streak_ <= kMaxRunnextStreak) return ctx;
-      push_shared(ctx);  // its turn is over: behind the others
+      ctx->detach();
+      push_own(ctx);  // its turn is over: behind the others
     }
     streak_ = 0;
-    if (shared().size.load(std::memory_order_acquire) > 0) {
-      boost::fibers::context* ctx = nullptr;
-      {
-        std::lock_guard lk(shared().mu);
-        if (!shared().q.empty()) {
-          ctx = shared().q.front();
-          shared().q.pop_front();
-          shared().size.fetch_sub(1, std::memory_order_relaxed);
-        }
-      }
-      if (ctx != nullptr) {
-        // Not context::active()->attach(ctx): the active fiber may be one
-        // that FiberWait detached on its way to suspension.
-        FiberHandoff::here()->attach_worker_context(ctx);
-        return ctx;
-      }
+    boost::fibers::context* ctx = nullptr;
+    if (picks_ % kSharedEvery == 0) ctx = pop_shared();
+    if (ctx == nullptr && own_ != nullptr) ctx = own_->pop();
+    if (ctx == nullptr) ctx = pop_shared();
+    if (ctx == nullptr) ctx = steal();
+    if (ctx != nullptr) {
+      // Not context::active()->attach(ctx): the active fiber may be one
+      // that FiberWait detached on its way to suspension.
+      FiberHandoff::here()->attach_worker_context(ctx);
+      return ctx;
     }
     if (!local_.empty()) return pop_local();
     return nullptr;
   }
 
-  // Whether a fiber other than this thread's dispatcher is ready: the
+  // Whether a fiber other than this thread's dispatcher is ready here: the
   // dispatcher is queued whenever a fiber runs, so counting it would make
   // every running fiber see "others ready" (FiberWait's spin relies on this).
   bool has_ready_fibers() const noexcept override {
     if (next_ != nullptr || shared().size.load(std::memory_order_acquire) > 0) return true;
+    if (own_ != nullptr && own_->nonempty.load(std::memory_order_acquire)) return true;
     for (const auto& ctx : local_) {
       if (!ctx.is_context(boost::fibers::type::dispatcher_context)) return true;
     }
@@ -242,19 +309,19 @@ class SharedQueue : public boost::fibers::algo::algorithm {
 
   void suspend_until(std::chrono::steady_clock::time_point const& until) noexcept override {
     for (int i = 0; i < (suspend_ ? 2048 : 64); ++i) {  // ~50 µs when it may sleep afterwards
-      if (shared().size.load(std::memory_order_acquire) > 0 || woken_.load(std::memory_order_acquire)) break;
+      if (work_elsewhere() || woken_.load(std::memory_order_acquire)) break;
       detail::spin_pause();
     }
     if (!suspend_) {
       woken_.store(false, std::memory_order_relaxed);
       return;
     }
-    // Sleep at most kIdleNap at a time: fibers that wait in the shared
-    // queue while every other thread is busy get this thread within that
-    // time. (Waking it at once for every fiber queued would spread fibers
-    // that hand work to each other across threads, and a cross-thread
-    // wake-up in Boost.Fiber costs several times a local one: fiber spsc
-    // at capacity 0 and 1 ran 4-6x slower that way.)
+    // Sleep at most kIdleNap at a time: fibers that wait in the queues
+    // while every other thread is busy get this thread within that time.
+    // (Waking it at once for every fiber queued would spread fibers that
+    // hand work to each other across threads, and a cross-thread wake-up
+    // in Boost.Fiber costs several times a local one: fiber spsc at
+    // capacity 0 and 1 ran 4-6x slower that way.)
     std::unique_lock lk(mu_);
     const auto nap = std::chrono::steady_clock::now() + kIdleNap;
     cv_.wait_until(lk, until < nap ? until : nap, [this] { return woken_.load(std::memory_order_relaxed); });
@@ -271,6 +338,25 @@ class SharedQueue : public boost::fibers::algo::algorithm {
     cv_.notify_all();
   }
 
+  // FiberHandoff::to_pool: a ready, detached fiber readied by a pool
+  // thread's main context (to that thread's queue, where idle threads
+  // steal it if the thread goes on to block outside the scheduler) or by
+  // a thread outside the pool (to the shared queue).
+  static void push_detached(boost::fibers::context* ctx) noexcept {
+    if (RunQueue* q = my_queue()) {
+      q->push(&ctx, 1);
+    } else {
+      push_shared_detached(ctx);
+    }
+  }
+
+  // On this thread, once: the algorithm, and FiberWait's hand-off to it.
+  static void install(bool suspend) {
+    boost::fibers::use_scheduling_algorithm<PoolAlgorithm>(suspend);
+    FiberHandoff::to_pool.store(&push_detached, std::memory_order_release);
+    FiberHandoff::pool_scheduler = boost::fibers::context::active()->get_scheduler();
+  }
+
  private:
   struct Shared {
     detail::SpinMutex mu;
@@ -281,6 +367,36 @@ class SharedQueue : public boost::fibers::algo::algorithm {
     static Shared s;
     return s;
   }
+  // Every pool thread's RunQueue: never freed (a thief may look at one whose
+  // thread has just ended), reused by later threads.
+  static RunQueue* queues() noexcept {
+    static RunQueue* qs = new RunQueue[kMaxQueues];
+    return qs;
+  }
+  static std::atomic<std::size_t>& queues_used() noexcept {  // queues()[0, this) were ever claimed
+    static std::atomic<std::size_t> n{0};
+    return n;
+  }
+  static RunQueue* claim() noexcept {
+    RunQueue* qs = queues();
+    for (std::size_t i = 0; i < kMaxQueues; ++i) {
+      bool expected = false;
+      if (!qs[i].owned.load(std::memory_order_relaxed) &&
+          qs[i].owned.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+        std::size_t used = queues_used().load(std::memory_order_relaxed);
+        while (used < i + 1 && !queues_used().compare_exchange_weak(used, i + 1, std::memory_order_acq_rel)) {
+        }
+        return &qs[i];
+      }
+    }
+    return nullptr;  // kMaxQueues threads already: this one uses the shared queue
+  }
+  // This thread's queue. A call the compiler cannot look into, as
+  // FiberHandoff::here(): the caller may be a fiber that moved threads.
+  [[gnu::noipa]] static RunQueue*& my_queue() noexcept {
+    static thread_local RunQueue* q = nullptr;
+    return q;
+  }
 
   boost::fibers::context* pop_local() noexcept {
     boost::fibers::context* ctx = &local_.front();
@@ -288,34 +404,66 @@ class SharedQueue : public boost::fibers::algo::algorithm {
     return ctx;
   }
 
-  static void push_shared(boost::fibers::context* ctx) noexcept {
-    ctx->detach();
-    push_detached(ctx);
-  }
-
- public:
-  // FiberHandoff::to_pool: a fiber readied from outside the pool.
-  static void push_detached(boost::fibers::context* ctx) noexcept {
-    {
-      std::lock_guard lk(shared().mu);
-      shared().q.push_back(ctx);
-      shared().size.fetch_add(1, std::memory_order_seq_cst);
+  void push_own(boost::fibers::context* const* ctx, std::size_t n = 1) noexcept {
+    if (own_ != nullptr) {
+      own_->push(ctx, n);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) push_shared_detached(ctx[i]);
     }
   }
+  void push_own(boost::fibers::context* ctx) noexcept { push_own(&ctx, 1); }
 
-  // On this thread, once: the algorithm, and FiberWait's hand-off to it.
-  static void install(bool suspend) {
-    boost::fibers::use_scheduling_algorithm<SharedQueue>(suspend);
-    FiberHandoff::to_pool.store(&push_detached, std::memory_order_release);
-    FiberHandoff::pool_scheduler = boost::fibers::context::active()->get_scheduler();
+  static void push_shared_detached(boost::fibers::context* ctx) noexcept {
+    std::lock_guard lk(shared().mu);
+    shared().q.push_back(ctx);
+    shared().size.fetch_add(1, std::memory_order_seq_cst);
   }
 
- private:
+  static boost::fibers::context* pop_shared() noexcept {
+    if (shared().size.load(std::memory_order_acquire) == 0) return nullptr;
+    std::lock_guard lk(shared().mu);
+    if (shared().q.empty()) return nullptr;
+    boost::fibers::context* ctx = shared().q.front();
+    shared().q.pop_front();
+    shared().size.fetch_sub(1, std::memory_order_relaxed);
+    return ctx;
+  }
+
+  // Half of another thread's queue into this one's; returns the first.
+  boost::fibers::context* steal() noexcept {
+    RunQueue* qs = queues();
+    const std::size_t used = queues_used().load(std::memory_order_acquire);
+    for (std::size_t k = 0; k < used; ++k) {
+      RunQueue& victim = qs[(steal_from_ + k) % used];
+      if (&victim == own_) continue;
+      const std::size_t n = victim.steal(batch_);
+      if (n == 0) continue;
+      steal_from_ = (steal_from_ + k) % used;
+      if (n > 1) push_own(batch_ + 1, n - 1);
+      return batch_[0];
+    }
+    return nullptr;
+  }
+
+  // Whether the shared queue or another thread's queue has a fiber.
+  bool work_elsewhere() const noexcept {
+    if (shared().size.load(std::memory_order_acquire) > 0) return true;
+    RunQueue* qs = queues();
+    const std::size_t used = queues_used().load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < used; ++i) {
+      if (&qs[i] != own_ && qs[i].nonempty.load(std::memory_order_acquire)) return true;
+    }
+    return false;
+  }
+
   boost::fibers::scheduler::ready_queue_type local_;
   boost::fibers::context* next_ = nullptr;  // attached to this thread; not stealable
   unsigned picks_ = 0;
   unsigned streak_ = 0;  // runnext picks in a row
+  std::size_t steal_from_ = 0;
   const bool suspend_;
+  RunQueue* const own_;  // nullptr: none left (kMaxQueues)
+  boost::fibers::context* batch_[RunQueue::kStealMax] = {};
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> woken_{false};
@@ -330,13 +478,13 @@ class FiberPool {
     // Once per thread: a thread that constructs a second pool (or one after
     // another) already runs the algorithm.
     thread_local const bool installed = [] {
-      detail::SharedQueue::install(true);
+      detail::PoolAlgorithm::install(true);
       return true;
     }();
     (void)installed;
     for (int i = 1; i < threads; ++i) {
       helpers_.emplace_back([this] {
-        detail::SharedQueue::install(false);
+        detail::PoolAlgorithm::install(false);
         int ignored = 0;
         stop_.recv(ignored);  // runs pool fibers until the pool closes stop_
         // close() woke this fiber from another thread, and Boost's

@@ -40,13 +40,14 @@ namespace detail {
 // signalled. On a thread of a conpat::FiberPool (fiber_pool.hpp) an untimed
 // wait detaches its fiber from the thread while it is suspended. A pool
 // fiber that signals it readies it on its own thread (in that thread's
-// "run next" slot if it is free, else the pool's shared queue), as Go
+// "run next" slot if it is free, else that thread's queue), as Go
 // readies a goroutine on the waker's P: a producer and a consumer that
 // hand values back and forth end up on one thread, whichever threads they
 // started on. Any other signaller (a plain thread, or a pool thread's main
-// context, which may go on to block outside the scheduler) puts it in the
-// shared queue. Elsewhere (Boost's own algorithms, plain threads) a fiber
-// stays on its thread, as Boost.Fiber keeps it.
+// context, which may go on to block outside the scheduler) hands it to the
+// pool (to_pool: the signalling pool thread's queue, where idle threads
+// steal it, or the shared queue). Elsewhere (Boost's own algorithms, plain
+// threads) a fiber stays on its thread, as Boost.Fiber keeps it.
 struct FiberHandoff {
   using Lock = boost::fibers::detail::spinlock_lock;
 
@@ -57,8 +58,8 @@ struct FiberHandoff {
   // thread, and a thread-local's address computed before would be the old
   // thread's.
   [[gnu::noipa]] static boost::fibers::scheduler* here() noexcept { return pool_scheduler; }
-  // Queues a ready, detached fiber where any pool thread takes it (set by
-  // FiberPool before any fiber can be detached).
+  // Queues a ready, detached fiber where any pool thread may take it (set
+  // by FiberPool before any fiber can be detached).
   static inline std::atomic<void (*)(boost::fibers::context*) noexcept> to_pool{nullptr};
 
   // Suspends the running fiber `active`; lk (the Parker's lock, held) is
