@@ -681,10 +681,14 @@ void fan_in(benchmark::State& state, const std::string& name, int workers, std::
     // goroutines' stacks), tens of microseconds per fiber on a virtual
     // machine, and a measured run of a single iteration would time that.
     Ch ch(0);
+    current.store(&ch, std::memory_order_release);  // the watchdog covers it too
     for (std::uint64_t i = 0; i < n; ++i) pool->spawn([&ch] { ch.send(0); });
     std::uint64_t ignored = 0;
-    for (std::uint64_t k = 0; k < n; ++k) ch.recv(ignored);
+    for (std::uint64_t k = 0; k < n && ch.recv(ignored) == ChanStatus::ok; ++k) {
+    }
     pool->join();
+    current.store(nullptr, std::memory_order_release);
+    if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
   }
   for (auto _ : state) {
     Ch ch(cap);

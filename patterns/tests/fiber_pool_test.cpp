@@ -1,12 +1,13 @@
 // conpat::FiberPool (conpat/fiber_pool.hpp, the benchmarks' runner:fiber)
 // and FiberWait under scheduling pressure: timers and wake-ups from other
 // threads are served however busy a thread is, yielding fibers do not
-// starve the others, a sleeping pool thread is woken for work in the
-// shared queue, the scheduler's "other fibers ready" leaves out its
+// starve the others, a sleeping pool thread takes work queued on a busy
+// one, the scheduler's "other fibers ready" leaves out its
 // dispatcher, a blocked fiber waiting for a peer stalled mid-operation lets
 // the thread's other fibers run, a pool made on any thread spreads its
 // fibers over its threads, pools come and go, a woken fiber runs on its
-// waker's thread, a fiber woken from outside the pool runs, and fibers
+// waker's thread, a fiber woken from outside the pool runs (also while
+// run-next is always full), and fibers
 // queued on a busy thread are stolen by an idle one.
 //
 // TSan cannot follow Boost.Context's stack switches (no fiber annotations
@@ -31,6 +32,35 @@ using namespace std::chrono_literals;
 using conpat::FiberPool;
 using Clock = std::chrono::steady_clock;
 
+// Two fibers that ping-pong on `pool` until `stop` is set or `for_at_most`
+// has passed (so a test whose other fiber never runs fails rather than
+// hangs), counting the exchanges; `on_end` runs in the pinger as it stops.
+struct PingPong {
+  Channel<int, FiberWait> ping{0}, pong{0};
+  std::atomic<bool> stop{false};
+  std::atomic<long> exchanges{0};
+
+  template <class OnEnd>
+  void spawn(FiberPool& pool, Clock::duration for_at_most, OnEnd on_end) {
+    const auto give_up = Clock::now() + for_at_most;
+    pool.spawn([this, give_up, on_end] {
+      for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+        if ((i & 1023) == 0 && Clock::now() > give_up) break;
+        if (ping.send(i) != ChanStatus::ok) break;
+        int r = 0;
+        if (pong.recv(r) != ChanStatus::ok) break;
+        exchanges.fetch_add(1, std::memory_order_relaxed);
+      }
+      ping.close();
+      on_end();
+    });
+    pool.spawn([this] {
+      int v = 0;
+      while (ping.recv(v) == ChanStatus::ok) pong.send(v);
+    });
+  }
+};
+
 // Two fibers ping-pong on the pool's only thread; a third fiber's
 // recv_for(5 ms) must time out within its deadline plus a scheduling
 // quantum. The bound (50 ms) is ten times the timeout: far above a
@@ -41,26 +71,13 @@ using Clock = std::chrono::steady_clock;
 // runnext, which the ping-pong always filled).
 TEST(FiberPool, TimerFiresOnABusyThread) {
   FiberPool pool(1);
-  Channel<int, FiberWait> ping(0), pong(0), idle(1);
-  std::atomic<bool> stop{false};
-  std::atomic<long> exchanges{0};
+  Channel<int, FiberWait> idle(1);
+  PingPong pp;
+  auto& stop = pp.stop;
+  auto& exchanges = pp.exchanges;
   // The ping-pong also ends after 3 s, so a timer that never fires on a
   // busy thread fails the test rather than hanging it.
-  const auto give_up = Clock::now() + 3s;
-  pool.spawn([&] {
-    for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-      if ((i & 1023) == 0 && Clock::now() > give_up) break;
-      if (ping.send(i) != ChanStatus::ok) break;
-      int r = 0;
-      if (pong.recv(r) != ChanStatus::ok) break;
-      exchanges.fetch_add(1, std::memory_order_relaxed);
-    }
-    ping.close();
-  });
-  pool.spawn([&] {
-    int v = 0;
-    while (ping.recv(v) == ChanStatus::ok) pong.send(v);
-  });
+  pp.spawn(pool, 3s, [] {});
   ChanStatus status = ChanStatus::ok;
   Clock::duration took{};
   long exchanges_before = 0;
@@ -126,9 +143,11 @@ TEST(FiberPool, ALoneFiberSeesNoOtherReadyFiber) {
 
 // Work queued while the benchmark thread sleeps (idle, in join()) is run
 // by it: here the helper thread is busy with a fiber that does not yield
-// and readies two fibers; the second lands in the shared queue, and must
-// start while the busy fiber still runs. Before the fix: the benchmark
-// thread slept on until the busy fiber ended (2 s).
+// and readies two fibers; the second lands in the helper's queue (the
+// pool's shared queue before threads had queues of their own), and must
+// start while the busy fiber still runs: the benchmark thread, which naps
+// at most a millisecond at a time, steals it. Before the fix: the
+// benchmark thread slept on until the busy fiber ended (2 s).
 TEST(FiberPool, ASleepingPoolThreadIsWokenForQueuedWork) {
   FiberPool pool(2);
   const auto main_id = std::this_thread::get_id();
@@ -136,14 +155,14 @@ TEST(FiberPool, ASleepingPoolThreadIsWokenForQueuedWork) {
   std::atomic<bool> started{false};
   std::atomic<bool> started_while_busy{false};
   std::atomic<bool> busy_done{false};
-  // Keeps the benchmark thread off the shared queue long enough for the
-  // helper to take the busy fiber.
+  // Keeps the benchmark thread busy long enough for the helper to take
+  // the busy fiber.
   pool.spawn([] { std::this_thread::sleep_for(20ms); });
   pool.spawn([&] {
     on_helper = std::this_thread::get_id() != main_id;
     std::this_thread::sleep_for(50ms);  // the benchmark thread is asleep by now
     boost::fibers::fiber first([] {});   // runnext of this thread
-    boost::fibers::fiber second([&] {  // the shared queue
+    boost::fibers::fiber second([&] {  // this thread's queue
       started_while_busy = !busy_done.load();
       started = true;
     });
@@ -344,6 +363,41 @@ TEST(FiberPool, AFiberWokenFromOutsideThePoolRuns) {
   pool.join();  // this thread runs pool fibers meanwhile (one may be in its run-next slot)
   outside.join();
   EXPECT_EQ(got.load(), kFibers);
+}
+
+// Two fibers ping-pong on the pool's only thread, so every pick but a few
+// takes the run-next slot; a fiber woken from a thread outside the pool
+// waits in the shared queue and must run within a few dozen picks (the
+// pool looks at the shared queue first every 61st pick, run-next
+// included), counted in ping-pong exchanges, not in time. Before the fix
+// (release): the shared queue was looked at only on picks that did not
+// take run-next, and the woken fiber waited for the ping-pong to end.
+TEST(FiberPool, AFiberWokenFromOutsideRunsWhileRunNextIsBusy) {
+  FiberPool pool(1);
+  Channel<int, FiberWait> wake(0);
+  PingPong pp;
+  long at_wake = -1, at_run = -1;
+  const auto give_up = Clock::now() + 5s;
+  pool.spawn([&] {  // first: it blocks before the ping-pong starts
+    int v = 0;
+    if (wake.recv(v) == ChanStatus::ok) at_run = pp.exchanges.load();
+    pp.stop = true;
+  });
+  // Ends by itself after 5 s (no hang), and then closes `wake`: the
+  // receiver, if it never ran, gets closed.
+  pp.spawn(pool, 5s, [&wake] { wake.close(); });
+  auto& exchanges = pp.exchanges;
+  std::thread outside([&] {
+    while (exchanges.load() < 1000 && Clock::now() < give_up) std::this_thread::yield();  // the ping-pong runs
+    const long before = exchanges.load();
+    if (wake.send_for(1, 5s) == ChanStatus::ok) at_wake = before;
+  });
+  pool.join();
+  outside.join();
+  ASSERT_GE(at_wake, 0) << "the outside thread's send did not complete";
+  ASSERT_GE(at_run, 0) << "the woken fiber never ran";
+  EXPECT_LT(at_run - at_wake, 10000) << "the woken fiber waited " << at_run - at_wake
+                                     << " ping-pong exchanges in the shared queue";
 }
 
 // Fibers that a pool thread spawns go to its own queue (the first to its

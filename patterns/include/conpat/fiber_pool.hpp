@@ -12,7 +12,8 @@
 //   pool.join();                               // runs pool fibers meanwhile
 //
 // The constructing thread is one of the pool's threads: fibers spawned
-// from it go to its queue (the other threads steal them), and while its
+// from it go to its run-next slot (the first) and its queue (the rest,
+// which the other threads steal), and while its
 // main fiber waits (fiber-aware: join(), or a FiberWait operation) it runs
 // them too. It installs the pool's scheduling algorithm on itself the
 // first time it constructs a pool, and keeps it afterwards (Boost.Fiber's
@@ -219,7 +220,7 @@ struct RunQueue {
 // microseconds however busy the thread, and two fibers yielding to each
 // other let the others run.
 //
-// Idle threads poll the queues' lengths, atomics, rather than taking locks
+// Idle threads poll atomic flags and lengths rather than taking locks
 // (shared_work's idle threads lock and unlock a std::mutex in a loop, and
 // the busy threads then queue for it in the kernel). A thread created with
 // `suspend` sleeps when idle after a short poll (on a condition variable),
@@ -246,9 +247,10 @@ class PoolAlgorithm : public boost::fibers::algo::algorithm {
   explicit PoolAlgorithm(bool suspend) : suspend_(suspend), own_(claim()) { my_queue() = own_; }
 
   ~PoolAlgorithm() override {
+    FiberHandoff::pool_scheduler = nullptr;  // this thread's scheduler ends with it
+    my_queue() = nullptr;
     if (own_ == nullptr) return;
     // A thread that ends hands what is left in its queue to the others.
-    my_queue() = nullptr;
     while (boost::fibers::context* ctx = own_->pop()) push_shared_detached(ctx);
     own_->owned.store(false, std::memory_order_release);
   }
@@ -272,6 +274,12 @@ class PoolAlgorithm : public boost::fibers::algo::algorithm {
   boost::fibers::context* pick_next() noexcept override {
     ++picks_;
     if (picks_ % kPinnedEvery == 0 && !local_.empty()) return pop_local();
+    // Every kSharedEvery-th pick the shared queue before anything else,
+    // run-next included (Go's schedtick % 61): a fiber readied from outside
+    // the pool waits that many picks at most, whatever keeps the thread busy.
+    if (picks_ % kSharedEvery == 0) {
+      if (boost::fibers::context* ctx = pop_shared()) return attach_here(ctx);
+    }
     if (next_ != nullptr) {
       boost::fibers::context* ctx = next_;
       next_ = nullptr;
@@ -280,22 +288,16 @@ class PoolAlgorithm : public boost::fibers::algo::algorithm {
       push_own(ctx);  // its turn is over: behind the others
     }
     streak_ = 0;
-    boost::fibers::context* ctx = nullptr;
-    if (picks_ % kSharedEvery == 0) ctx = pop_shared();
-    if (ctx == nullptr && own_ != nullptr) ctx = own_->pop();
+    boost::fibers::context* ctx = own_ != nullptr ? own_->pop() : nullptr;
     if (ctx == nullptr) ctx = pop_shared();
     if (ctx == nullptr) ctx = steal();
-    if (ctx != nullptr) {
-      // Not context::active()->attach(ctx): the active fiber may be one
-      // that FiberWait detached on its way to suspension.
-      FiberHandoff::here()->attach_worker_context(ctx);
-      return ctx;
-    }
+    if (ctx != nullptr) return attach_here(ctx);
     if (!local_.empty()) return pop_local();
     return nullptr;
   }
 
-  // Whether a fiber other than this thread's dispatcher is ready here: the
+  // Whether a fiber other than this thread's dispatcher is ready for this
+  // thread (its own, or in the shared queue; not other threads'): the
   // dispatcher is queued whenever a fiber runs, so counting it would make
   // every running fiber see "others ready" (FiberWait's spin relies on this).
   bool has_ready_fibers() const noexcept override {
@@ -308,11 +310,12 @@ class PoolAlgorithm : public boost::fibers::algo::algorithm {
   }
 
   void suspend_until(std::chrono::steady_clock::time_point const& until) noexcept override {
+    bool work = false;
     for (int i = 0; i < (suspend_ ? 2048 : 64); ++i) {  // ~50 µs when it may sleep afterwards
-      if (work_elsewhere() || woken_.load(std::memory_order_acquire)) break;
+      if ((work = work_elsewhere()) || woken_.load(std::memory_order_acquire)) break;
       detail::spin_pause();
     }
-    if (!suspend_) {
+    if (!suspend_ || work) {  // never sleeps, or has work to take: back to pick_next
       woken_.store(false, std::memory_order_relaxed);
       return;
     }
@@ -363,8 +366,8 @@ class PoolAlgorithm : public boost::fibers::algo::algorithm {
     std::deque<boost::fibers::context*> q;  // guarded by mu
     std::atomic<std::size_t> size{0};       // q.size(), readable without mu
   };
-  static Shared& shared() noexcept {
-    static Shared s;
+  static Shared& shared() noexcept {  // never destroyed, as queues(): a pool may outlive main()
+    static Shared& s = *new Shared;
     return s;
   }
   // Every pool thread's RunQueue: never freed (a thief may look at one whose
@@ -396,6 +399,13 @@ class PoolAlgorithm : public boost::fibers::algo::algorithm {
   [[gnu::noipa]] static RunQueue*& my_queue() noexcept {
     static thread_local RunQueue* q = nullptr;
     return q;
+  }
+
+  static boost::fibers::context* attach_here(boost::fibers::context* ctx) noexcept {
+    // Not context::active()->attach(ctx): the active fiber may be one that
+    // FiberWait detached on its way to suspension.
+    FiberHandoff::here()->attach_worker_context(ctx);
+    return ctx;
   }
 
   boost::fibers::context* pop_local() noexcept {
