@@ -13,12 +13,12 @@
 //
 // The constructing thread is one of the pool's threads: fibers spawned
 // from it go to its run-next slot (the first) and its queue (the rest,
-// which the other threads steal), and while its
-// main fiber waits (fiber-aware: join(), or a FiberWait operation) it runs
-// them too. It installs the pool's scheduling algorithm on itself the
-// first time it constructs a pool, and keeps it afterwards (Boost.Fiber's
-// algorithm is per thread and cannot be taken back); it sleeps when it has
-// nothing to run, looking at the queues at least every millisecond.
+// which the other threads steal), and while its main fiber waits
+// (fiber-aware: join(), or a FiberWait operation) it runs them too. It
+// installs the pool's scheduling algorithm on itself the first time it
+// constructs a pool, and keeps it afterwards (Boost.Fiber's algorithm is
+// per thread and cannot be taken back); it sleeps when it has nothing to
+// run, looking at the queues at least every millisecond.
 //
 // The helper threads never sleep while the pool lives (an idle one polls
 // the queues, as Go's idle Ps spin before they sleep), so a ready fiber
@@ -233,7 +233,7 @@ class PoolAlgorithm : public boost::fibers::algo::algorithm {
   // context switches (tens of microseconds) of their deadline, at a cost of
   // one dispatcher pass per 127 switches.
   static constexpr unsigned kPinnedEvery = 127;
-  // Every 61st pick the shared queue before the thread's own (Go's number).
+  // Every 61st pick the shared queue before anything else (Go's number).
   static constexpr unsigned kSharedEvery = 61;
   // Runnext at most this many picks in a row (about 10 ms of ping-pong,
   // Go's time slice, which a runnext goroutine inherits): a pair that hands
