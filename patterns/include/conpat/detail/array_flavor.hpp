@@ -378,13 +378,23 @@ class ArrayFlavor {
     return true;
   }
 
+  // After the n-th lost claim (CAS on head_ or tail_) in one operation:
+  // 2^min(n, 6) pauses, crossbeam-channel's Backoff::spin. A thread that
+  // keeps retrying at once pulls the index's line away from the winner on
+  // every try; backing off lets the winner run a burst of operations with
+  // the line in its cache.
+  static void contention_backoff(int lost) noexcept {
+    const int n = 1 << (lost < 6 ? lost : 6);
+    for (int i = 0; i < n; ++i) spin_pause();
+  }
+
   // `linearize`: wait for a peer that is in the middle of the operation
   // this one depends on, rather than answer "blocked" (the try_ forms, and
   // the last attempt of a timed operation); otherwise answer "blocked" at
   // once and let the caller spin or park.
   [[gnu::always_inline]] Try try_send_once(T& value, bool linearize) {
     std::size_t tail = tail_.load(std::memory_order_relaxed);
-    for (int step = 0;;) {
+    for (int step = 0, lost = 0;;) {
       if ((tail & mark_bit_) != 0) {
         (void)tail_.load(std::memory_order_acquire);  // close() happens-before this "closed"
         return Try::closed;
@@ -400,7 +410,7 @@ class ArrayFlavor {
           hand_over(slot, tail + 1, receivers_);
           return Try::ok;
         }
-        spin_pause();  // lost the claim to another sender; `tail` was reloaded
+        contention_backoff(lost++);  // lost the claim to another sender; `tail` was reloaded
       } else if (stamp + one_lap_ == tail + 1) {
         // Holds the previous lap's value: full, or a receiver is moving it
         // out. Without `linearize` no look at head_ (the receivers' line):
@@ -419,7 +429,7 @@ class ArrayFlavor {
   template <class Put>
   [[gnu::always_inline]] Try try_recv_once(Put& put, bool linearize) {
     std::size_t head = head_.load(std::memory_order_relaxed);
-    for (int step = 0;;) {
+    for (int step = 0, lost = 0;;) {
       const std::size_t index = head & (mark_bit_ - 1);
       const std::size_t lap = head & ~(one_lap_ - 1);
       Slot& slot = slots_[index];
@@ -433,7 +443,7 @@ class ArrayFlavor {
           if (!senders_.maybe_waiting() || !refill(slot, head + one_lap_)) hand_over(slot, head + one_lap_, senders_);
           return Try::ok;
         }
-        spin_pause();
+        contention_backoff(lost++);  // lost the claim to another receiver
       } else if (stamp == head) {
         // Free: empty, or a sender claimed it and is writing. While open
         // and without `linearize`, answer "blocked" with no look at tail_
