@@ -161,11 +161,15 @@ struct FiberWait {
         if (waiter_ != nullptr) {
           to_wake = waiter_;
           waiter_ = nullptr;
-          auto expected = reinterpret_cast<std::intptr_t>(this);
-          if (!to_wake->twstatus.compare_exchange_strong(expected, static_cast<std::intptr_t>(-1),
-                                                         std::memory_order_acq_rel) &&
-              expected != 0) {
-            to_wake = nullptr;  // its timer fired first and resumes it
+          // 0: an untimed wait, no timer to race (the waiter writes twstatus
+          // under splk_, so a load suffices). This Parker: a timed one,
+          // decided by CAS. Anything else (-2): its timer fired first and
+          // resumes it.
+          std::intptr_t tw = to_wake->twstatus.load(std::memory_order_acquire);
+          if (tw != 0 && (tw != reinterpret_cast<std::intptr_t>(this) ||
+                          !to_wake->twstatus.compare_exchange_strong(tw, static_cast<std::intptr_t>(-1),
+                                                                     std::memory_order_acq_rel))) {
+            to_wake = nullptr;
           }
         }
       }
@@ -200,6 +204,10 @@ struct FiberWait {
         if (deadline == nullptr) {
           active->twstatus.store(0, std::memory_order_release);
           detail::FiberHandoff::suspend(active, lk);  // unlocks; returns once scheduled
+          // Only signal() schedules it, after setting its bit and leaving
+          // splk_: no need to take the lock again to read the bit.
+          s = state_.load(std::memory_order_acquire);
+          if ((s & bits) != 0) return s;
         } else {
           active->twstatus.store(reinterpret_cast<std::intptr_t>(this), std::memory_order_release);
           if (!active->wait_until(*deadline, lk)) {  // timed out (wait_until unlocked)

@@ -313,7 +313,19 @@ class SpinMutex {
   }
 
   void lock() noexcept {
-    if (try_lock()) return;
+    if (!try_lock()) lock_contended();
+  }
+
+  void unlock() noexcept {
+    if (state_.exchange(0, std::memory_order_release) == 2) futex_wake(state_, 1);
+  }
+
+  // Whether some thread holds the lock now (a snapshot).
+  bool locked() const noexcept { return state_.load(std::memory_order_acquire) != 0; }
+
+ private:
+  // Out of line: the uncontended lock is one CAS, inlined where it is taken.
+  [[gnu::noinline]] void lock_contended() noexcept {
     const int spins = multi_cpu() ? 128 : 0;  // one CPU: the holder cannot run while we spin
     for (int i = 0; i < spins; ++i) {
       if (state_.load(std::memory_order_relaxed) == 0 && try_lock()) return;
@@ -329,14 +341,6 @@ class SpinMutex {
     }
   }
 
-  void unlock() noexcept {
-    if (state_.exchange(0, std::memory_order_release) == 2) futex_wake(state_, 1);
-  }
-
-  // Whether some thread holds the lock now (a snapshot).
-  bool locked() const noexcept { return state_.load(std::memory_order_acquire) != 0; }
-
- private:
   std::atomic<std::uint32_t> state_{0};  // 0 free, 1 locked, 2 locked and contended
 };
 
