@@ -271,10 +271,12 @@ TEST(FiberPool, ManyPoolsComeAndGo) {
 // A fiber that blocked in a channel operation on one pool thread and is
 // woken by a fiber on the other thread resumes on the waker's thread (Go
 // readies a goroutine on the waker's P), so a pair that hands values back
-// and forth ends up on one thread. Placement is the scheduler's choice, so
-// the test repeats until the receiver blocked on another thread than the
-// sender runs on, five times, and counts the rounds in which it resumed on
-// the sender's thread. All five should; one may not, if the receiver's
+// and forth ends up on one thread. Placement is the scheduler's choice: the
+// sender first holds its thread (outside the scheduler) until the receiver
+// has started, so the receiver, queued behind it, is stolen by the other
+// thread; the test repeats until the receiver blocked on another thread
+// than the sender runs on, five times, and counts the rounds in which it
+// resumed on the sender's thread. All five should; one may not, if the receiver's
 // thread was descheduled between linking and suspending for the whole 20 ms
 // the sender waits (then the receiver was never suspended, and it carries
 // on where it is). Before the change (release): none did.
@@ -284,7 +286,11 @@ TEST(FiberPool, AWokenFiberRunsOnItsWakersThread) {
   for (int round = 0; round < 200 && rounds_apart < 5; ++round) {
     Channel<int, FiberWait> ch(0), ack(0);
     std::thread::id blocked_on, resumed_on, waker_on;
+    std::atomic<bool> receiver_started{false};
     pool.spawn([&] {  // the sender
+      const auto held = std::chrono::steady_clock::now();
+      while (!receiver_started.load() && std::chrono::steady_clock::now() - held < 5s) {
+      }
       // Until the receiver is linked into the channel, and then long enough
       // for it to be suspended too (a receiver signalled before it suspends
       // carries on where it is).
@@ -298,6 +304,7 @@ TEST(FiberPool, AWokenFiberRunsOnItsWakersThread) {
       ASSERT_EQ(ack.recv(a), ChanStatus::ok);
     });
     pool.spawn([&] {  // the receiver
+      receiver_started.store(true);
       blocked_on = thread_now();
       int v = 0;
       ASSERT_EQ(ch.recv(v), ChanStatus::ok);

@@ -66,6 +66,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
 #include <deque>
 #include <memory>
@@ -164,11 +165,18 @@ struct RunQueue {
   std::deque<boost::fibers::context*> q;  // guarded by mu
   std::atomic<bool> owned{false};         // a pool thread's (claim() below)
   alignas(kCacheLine) std::atomic<bool> nonempty{false};  // !q.empty(), readable without mu
+  // How many times the queue turned non-empty (written with `nonempty`, by
+  // whoever holds mu): a thief that sees the same count twice knows the
+  // queue was not drained in between.
+  std::atomic<std::uint32_t> turns{0};
 
   void push(boost::fibers::context* const* ctx, std::size_t n) noexcept {
     std::lock_guard lk(mu);
     q.insert(q.end(), ctx, ctx + n);
-    if (!nonempty.load(std::memory_order_relaxed)) nonempty.store(true, std::memory_order_seq_cst);
+    if (!nonempty.load(std::memory_order_relaxed)) {
+      turns.store(turns.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      nonempty.store(true, std::memory_order_seq_cst);
+    }
   }
   boost::fibers::context* pop() noexcept {
     if (!nonempty.load(std::memory_order_acquire)) return nullptr;
@@ -243,6 +251,14 @@ class PoolAlgorithm : public boost::fibers::algo::algorithm {
   static constexpr std::size_t kMaxQueues = 256;
 
   static constexpr std::chrono::milliseconds kIdleNap{1};
+  // An idle thread steals from a queue only once it has seen it non-empty,
+  // without being drained, for this long. Fibers that run for a few
+  // microseconds each are done by their own thread before a thief would
+  // have fetched them (each stolen fiber's channel traffic then crosses
+  // CPUs), and fibers that wait longer are taken 20 µs late, a small part
+  // of any run that long. Go's idle Ps behave alike in effect: one that
+  // has parked takes tens of microseconds to wake.
+  static constexpr std::chrono::microseconds kStealAfter{20};
 
   explicit PoolAlgorithm(bool suspend) : suspend_(suspend), own_(claim()) { my_queue() = own_; }
 
@@ -442,12 +458,24 @@ class PoolAlgorithm : public boost::fibers::algo::algorithm {
   }
 
   // Half of another thread's queue into this one's; returns the first.
+  // Only from a queue that has stayed non-empty for kStealAfter: its owner
+  // is not keeping up (see kStealAfter).
   boost::fibers::context* steal() noexcept {
     RunQueue* qs = queues();
     const std::size_t used = queues_used().load(std::memory_order_acquire);
+    std::chrono::steady_clock::time_point now{};
     for (std::size_t k = 0; k < used; ++k) {
-      RunQueue& victim = qs[(steal_from_ + k) % used];
-      if (&victim == own_) continue;
+      const std::size_t i = (steal_from_ + k) % used;
+      RunQueue& victim = qs[i];
+      if (&victim == own_ || !victim.nonempty.load(std::memory_order_acquire)) continue;
+      if (now == std::chrono::steady_clock::time_point{}) now = std::chrono::steady_clock::now();
+      const std::uint32_t turns = victim.turns.load(std::memory_order_relaxed);
+      if (turns != seen_turns_[i]) {  // non-empty since a moment we have not seen: wait
+        seen_turns_[i] = turns;
+        seen_at_[i] = now;
+        continue;
+      }
+      if (now - seen_at_[i] < kStealAfter) continue;
       const std::size_t n = victim.steal(batch_);
       if (n == 0) continue;
       steal_from_ = (steal_from_ + k) % used;
@@ -476,6 +504,9 @@ class PoolAlgorithm : public boost::fibers::algo::algorithm {
   const bool suspend_;
   RunQueue* const own_;  // nullptr: none left (kMaxQueues)
   boost::fibers::context* batch_[RunQueue::kStealMax] = {};
+  // Per queue: its `turns` when this thread last saw it turn non-empty, and when.
+  std::uint32_t seen_turns_[kMaxQueues] = {};
+  std::chrono::steady_clock::time_point seen_at_[kMaxQueues] = {};
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> woken_{false};
