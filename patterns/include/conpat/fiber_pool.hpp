@@ -1,8 +1,8 @@
 // conpat/fiber_pool.hpp — a pool of OS threads that runs Boost.Fiber
 // fibers the way Go's runtime runs goroutines on GOMAXPROCS threads: each
 // thread has its own queue of ready fibers, and a thread that runs out of
-// work steals half of another's, so a fiber that becomes ready may run on
-// any of them. conpat's `Channel<T, FiberWait>` (fiber_wait.hpp) is made
+// work steals half of another's once that queue has waited 20 µs without
+// being drained, so a fiber that becomes ready may run on any of them. conpat's `Channel<T, FiberWait>` (fiber_wait.hpp) is made
 // for it; the benchmarks' `runner:fiber` is this pool.
 //
 //   conpat::FiberPool pool(4);                 // 4 OS threads, this one included
