@@ -7,6 +7,8 @@
 #include "conpat/tbb_channel.hpp"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <atomic>
 #include <cstdint>
@@ -207,6 +209,32 @@ TEST(Channel, DeadlineAtTheMinimumOfAnyClockIsAlreadyPast) {
   EXPECT_EQ(answer.get(), ChanStatus::timeout);
   EXPECT_EQ(ch.send_until(1, std::chrono::system_clock::time_point::min()), ChanStatus::ok)
       << "a past deadline still sends into free buffer space";
+}
+
+
+// Whether the waits spin is a property of the process, read when it starts:
+// a thread pinned to one CPU that is the first to ask still spins when the
+// process has other CPUs (its peers run there). ctest runs each test in a
+// process of its own, so here this thread is the first to ask; before the
+// fix the answer came from its own one-CPU mask (and on a machine with
+// more than one CPU no wait in the process ever spun).
+TEST(SpinPolicy, MultiCpuIsTheProcessesNotThePinnedFirstCallers) {
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
+  const bool expected = CPU_COUNT(&all) > 1;
+  int first = 0;
+  while (!CPU_ISSET(first, &all)) ++first;
+  bool seen = !expected;
+  std::thread pinned([&] {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    ASSERT_EQ(pthread_setaffinity_np(pthread_self(), sizeof(one), &one), 0);
+    seen = detail::multi_cpu();
+  });
+  pinned.join();
+  EXPECT_EQ(seen, expected) << "CPUs allowed at start: " << CPU_COUNT(&all);
 }
 
 }  // namespace

@@ -145,22 +145,37 @@ inline void futex_wake(std::atomic<std::uint32_t>& word, int count) noexcept {
 #endif
 }
 
-// Whether this process may run on more than one CPU (its affinity mask,
-// read once). With one CPU the peer a spinner waits for cannot run until
-// the spinner gives the CPU up, so spinning only burns the time slice (a
-// one-CPU pingpong spent ~200 µs per round trip in pause loops); like Go's
-// runtime (active spinning only when ncpu > 1) the waits then go straight
-// to yielding.
-inline bool multi_cpu() noexcept {
-  static const bool multi = [] {
+// Whether this process may run on more than one CPU. With one CPU the peer
+// a spinner waits for cannot run until the spinner gives the CPU up, so
+// spinning only burns the time slice (a one-CPU pingpong spent ~200 µs per
+// round trip in pause loops); like Go's runtime (active spinning only when
+// ncpu > 1) the waits then go straight to yielding.
+//
+// Read once, from the affinity mask the program starts with (as Go's
+// schedinit counts its CPUs), not from whichever thread asks first: a
+// thread pinned to one CPU (benchmarks pin producer and consumer apart)
+// still has peers running on the others, and if it asked first the whole
+// process never spun. Where this runs at static initialisation, before
+// main; a call made earlier than that, from another static initialiser,
+// counts the CPUs itself.
+inline bool count_multi_cpu() noexcept {
 #if defined(__linux__)
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set) > 1;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set) > 1;
 #endif
-    return std::thread::hardware_concurrency() != 1;
-  }();
+  return std::thread::hardware_concurrency() != 1;
+}
+// 0: not read yet; 1: one CPU; 2: more.
+inline std::atomic<int> multi_cpu_state{0};
+inline const bool multi_cpu_at_start = [] {
+  const bool multi = count_multi_cpu();
+  multi_cpu_state.store(multi ? 2 : 1, std::memory_order_relaxed);
   return multi;
+}();
+inline bool multi_cpu() noexcept {
+  const int s = multi_cpu_state.load(std::memory_order_relaxed);
+  return s != 0 ? s == 2 : count_multi_cpu();
 }
 
 // Spins (on a machine with more than one CPU), then yields, until `ready()`
