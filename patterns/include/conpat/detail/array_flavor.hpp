@@ -118,39 +118,27 @@ class ArrayFlavor {
   ArrayFlavor& operator=(const ArrayFlavor&) = delete;
 
   // Status ok, closed, timeout (deadline passed; for the try_ form too) or cancelled.
-  ChanStatus send(T& value, const Deadline& deadline, std::stop_token* stop) {
-    Stall stall;
-    for (;;) {
-      // Once the deadline has passed, one last linearisable attempt.
-      const bool last = deadline.expired();
-      Try r = try_send_once(value, last);
-      if (r != Try::blocked) return r == Try::ok ? ChanStatus::ok : ChanStatus::closed;
-      if (last) return ChanStatus::timeout;
-      if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
-      if (!Wait::spin_until([this] { return send_may_proceed(); }, deadline.get(), &send_spins_)) {
-        // Only where refill() runs does the send offer its value to receivers.
-        T* const handoff = cap_ <= kRefillMaxCapacity ? &value : nullptr;
-        if (park(senders_, [this, &stall] { return send_ready(stall); }, deadline, stop, handoff)) {
-          return ChanStatus::ok;  // a receiver put the value into the slot it emptied (refill)
-        }
-      }
-    }
+  //
+  // send and recv make one attempt inline and leave the rest (the
+  // linearisable retry, the spin, parking) to an out-of-line loop. An
+  // attempt that succeeds, or finds the channel closed, is a right answer
+  // whatever the deadline and the stop token say; the loop starts over
+  // with them. Inlined whole, the loop made the calls too large to inline,
+  // and in channel.spsc on threads the receiver, a call slower per item,
+  // fell behind the sender: the array then stays full and the two work
+  // on the same cache lines for every item (benches/README.md).
+  [[gnu::always_inline]] ChanStatus send(T& value, const Deadline& deadline, std::stop_token* stop) {
+    const Try r = try_send_once(value, false);
+    if (r != Try::blocked) return r == Try::ok ? ChanStatus::ok : ChanStatus::closed;
+    return send_loop(value, deadline, stop);
   }
 
   // `put(T&&)` receives the value. Status ok, closed, timeout or cancelled.
   template <class Put>
-  ChanStatus recv(Put&& put, const Deadline& deadline, std::stop_token* stop) {
-    Stall stall;
-    for (;;) {
-      const bool last = deadline.expired();
-      Try r = try_recv_once(put, last);
-      if (r != Try::blocked) return r == Try::ok ? ChanStatus::ok : ChanStatus::closed;
-      if (last) return ChanStatus::timeout;
-      if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
-      if (!Wait::spin_until([this, n = 0u]() mutable { return recv_may_proceed(++n); }, deadline.get(), &recv_spins_)) {
-        park(receivers_, [this, &stall] { return recv_ready(stall); }, deadline, stop);
-      }
-    }
+  [[gnu::always_inline]] ChanStatus recv(Put&& put, const Deadline& deadline, std::stop_token* stop) {
+    const Try r = try_recv_once(put, false);
+    if (r != Try::blocked) return r == Try::ok ? ChanStatus::ok : ChanStatus::closed;
+    return recv_loop(put, deadline, stop);
   }
 
   // A consumer that sees "closed and drained" may destroy the channel while
@@ -211,6 +199,41 @@ class ArrayFlavor {
   void select_withdraw_recv(SelectEntry& e) noexcept { (void)receivers_.remove(e); }
 
  private:
+  // The rest of send and recv after a first attempt that found them blocked.
+  [[gnu::noinline]] ChanStatus send_loop(T& value, const Deadline& deadline, std::stop_token* stop) {
+    Stall stall;
+    for (;;) {
+      // Once the deadline has passed, one last linearisable attempt.
+      const bool last = deadline.expired();
+      Try r = try_send_once(value, last);
+      if (r != Try::blocked) return r == Try::ok ? ChanStatus::ok : ChanStatus::closed;
+      if (last) return ChanStatus::timeout;
+      if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
+      if (!Wait::spin_until([this] { return send_may_proceed(); }, deadline.get(), &send_spins_)) {
+        // Only where refill() runs does the send offer its value to receivers.
+        T* const handoff = cap_ <= kRefillMaxCapacity ? &value : nullptr;
+        if (park(senders_, [this, &stall] { return send_ready(stall); }, deadline, stop, handoff)) {
+          return ChanStatus::ok;  // a receiver put the value into the slot it emptied (refill)
+        }
+      }
+    }
+  }
+
+  template <class Put>
+  [[gnu::noinline]] ChanStatus recv_loop(Put& put, const Deadline& deadline, std::stop_token* stop) {
+    Stall stall;
+    for (;;) {
+      const bool last = deadline.expired();
+      Try r = try_recv_once(put, last);
+      if (r != Try::blocked) return r == Try::ok ? ChanStatus::ok : ChanStatus::closed;
+      if (last) return ChanStatus::timeout;
+      if (stop != nullptr && stop->stop_requested()) return ChanStatus::cancelled;
+      if (!Wait::spin_until([this, n = 0u]() mutable { return recv_may_proceed(++n); }, deadline.get(), &recv_spins_)) {
+        park(receivers_, [this, &stall] { return recv_ready(stall); }, deadline, stop);
+      }
+    }
+  }
+
   struct Slot {
     std::atomic<std::size_t> stamp{0};
     alignas(T) unsigned char storage[sizeof(T)];
