@@ -289,12 +289,95 @@ TYPED_TEST_P(FanIn, StopRacingDeliveriesNeverDuplicatesReordersOrHangs) {
   }
 }
 
+
+// The buffered inputs share one forwarder (fan_in.hpp): inputs that close at
+// different times, some before sending anything, some while it waits in a
+// select over the rest, each still delivers all its values in order.
+TYPED_TEST_P(FanIn, BufferedInputsClosingAtDifferentTimesEachDeliverAll) {
+  using W = TypeParam;
+  constexpr std::size_t kInputs = 12;
+  std::deque<Channel<std::uint64_t, W>> ins;
+  std::vector<RecvEnd<std::uint64_t, W>> ends;
+  for (std::size_t i = 0; i < kInputs; ++i) ends.emplace_back(ins.emplace_back(1 + i % 4));
+  auto count = [](std::size_t i) { return static_cast<std::uint64_t>(i % 3 == 0 ? 0 : 40 * i); };
+  auto merged = fan_in(std::stop_token{}, ends, 2);
+  std::vector<std::thread> producers;
+  for (std::size_t i = 0; i < kInputs; ++i) {
+    producers.emplace_back([&, i] {
+      for (std::uint64_t s = 0; s < count(i); ++s) {
+        ASSERT_EQ(ins[i].send(item(i, s)), ChanStatus::ok);
+        if (s % 64 == 63) std::this_thread::sleep_for(1ms);  // let the forwarder find every input empty
+      }
+      ins[i].close();
+    });
+  }
+  std::vector<std::uint64_t> next(kInputs, 0);
+  std::uint64_t v = 0;
+  while (merged.recv(v) == ChanStatus::ok) {
+    const std::uint64_t in = v >> 32, seq = v & 0xffffffffu;
+    ASSERT_LT(in, kInputs);
+    ASSERT_EQ(seq, next[in]) << "input " << in << ": out of order, lost or duplicated";
+    ++next[in];
+  }
+  for (std::size_t i = 0; i < kInputs; ++i) EXPECT_EQ(next[i], count(i)) << "input " << i;
+  for (auto& p : producers) p.join();
+}
+
+// One input kept full by an endless producer does not keep another input's
+// value from the merge: the shared forwarder takes a bounded burst from each.
+TYPED_TEST_P(FanIn, ABusyInputDoesNotStarveTheOthers) {
+  using W = TypeParam;
+  Channel<std::uint64_t, W> busy(16), quiet(16);
+  std::stop_source producer_stop;
+  std::thread producer([&] {
+    for (std::uint64_t s = 0; busy.send(item(0, s), producer_stop.get_token()) == ChanStatus::ok; ++s) {}
+  });
+  std::stop_source stop;
+  auto merged = fan_in(stop.get_token(), busy, quiet);
+  std::uint64_t v = 0;
+  ASSERT_EQ(merged.recv_for(v, 10s), ChanStatus::ok);  // the busy input is flowing
+  ASSERT_EQ(quiet.send(item(1, 0)), ChanStatus::ok);
+  int received = 0;
+  while (true) {
+    ASSERT_EQ(merged.recv_for(v, 10s), ChanStatus::ok);
+    ++received;
+    if (v == item(1, 0)) break;
+    ASSERT_LT(received, 10000) << "the quiet input's value did not come within 10,000 values of the busy one";
+  }
+  stop.request_stop();
+  producer_stop.request_stop();
+  producer.join();
+}
+
+// A forwarder waiting in a select over empty buffered inputs wakes on stop
+// and leaves nothing enrolled on them.
+TYPED_TEST_P(FanIn, StopWakesAForwarderSelectingOverEmptyInputs) {
+  using W = TypeParam;
+  Channel<int, W> a(2), b(2), c(2);
+  std::stop_source stop;
+  {
+    auto merged = fan_in(stop.get_token(), a, b, c);
+    int v = 0;
+    EXPECT_EQ(merged.recv_for(v, 20ms), ChanStatus::timeout);
+    stop.request_stop();
+    EXPECT_EQ(merged.recv_for(v, 10s), ChanStatus::closed);
+  }
+  for (Channel<int, W>* ch : {&a, &b, &c}) {
+    int v = 0;
+    EXPECT_EQ(ch->try_send(7), ChanStatus::ok);
+    EXPECT_EQ(ch->try_recv(v), ChanStatus::ok) << "no forwarder is left receiving";
+    EXPECT_EQ(v, 7);
+  }
+}
+
 REGISTER_TYPED_TEST_SUITE_P(FanIn, EveryValueOnceInEachInputsOrderThenClosed,
                             VariadicOverloadTakesChannelsAndEndsAndIsUnbuffered,
                             StaysOpenWhileAnyInputIsOpenAndClosesAfterTheLastDrains, EmptyRangeGivesAClosedChannel,
                             StopClosesTheMergeAndNothingIsDeliveredAfter, StopWakesForwardersBlockedInSendAndInRecv,
                             StopRequestedBeforehandGivesAClosedMerge, DroppingTheMergedEndStopsAndJoinsForwarders,
                             MergesOfMergesKeepTheirStateAlive, MoveOnlyValuesAreMovedThrough,
-                            StopRacingDeliveriesNeverDuplicatesReordersOrHangs);
+                            StopRacingDeliveriesNeverDuplicatesReordersOrHangs,
+                            BufferedInputsClosingAtDifferentTimesEachDeliverAll, ABusyInputDoesNotStarveTheOthers,
+                            StopWakesAForwarderSelectingOverEmptyInputs);
 
 }  // namespace conpat::test

@@ -1,7 +1,16 @@
 // conpat/fan_in.hpp — fan_in: merge many receive ends into one, Go's
-// `FanIn[T](ctx, chans...)`. A forwarder per input (an OS thread with
-// ThreadWait, a Boost.Fiber fiber with FiberWait) receives from its input
-// and sends into a new channel; the caller gets the new channel's RecvEnd.
+// `FanIn[T](ctx, chans...)`. Forwarders (OS threads with ThreadWait,
+// Boost.Fiber fibers with FiberWait) receive from the inputs and send into
+// a new channel; the caller gets the new channel's RecvEnd.
+//
+// Forwarders: each unbuffered input has its own, as in Go's FanIn (a
+// goroutine per input). All the buffered inputs share one, which takes a
+// burst of what each holds in turn and blocks in a select over them only
+// when none holds anything: a forwarder per input puts a second thread
+// behind every producer, and with more threads than CPUs each hand-off
+// waits for the scheduler (channel.merge at capacity 16 with 64 inputs:
+// benches/README.md). Unbuffered inputs hold nothing to take in a burst,
+// and a select over many of them costs a lock per input per round.
 //
 //   conpat::Channel<int> a(16), b(16);
 //   std::stop_source src;
@@ -47,9 +56,11 @@
 #include <atomic>
 #include <concepts>
 #include <cstddef>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <ranges>
+#include <span>
 #include <stop_token>
 #include <thread>
 #include <type_traits>
@@ -59,6 +70,7 @@
 #include "conpat/chan_ends.hpp"
 #include "conpat/channel.hpp"
 #include "conpat/fiber_wait.hpp"
+#include "conpat/select.hpp"
 
 namespace conpat {
 namespace detail {
@@ -93,7 +105,11 @@ template <class T, class Wait>
 class FanInState {
  public:
   FanInState(std::size_t capacity, std::vector<RecvEnd<T, Wait>> inputs)
-      : out_(capacity), inputs_(std::move(inputs)), live_(inputs_.size()), stops_(inputs_.size()) {}
+      : out_(capacity),
+        inputs_(std::move(inputs)),
+        groups_(plan(inputs_)),
+        live_(groups_.size()),
+        stops_(groups_.size()) {}
 
   FanInState(const FanInState&) = delete;  // non-copyable and non-movable
   FanInState& operator=(const FanInState&) = delete;
@@ -108,8 +124,12 @@ class FanInState {
   // once, after construction (the forwarders refer to this object).
   void start(std::stop_token user_stop) {
     if (inputs_.empty()) out_.close();
-    for (std::size_t i = 0; i < inputs_.size(); ++i) {
-      runner_.spawn([this, i] { forward(inputs_[i], stops_[i].get_token()); });
+    for (std::size_t f = 0; f < groups_.size(); ++f) {
+      if (groups_[f].size() == 1) {
+        runner_.spawn([this, f] { forward(inputs_[groups_[f][0]], stops_[f].get_token()); });
+      } else {
+        runner_.spawn([this, f] { forward_group(groups_[f], stops_[f].get_token()); });
+      }
     }
     // Runs at once if stop is already requested.
     on_user_stop_.emplace(std::move(user_stop), Stopper{this});
@@ -144,15 +164,86 @@ class FanInState {
     while (in.recv(v, tok) == ChanStatus::ok) {
       if (out_.send(std::move(v), tok) != ChanStatus::ok) break;
     }
-    // The last forwarder to finish closes the merged channel (Go: wg.Wait(); close(out)).
+    finish_forwarder();
+  }
+
+  // Which inputs each forwarder reads: one forwarder for every buffered
+  // input together, and one for each unbuffered input.
+  static std::vector<std::vector<std::size_t>> plan(const std::vector<RecvEnd<T, Wait>>& inputs) {
+    std::vector<std::vector<std::size_t>> groups;
+    std::vector<std::size_t> buffered;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (inputs[i].capacity() > 0) {
+        buffered.push_back(i);
+      } else {
+        groups.push_back({i});
+      }
+    }
+    if (!buffered.empty()) groups.push_back(std::move(buffered));
+    return groups;
+  }
+
+  // The forwarder of several (buffered) inputs: takes what they hold
+  // without blocking, a burst from each in turn (one reader per input
+  // keeps each input's order), and blocks in a select over the open inputs
+  // only when a whole pass found nothing.
+  void forward_group(std::vector<std::size_t> open, std::stop_token tok) {
+    T v{};
+    std::deque<RecvCaseImpl<T, Wait>> cases;  // the select's cases, rebuilt when an input closes
+    std::vector<SelectCase<Wait>*> ptrs;
+    std::vector<int> order;
+    auto rebuild = [&] {
+      cases.clear(), ptrs.clear();
+      for (std::size_t i : open) ptrs.push_back(&cases.emplace_back(ChannelAccess::channel(inputs_[i]), v));
+      order.resize(ptrs.size());
+    };
+    rebuild();
+    std::size_t first = 0;  // where a pass starts: every input gets to go first in turn
+    while (!open.empty()) {
+      bool took = false, closed_one = false;
+      for (std::size_t k = 0; k < open.size(); ++k) {
+        std::size_t& at = open[(first + k) % open.size()];
+        RecvEnd<T, Wait>& in = inputs_[at];
+        ChanStatus s = ChanStatus::ok;
+        for (int n = 0; n < kBurst && (s = in.try_recv(v)) == ChanStatus::ok; ++n) {
+          took = true;
+          if (out_.send(std::move(v), tok) != ChanStatus::ok) return finish_forwarder();
+        }
+        if (s == ChanStatus::closed) at = kClosed, closed_one = true;
+      }
+      if (closed_one) {
+        std::erase(open, kClosed);
+        rebuild();
+      }
+      if (open.empty()) break;
+      first = (first + 1) % open.size();
+      if (took) continue;
+      const SelectResult r = run_select<Wait>(std::span<SelectCase<Wait>* const>(ptrs), order.data(), Deadline{}, &tok, false);
+      if (r.status == ChanStatus::cancelled) break;
+      if (r.status == ChanStatus::closed) {
+        open.erase(open.begin() + r.index);
+        rebuild();
+      } else if (out_.send(std::move(v), tok) != ChanStatus::ok) {
+        break;
+      }
+    }
+    finish_forwarder();
+  }
+
+  // The last forwarder to finish closes the merged channel (Go: wg.Wait(); close(out)).
+  void finish_forwarder() noexcept {
     if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1) out_.close();
   }
+
+  static constexpr int kBurst = 64;  // values taken from one input before the next gets a turn
+  static constexpr std::size_t kClosed = ~std::size_t{0};
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
 
   Channel<T, Wait> out_;
   std::vector<RecvEnd<T, Wait>> inputs_;
+  std::vector<std::vector<std::size_t>> groups_;  // the inputs of each forwarder
   std::atomic<std::size_t> live_;  // forwarders still running
   // Internal stop, one source per forwarder (user stop, or the last owner
   // gone): a channel operation copies its token, and copies of one token
