@@ -184,9 +184,9 @@ void merge(benchmark::State& state, const std::string& name, int inputs, std::si
   state.counters["ns_per_item"] = benchmark::Counter(static_cast<double>(batch) * 1e-9,
                                                      benchmark::Counter::kIsIterationInvariantRate |
                                                          benchmark::Counter::kInvert);
-  // Threads: producers, forwarders (one per unbuffered input, one for all
+  // Threads: producers, forwarders (one per unbuffered input, one per 64
   // buffered ones: conpat/fan_in.hpp) and this receiving thread. Fibers: the pool.
-  const int forwarders = cap == 0 ? inputs : 1;
+  const int forwarders = cap == 0 ? inputs : (inputs + 63) / 64;
   state.counters["threads_used"] = R == Runner::thread ? inputs + forwarders + 1 : pool->threads();
   if (R == Runner::fiber) state.counters["fibers"] = inputs + forwarders;
   state.counters["usable_cap"] = static_cast<double>(cap);

@@ -4,9 +4,9 @@
 // a new channel; the caller gets the new channel's RecvEnd.
 //
 // Forwarders: each unbuffered input has its own, as in Go's FanIn (a
-// goroutine per input). All the buffered inputs share one, which takes a
-// burst of what each holds in turn and blocks in a select over them only
-// when none holds anything: a forwarder per input puts a second thread
+// goroutine per input). The buffered inputs share one per 64 of them, which
+// takes a burst of what each holds in turn and blocks in a select over them
+// only when none holds anything: a forwarder per input puts a second thread
 // behind every producer, and with more threads than CPUs each hand-off
 // waits for the scheduler (channel.merge at capacity 16 with 64 inputs:
 // benches/README.md). Unbuffered inputs hold nothing to take in a burst,
@@ -167,16 +167,17 @@ class FanInState {
     finish_forwarder();
   }
 
-  // Which inputs each forwarder reads: one forwarder for every buffered
-  // input together, and one for each unbuffered input.
+  // Which inputs each forwarder reads: one forwarder for up to kGroup
+  // buffered inputs, and one for each unbuffered input.
   static std::vector<std::vector<std::size_t>> plan(const std::vector<RecvEnd<T, Wait>>& inputs) {
     std::vector<std::vector<std::size_t>> groups;
     std::vector<std::size_t> buffered;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      if (inputs[i].capacity() > 0) {
-        buffered.push_back(i);
-      } else {
+      if (inputs[i].capacity() == 0) {
         groups.push_back({i});
+      } else {
+        buffered.push_back(i);
+        if (buffered.size() == kGroup) groups.push_back(std::exchange(buffered, {}));
       }
     }
     if (!buffered.empty()) groups.push_back(std::move(buffered));
@@ -236,6 +237,10 @@ class FanInState {
   }
 
   static constexpr int kBurst = 64;  // values taken from one input before the next gets a turn
+  // Buffered inputs per forwarder. A pass and a select look at every input
+  // of the group, so a value costs more the larger the group when few
+  // inputs hold values; 64 is the most that channel.merge measures.
+  static constexpr std::size_t kGroup = 64;
   static constexpr std::size_t kClosed = ~std::size_t{0};
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
