@@ -185,8 +185,10 @@ void merge(benchmark::State& state, const std::string& name, int inputs, std::si
                                                      benchmark::Counter::kIsIterationInvariantRate |
                                                          benchmark::Counter::kInvert);
   // Threads: producers, forwarders (one per unbuffered input, one per 64
-  // buffered ones: conpat/fan_in.hpp) and this receiving thread. Fibers: the pool.
-  const int forwarders = cap == 0 ? inputs : (inputs + 63) / 64;
+  // buffered ones, 8 with fibers: conpat/fan_in.hpp) and this receiving
+  // thread. Fibers: the pool.
+  const int group = R == Runner::fiber ? 8 : 64;
+  const int forwarders = cap == 0 ? inputs : (inputs + group - 1) / group;
   state.counters["threads_used"] = R == Runner::thread ? inputs + forwarders + 1 : pool->threads();
   if (R == Runner::fiber) state.counters["fibers"] = inputs + forwarders;
   state.counters["usable_cap"] = static_cast<double>(cap);
