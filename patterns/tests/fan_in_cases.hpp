@@ -370,6 +370,51 @@ TYPED_TEST_P(FanIn, StopWakesAForwarderSelectingOverEmptyInputs) {
   }
 }
 
+// A value whose move waits, once, until released: its sender stalls
+// between claiming a slot and publishing it, as a preempted producer does.
+struct StallingValue {
+  static inline std::atomic<bool> armed{false}, released{false};
+  int v = 0;
+  bool stall = false;
+  StallingValue() = default;
+  StallingValue(int value, bool stall_once) : v(value), stall(stall_once) {}
+  StallingValue(StallingValue&& o) noexcept : v(o.v) {
+    if (o.stall && armed.exchange(false)) {
+      for (auto until = std::chrono::steady_clock::now() + 20s; !released.load() && std::chrono::steady_clock::now() < until;) {
+        std::this_thread::sleep_for(1ms);
+      }
+    }
+  }
+  StallingValue& operator=(StallingValue&& o) noexcept {
+    v = o.v;
+    return *this;
+  }
+};
+
+// A sender stalled inside its send on one input does not hold up the
+// values of another input that shares its forwarder.
+TYPED_TEST_P(FanIn, AStalledSenderDoesNotHoldUpTheOtherInputs) {
+  using W = TypeParam;
+  StallingValue::armed = true, StallingValue::released = false;
+  Channel<StallingValue, W> a(4), b(4);
+  std::stop_source stop;
+  auto merged = fan_in(stop.get_token(), a, b);
+  std::thread stalled([&] { EXPECT_EQ(a.send(StallingValue(100, true)), ChanStatus::ok); });
+  while (StallingValue::armed.load()) std::this_thread::yield();  // the sender is in its move
+  StallingValue got;
+  for (int i = 1; i <= 3; ++i) {  // after the first, the forwarder looks at a again between b's values
+    EXPECT_EQ(b.try_send(StallingValue(i, false)), ChanStatus::ok);
+    const ChanStatus s = merged.recv_for(got, 10s);
+    EXPECT_EQ(s, ChanStatus::ok) << "b's value " << i << " waited for a's stalled sender";
+    EXPECT_EQ(got.v, i);
+    if (s != ChanStatus::ok) break;
+  }
+  StallingValue::released = true;
+  EXPECT_EQ(merged.recv_for(got, 10s), ChanStatus::ok);
+  EXPECT_EQ(got.v, 100) << "the stalled value still comes once its sender finishes";
+  stalled.join();
+}
+
 REGISTER_TYPED_TEST_SUITE_P(FanIn, EveryValueOnceInEachInputsOrderThenClosed,
                             VariadicOverloadTakesChannelsAndEndsAndIsUnbuffered,
                             StaysOpenWhileAnyInputIsOpenAndClosesAfterTheLastDrains, EmptyRangeGivesAClosedChannel,
@@ -378,6 +423,6 @@ REGISTER_TYPED_TEST_SUITE_P(FanIn, EveryValueOnceInEachInputsOrderThenClosed,
                             MergesOfMergesKeepTheirStateAlive, MoveOnlyValuesAreMovedThrough,
                             StopRacingDeliveriesNeverDuplicatesReordersOrHangs,
                             BufferedInputsClosingAtDifferentTimesEachDeliverAll, ABusyInputDoesNotStarveTheOthers,
-                            StopWakesAForwarderSelectingOverEmptyInputs);
+                            StopWakesAForwarderSelectingOverEmptyInputs, AStalledSenderDoesNotHoldUpTheOtherInputs);
 
 }  // namespace conpat::test

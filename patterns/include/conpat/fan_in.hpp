@@ -213,14 +213,17 @@ class FanInState {
     while (!open.empty()) {
       bool took = false, closed_one = false;
       for (std::size_t k = 0; k < open.size(); ++k) {
-        std::size_t& at = open[(first + k) % open.size()];
-        RecvEnd<T, Wait>& in = inputs_[at];
-        ChanStatus s = ChanStatus::ok;
-        for (int n = 0; n < kBurst && (s = in.try_recv(v)) == ChanStatus::ok; ++n) {
+        // The select's own attempt, not try_recv: a value whose sender is
+        // still writing it answers "blocked" here rather than holding up
+        // the whole group (try_recv waits for that sender); the select
+        // below waits for it as a blocking recv would.
+        const std::size_t j = (first + k) % open.size();
+        SelectStep s = SelectStep::ok;
+        for (int n = 0; n < kBurst && (s = cases[j].attempt(false)) == SelectStep::ok; ++n) {
           took = true;
           if (out_.send(std::move(v), tok) != ChanStatus::ok) return finish_forwarder();
         }
-        if (s == ChanStatus::closed) at = kClosed, closed_one = true;
+        if (s == SelectStep::closed) open[j] = kClosed, closed_one = true;
       }
       if (closed_one) {
         std::erase(open, kClosed);
