@@ -184,10 +184,10 @@ void merge(benchmark::State& state, const std::string& name, int inputs, std::si
   state.counters["ns_per_item"] = benchmark::Counter(static_cast<double>(batch) * 1e-9,
                                                      benchmark::Counter::kIsIterationInvariantRate |
                                                          benchmark::Counter::kInvert);
-  // Threads: producers, forwarders (one per unbuffered input, one per 64
-  // buffered ones, 8 with fibers: conpat/fan_in.hpp) and this receiving
-  // thread. Fibers: the pool.
-  const int group = R == Runner::fiber ? 8 : 64;
+  // Threads: producers, forwarders (one per unbuffered input, one per
+  // kGroup buffered ones: conpat/fan_in.hpp) and this receiving thread.
+  // Fibers: the pool.
+  const int group = static_cast<int>(detail::ForwarderRunner<Wait>::kGroup);
   const int forwarders = cap == 0 ? inputs : (inputs + group - 1) / group;
   state.counters["threads_used"] = R == Runner::thread ? inputs + forwarders + 1 : pool->threads();
   if (R == Runner::fiber) state.counters["fibers"] = inputs + forwarders;

@@ -6,9 +6,9 @@
 // Forwarders: each unbuffered input has its own, as in Go's FanIn (a
 // goroutine per input). The buffered inputs share one per 64 of them (per 8
 // with fibers), which takes a burst of what each holds in turn and blocks
-// in a select over them only when none holds anything: a forwarder per input puts a second thread
-// behind every producer, and with more threads than CPUs each hand-off
-// waits for the scheduler (channel.merge at capacity 16 with 64 inputs:
+// in a select over them only when none holds anything: a forwarder per
+// input puts a second thread behind every producer, and with more threads
+// than CPUs each hand-off waits for the scheduler (channel.merge at capacity 16 with 64 inputs:
 // benches/README.md). Unbuffered inputs hold nothing to take in a burst,
 // and a select over many of them costs a lock per input per round.
 //
