@@ -42,6 +42,17 @@ TYPED_TEST_SUITE_P(FanIn);
 // An item: input << 32 | sequence number within the input.
 inline std::uint64_t item(std::uint64_t input, std::uint64_t seq) { return input << 32 | seq; }
 
+// Runs `f` when the scope ends, also when an ASSERT_* returns early: a
+// test whose producer threads are still joinable then stops and joins them
+// and fails cleanly, instead of ending the run in std::terminate.
+template <class F>
+struct OnExit {
+  F f;
+  ~OnExit() { f(); }
+};
+template <class F>
+OnExit(F) -> OnExit<F>;
+
 // Receives from `merged` until closed; checks FIFO per input and that each
 // input's values 0..per_input-1 arrived exactly once.
 template <class Rx>
@@ -300,12 +311,21 @@ TYPED_TEST_P(FanIn, BufferedInputsClosingAtDifferentTimesEachDeliverAll) {
   std::vector<RecvEnd<std::uint64_t, W>> ends;
   for (std::size_t i = 0; i < kInputs; ++i) ends.emplace_back(ins.emplace_back(1 + i % 4));
   auto count = [](std::size_t i) { return static_cast<std::uint64_t>(i % 3 == 0 ? 0 : 40 * i); };
-  auto merged = fan_in(std::stop_token{}, ends, 2);
+  std::stop_source stop;
+  auto merged = fan_in(stop.get_token(), ends, 2);
   std::vector<std::thread> producers;
+  // On an early return: stop the merge, close the inputs (a producer blocked
+  // in send returns closed), join the producers.
+  OnExit cleanup{[&] {
+    stop.request_stop();
+    for (auto& c : ins) c.close();
+    for (auto& p : producers) p.join();
+  }};
   for (std::size_t i = 0; i < kInputs; ++i) {
     producers.emplace_back([&, i] {
       for (std::uint64_t s = 0; s < count(i); ++s) {
-        ASSERT_EQ(ins[i].send(item(i, s)), ChanStatus::ok);
+        // closed only on the failure path above; a wrong count shows below
+        if (ins[i].send(item(i, s)) != ChanStatus::ok) return;
         if (s % 64 == 63) std::this_thread::sleep_for(1ms);  // let the forwarder find every input empty
       }
       ins[i].close();
@@ -320,7 +340,6 @@ TYPED_TEST_P(FanIn, BufferedInputsClosingAtDifferentTimesEachDeliverAll) {
     ++next[in];
   }
   for (std::size_t i = 0; i < kInputs; ++i) EXPECT_EQ(next[i], count(i)) << "input " << i;
-  for (auto& p : producers) p.join();
 }
 
 // One input kept full by an endless producer does not keep another input's
@@ -334,6 +353,11 @@ TYPED_TEST_P(FanIn, ABusyInputDoesNotStarveTheOthers) {
   });
   std::stop_source stop;
   auto merged = fan_in(stop.get_token(), busy, quiet);
+  OnExit cleanup{[&] {  // also on an early return
+    stop.request_stop();
+    producer_stop.request_stop();
+    producer.join();
+  }};
   std::uint64_t v = 0;
   ASSERT_EQ(merged.recv_for(v, 10s), ChanStatus::ok);  // the busy input is flowing
   ASSERT_EQ(quiet.send(item(1, 0)), ChanStatus::ok);
@@ -344,9 +368,6 @@ TYPED_TEST_P(FanIn, ABusyInputDoesNotStarveTheOthers) {
     if (v == item(1, 0)) break;
     ASSERT_LT(received, 10000) << "the quiet input's value did not come within 10,000 values of the busy one";
   }
-  stop.request_stop();
-  producer_stop.request_stop();
-  producer.join();
 }
 
 // A forwarder waiting in a select over empty buffered inputs wakes on stop
