@@ -703,9 +703,9 @@ void fan_in(benchmark::State& state, const std::string& name, int workers, std::
       for (std::uint64_t k = 0; k < n && ch.recv(v) == ChanStatus::ok; ++k) sum += v, ++count;
     };
     if constexpr (R == Runner::thread) {
-      std::vector<std::thread> ts;
+      std::vector<WorkerThread> ts;  // 2 MiB stacks, as the Rust peers' threads
       ts.reserve(n);
-      for (std::uint64_t i = 0; i < n; ++i) ts.emplace_back(worker, i);
+      for (std::uint64_t i = 0; i < n; ++i) ts.emplace_back([&worker, i] { worker(i); });
       collect();
       for (auto& t : ts) t.join();
     } else if constexpr (R == Runner::fiber) {

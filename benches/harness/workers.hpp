@@ -3,14 +3,20 @@
 // creation is never measured.
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "conpat/detail/park.hpp"
@@ -69,6 +75,53 @@ class RoundEnd {
 inline bool wait_or_watchdog(WaitGroup& wg, double seconds) {
   return wg.wait_for(std::chrono::duration<double>(seconds));
 }
+
+// An OS thread with a 2 MiB stack, the default of Rust's std::thread, for
+// the benchmarks that start a thread per worker inside the timed loop
+// (channel.fan_in on the thread runner), so that conpat's rows and the Rust
+// peers' pay the same for a thread. std::thread takes the process default
+// (ulimit -s: 8 MiB on Debian), and glibc keeps only 40 MiB of freed stacks
+// for reuse: 16 threads of 8 MiB overflow that cache, and each new thread
+// maps and faults a fresh stack (on the 2-vCPU VM, 160-200 µs to create and
+// join a thread of 16, against 47-56 µs with 2 MiB: benches/README.md).
+class WorkerThread {
+ public:
+  static constexpr std::size_t kStackBytes = std::size_t{2} << 20;
+
+  template <class F>
+  explicit WorkerThread(F f) {
+    auto body = std::make_unique<std::function<void()>>(std::move(f));
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, kStackBytes);
+    const int rc = pthread_create(&id_, &attr, &run, body.get());
+    pthread_attr_destroy(&attr);
+    if (rc != 0) throw std::system_error(rc, std::generic_category(), "pthread_create");
+    body.release();  // run() owns it now
+    joinable_ = true;
+  }
+  WorkerThread(WorkerThread&& o) noexcept : id_(o.id_), joinable_(std::exchange(o.joinable_, false)) {}
+  WorkerThread(const WorkerThread&) = delete;
+  WorkerThread& operator=(const WorkerThread&) = delete;
+  WorkerThread& operator=(WorkerThread&&) = delete;
+  ~WorkerThread() {
+    if (joinable_) std::terminate();  // as std::thread: join before it goes
+  }
+
+  void join() {
+    pthread_join(id_, nullptr);
+    joinable_ = false;
+  }
+
+ private:
+  static void* run(void* p) {
+    std::unique_ptr<std::function<void()>> body(static_cast<std::function<void()>*>(p));
+    (*body)();
+    return nullptr;
+  }
+  pthread_t id_{};
+  bool joinable_ = false;
+};
 
 class WorkerPool {
  public:
