@@ -1,6 +1,7 @@
 // benches/merge_bench.cpp — channel.merge: conpat::fan_in merging N input
 // channels into one, against Go's FanIn (benches/go/main.go, the article's
-// section 2.3: a goroutine per input forwarding into one channel, with ctx).
+// section 2.3: a goroutine per input forwarding into one channel, with ctx);
+// channel.merge_sparse (below): the same with one value in flight.
 //
 //   channel.merge/impl:channel/runner:R/inputs:N/cap:C
 //
@@ -194,6 +195,106 @@ void merge(benchmark::State& state, const std::string& name, int inputs, std::si
   state.counters["usable_cap"] = static_cast<double>(cap);
 }
 
+// channel.merge_sparse: the same merge where traffic is sparse, one value
+// in flight. The driver (the benchmark's thread, or a pool fiber on the
+// fiber runner) sends each value on one of the N inputs, picked by a fixed
+// pseudo-random sequence, and receives it from the merge before it sends
+// the next; the other inputs stay open and idle. A forwarder that serves a
+// group of inputs looks at all of them to find the one value, one per
+// input does not: these rows show what conpat's grouping of buffered inputs
+// (capacity 16; conpat/fan_in.hpp) costs against a forwarder per input
+// (capacity 0, as Go's FanIn at every capacity). Every value must come
+// back as sent, and the merge must close after the inputs.
+constexpr std::uint64_t kSparseBatch = 256;
+
+template <Runner R>
+void merge_sparse(benchmark::State& state, const std::string& name, int inputs, std::size_t cap) {
+  using Wait = std::conditional_t<R == Runner::fiber, FiberWait, ThreadWait>;
+  using Ch = Channel<std::uint64_t, Wait>;
+  std::optional<FiberPool> pool;
+  if constexpr (R == Runner::fiber) pool.emplace(static_cast<int>(hardware_threads()));
+  std::deque<Ch> ins;
+  std::vector<RecvEnd<std::uint64_t, Wait>> ends;
+  for (int i = 0; i < inputs; ++i) ends.emplace_back(ins.emplace_back(cap));
+  std::stop_source stop;
+  auto merged = fan_in(stop.get_token(), ends, cap);
+  std::optional<Channel<int, FiberWait>> start, done;  // fibers: the driver's rounds
+  if constexpr (R == Runner::fiber) start.emplace(1), done.emplace(1);
+  Watchdog wd(options().watchdog_seconds, [&] {
+    stop.request_stop();
+    for (auto& c : ins) c.close();
+    if (start) start->close();
+    if (done) done->close();
+  });
+
+  std::uint64_t rng = 0x9E3779B97F4A7C15ull, seq = 0, count = 0, wrong = 0;
+  auto round = [&] {
+    for (std::uint64_t k = 0; k < kSparseBatch; ++k) {
+      rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;  // xorshift64
+      const auto i = static_cast<std::size_t>(rng % static_cast<std::uint64_t>(inputs));
+      const std::uint64_t v = (static_cast<std::uint64_t>(i) << kProducerShift) | seq++;
+      std::uint64_t got = 0;
+      if (ins[i].send(v) != ChanStatus::ok || merged.recv(got) != ChanStatus::ok) return false;
+      wrong += got != v;
+      ++count;
+    }
+    return true;
+  };
+  // After the rounds: close every input; the merge must then close, empty.
+  ChanStatus last = ChanStatus::ok;
+  auto finish = [&] {
+    for (auto& c : ins) c.close();
+    std::uint64_t v = 0;
+    last = merged.recv(v);
+  };
+  if constexpr (R == Runner::fiber) {
+    pool->spawn([&] {
+      int token = 0;
+      while (start->recv(token) == ChanStatus::ok) {
+        if (!round() || done->send(1) != ChanStatus::ok) break;
+      }
+      finish();
+      done->close();
+    });
+  }
+  bool ok = true;
+  for (auto _ : state) {
+    if constexpr (R == Runner::thread) {
+      ok = round();
+    } else {
+      ok = start->send(1) == ChanStatus::ok;
+      int token = 0;
+      ChanStatus s = ChanStatus::timeout;
+      while (ok && (s = done->recv_for(token, std::chrono::milliseconds(100))) == ChanStatus::timeout && !wd.fired()) {}
+      ok = ok && s == ChanStatus::ok;
+    }
+    if (!ok) break;
+    wd.kick();
+  }
+  if constexpr (R == Runner::thread) {
+    finish();
+  } else {
+    start->close();
+    pool->join();
+  }
+  merged = {};  // joins the forwarders
+  if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
+  if (!ok) return state.SkipWithError("wrong result: a channel closed during the run");
+  if (wrong != 0) return state.SkipWithError("wrong result: a value came out of the merge other than the one sent");
+  const auto want = static_cast<std::uint64_t>(state.iterations()) * kSparseBatch;
+  if (count != want) return state.SkipWithError("wrong result: values lost");
+  if (last != ChanStatus::closed) return state.SkipWithError("wrong result: the merge did not close after its inputs");
+  state.SetItemsProcessed(static_cast<std::int64_t>(want));
+  state.counters["ns_per_item"] = benchmark::Counter(static_cast<double>(kSparseBatch) * 1e-9,
+                                                     benchmark::Counter::kIsIterationInvariantRate |
+                                                         benchmark::Counter::kInvert);
+  const int group = static_cast<int>(detail::ForwarderRunner<Wait>::kGroup);
+  const int forwarders = cap == 0 ? inputs : (inputs + group - 1) / group;
+  state.counters["threads_used"] = R == Runner::thread ? forwarders + 1 : pool->threads();
+  if (R == Runner::fiber) state.counters["fibers"] = forwarders + 1;
+  state.counters["usable_cap"] = static_cast<double>(cap);
+}
+
 void register_merge(const Options& opt) {
   const bool quick = opt.profile == Profile::quick;
   std::vector<int> counts = quick ? std::vector<int>{2, 8} : std::vector<int>{2, 4, 8, 16, 32, 64};
@@ -207,6 +308,15 @@ void register_merge(const Options& opt) {
                          [n, cap](benchmark::State& st, const std::string& nm) { merge<Runner::thread>(st, nm, n, cap); });
       register_benchmark(Name("channel.merge", "channel").add("runner", runner_name(Runner::fiber)).add("inputs", n).add("cap", cap),
                          [n, cap](benchmark::State& st, const std::string& nm) { merge<Runner::fiber>(st, nm, n, cap); });
+    }
+  }
+  if (quick) return;
+  for (int n : {8, 64, 1024}) {
+    for (std::size_t cap : {std::size_t{0}, std::size_t{16}}) {
+      register_benchmark(Name("channel.merge_sparse", "channel").add("runner", runner_name(Runner::thread)).add("inputs", n).add("cap", cap),
+                         [n, cap](benchmark::State& st, const std::string& nm) { merge_sparse<Runner::thread>(st, nm, n, cap); });
+      register_benchmark(Name("channel.merge_sparse", "channel").add("runner", runner_name(Runner::fiber)).add("inputs", n).add("cap", cap),
+                         [n, cap](benchmark::State& st, const std::string& nm) { merge_sparse<Runner::fiber>(st, nm, n, cap); });
     }
   }
 }

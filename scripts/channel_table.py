@@ -2,7 +2,7 @@
 """conpat::Channel against Go's chan and Rust's channels, cell by cell, from one results file.
 
 For every cell of channel.spsc (payload 8, work 0), channel.mpmc,
-channel.pingpong, channel.fan_in, channel.merge, channel.seq, channel.select_rx and
+channel.pingpong, channel.fan_in, channel.merge, channel.merge_sparse, channel.seq, channel.select_rx and
 channel.select_both that the run holds, prints ns per item
 (median [95 % interval] over the repetitions, samples taken in another
 machine state left out as everywhere else) of go_chan, of conpat::Channel on
@@ -16,7 +16,7 @@ Then the two figures that say how
 close to the machine the channel is: spsc cap 1024 against the padded SPSC
 ring, and pingpong as a multiple of the core-to-core round trip.
 
-  make bench BENCH_ARGS='--benchmark_filter=channel\\.(spsc|mpmc|pingpong|fan_in|merge|seq|select_rx|select_both)/'
+  make bench BENCH_ARGS='--benchmark_filter=channel\\.(spsc|mpmc|pingpong|fan_in|merge|merge_sparse|seq|select_rx|select_both)/'
   scripts/channel_table.py results/<machine>/<run>.json [--format markdown|text]
 
 Ratios of medians come with a conservative interval from the two medians'
@@ -31,8 +31,8 @@ import sys
 import conpat_results as cr
 
 NS_PER_ITEM = "ns_per_item"
-FAMILIES = ("channel.spsc", "channel.mpmc", "channel.pingpong", "channel.fan_in", "channel.merge", "channel.seq",
-            "channel.select_rx", "channel.select_both")
+FAMILIES = ("channel.spsc", "channel.mpmc", "channel.pingpong", "channel.fan_in", "channel.merge",
+            "channel.merge_sparse", "channel.seq", "channel.select_rx", "channel.select_both")
 
 
 def cells(S: dict) -> list[tuple[str, str, dict]]:
@@ -69,6 +69,8 @@ def cells(S: dict) -> list[tuple[str, str, dict]]:
             label = f"fan_in {p.get('workers')} workers cap {p.get('cap')}"
         elif family == "channel.merge":
             label = f"merge {p.get('inputs')} inputs cap {p.get('cap')}"
+        elif family == "channel.merge_sparse":
+            label = f"merge_sparse {p.get('inputs')} inputs cap {p.get('cap')}"
         elif family in ("channel.select_rx", "channel.select_both"):
             label = f"{short} {p.get('threads')} threads cap {p.get('cap')}"
         else:
@@ -135,7 +137,8 @@ def table(doc: dict) -> list[list[str]]:
             + [h for impl in peers for h in (f"{impl} ns", f"{impl} / thread")]]
     for label, family, params in cells(S):
         # rows that name their runner
-        named = family in ("channel.fan_in", "channel.merge", "channel.select_rx", "channel.select_both")
+        named = family in ("channel.fan_in", "channel.merge", "channel.merge_sparse", "channel.select_rx",
+                           "channel.select_both")
         go_runner = "goroutine" if named else None
         thread_runner = "thread" if named else None
         g = stat(find(S, family, "go_chan", params, go_runner, go_release(doc)))

@@ -417,6 +417,9 @@ SPECS = [
     Spec("channel.merge", ["ns_per_item"], "channel.merge: fan_in merging N inputs into one channel (Go: the "
          "article's FanIn): time per item, by capacity", "ns per item", x="inputs", xlabel="inputs", xbase=2,
          facet="cap", headline={"inputs": 8, "cap": 16}),
+    Spec("channel.merge_sparse", ["ns_per_item"], "channel.merge_sparse: the merge with one value in flight, sent "
+         "on one of N inputs (capacity 0: a forwarder per input; 16: conpat's shared forwarders): time per item",
+         "ns per item", x="inputs", xlabel="inputs", xbase=2, facet="cap", headline={"inputs": 64, "cap": 16}),
     Spec("channel.select_rx", ["ns_per_item"], "channel.select_rx: T senders on their own channels, one receiver "
          "selecting over the T channels (crossbeam's select_rx; Go: select): time per item, by capacity",
          "ns per item", facet="cap", headline={"threads": 4, "cap": 1}),

@@ -553,6 +553,63 @@ func merge(inputs, capacity int) func(n int64) result {
 	}
 }
 
+// channel.merge_sparse: the merge with one value in flight. The main
+// goroutine sends each value on one of the inputs (a fixed xorshift
+// sequence, as the C++ rows) and receives it from the merged channel before
+// it sends the next; the other inputs stay open and idle. Then it closes
+// every input, and the merged channel must close with nothing in it.
+func mergeSparse(inputs, capacity int) func(n int64) result {
+	return func(n int64) result {
+		ins := make([]chan uint64, inputs)
+		ro := make([]<-chan uint64, inputs)
+		for i := range ins {
+			ins[i] = make(chan uint64, capacity)
+			ro[i] = ins[i]
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var out <-chan uint64
+		if capacity == 0 {
+			out = FanIn(ctx, ro...)
+		} else {
+			out = fanInCap(ctx, capacity, ro...)
+		}
+		rng, seq := uint64(0x9E3779B97F4A7C15), uint64(0)
+		wrong, count := 0, int64(0)
+		t0 := time.Now()
+		for it := int64(0); it < n; it++ {
+			for k := 0; k < sparseBatch; k++ {
+				rng ^= rng << 13
+				rng ^= rng >> 7
+				rng ^= rng << 17
+				i := rng % uint64(inputs)
+				v := i<<40 | seq
+				seq++
+				ins[i] <- v
+				if got, ok := <-out; !ok || got != v {
+					wrong++
+				}
+				count++
+			}
+		}
+		el := time.Since(t0)
+		for _, c := range ins {
+			close(c)
+		}
+		extra := 0
+		for range out {
+			extra++
+		}
+		r := result{iters: n, elapsed: el, items: sparseBatch, extra: map[string]float64{"usable_cap": float64(capacity)}}
+		if wrong != 0 || extra != 0 || count != n*sparseBatch {
+			r.err = "wrong result: a value came out of the merge other than the one sent, or after the inputs closed"
+		}
+		return r
+	}
+}
+
+const sparseBatch = 256
+
 // channel.select_rx and channel.select_both (crossbeam-channel's select
 // workloads), at four channels: Go's select statement names its cases, so
 // the four are spelled out (selectRecv4, selectSend4). select_rx: each of
@@ -928,6 +985,13 @@ func specs(profile string) []spec {
 		for _, c := range mergeCaps {
 			// producers, forwarders and the receiver
 			add(2*in+1, merge(in, c), "channel.merge", "runner", "goroutine", "inputs", in, "cap", c)
+		}
+	}
+	if !quick {
+		for _, in := range []int{8, 64, 1024} {
+			for _, c := range []int{0, 16} {
+				add(in+1, mergeSparse(in, c), "channel.merge_sparse", "runner", "goroutine", "inputs", in, "cap", c)
+			}
 		}
 	}
 	selectCaps := []int{0, 1, 1024}
