@@ -472,19 +472,6 @@ void seq(benchmark::State& state, const std::string& name, std::size_t cap) {
 template <class T>
 using FiberCh = Channel<T, FiberWait>;
 
-// Waits for the round's end on `done`, kicking the watchdog; false if the
-// watchdog fired or the channel closed.
-inline bool await_fiber_round(FiberCh<int>& done, Watchdog& wd) {
-  int token = 0;
-  for (;;) {
-    ChanStatus s = done.recv_for(token, std::chrono::milliseconds(100));
-    if (s == ChanStatus::ok) break;
-    if (s != ChanStatus::timeout || wd.fired()) return false;
-  }
-  wd.kick();
-  return true;
-}
-
 void spsc_fiber(benchmark::State& state, const std::string& name, std::size_t cap, int work) {
   using T = Payload<8>;
   FiberPool pool(static_cast<int>(hardware_threads()));

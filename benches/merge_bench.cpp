@@ -153,15 +153,12 @@ void merge(benchmark::State& state, const std::string& name, int inputs, std::si
     if constexpr (R == Runner::thread) {
       gate.open();
       ok = receive_round();
+      wd.kick();
     } else {
       for (int p = 0; p < inputs && ok; ++p) ok = start->send(1) == ChanStatus::ok;
-      int token = 0;
-      ChanStatus s = ChanStatus::timeout;
-      while (ok && (s = done->recv_for(token, std::chrono::milliseconds(100))) == ChanStatus::timeout && !wd.fired()) {}
-      ok = ok && s == ChanStatus::ok;
+      ok = ok && await_fiber_round(*done, wd);
     }
     if (!ok) break;
-    wd.kick();
   }
   // Teardown: producers close their inputs, the merge then closes by itself.
   if constexpr (R == Runner::thread) {
@@ -261,15 +258,11 @@ void merge_sparse(benchmark::State& state, const std::string& name, int inputs, 
   for (auto _ : state) {
     if constexpr (R == Runner::thread) {
       ok = round();
+      wd.kick();
     } else {
-      ok = start->send(1) == ChanStatus::ok;
-      int token = 0;
-      ChanStatus s = ChanStatus::timeout;
-      while (ok && (s = done->recv_for(token, std::chrono::milliseconds(100))) == ChanStatus::timeout && !wd.fired()) {}
-      ok = ok && s == ChanStatus::ok;
+      ok = start->send(1) == ChanStatus::ok && await_fiber_round(*done, wd);
     }
     if (!ok) break;
-    wd.kick();
   }
   if constexpr (R == Runner::thread) {
     finish();

@@ -19,7 +19,9 @@
 #include <utility>
 #include <vector>
 
+#include "conpat/channel.hpp"
 #include "conpat/detail/park.hpp"
+#include "conpat/fiber_wait.hpp"
 #include "conpat/wait_group.hpp"
 #include "harness.hpp"
 #include "pinning.hpp"
@@ -70,6 +72,20 @@ class RoundEnd {
  private:
   std::atomic<std::uint32_t> ended_{0};
 };
+
+// Fiber runner: waits on the benchmark's thread for a round's end on
+// `done` (fiber-aware, so the thread runs pool fibers meanwhile), kicking
+// the watchdog; false if the watchdog fired or the channel closed.
+inline bool await_fiber_round(Channel<int, FiberWait>& done, Watchdog& wd) {
+  int token = 0;
+  for (;;) {
+    ChanStatus s = done.recv_for(token, std::chrono::milliseconds(100));
+    if (s == ChanStatus::ok) break;
+    if (s != ChanStatus::timeout || wd.fired()) return false;
+  }
+  wd.kick();
+  return true;
+}
 
 // Waits for a WaitGroup, giving up when the watchdog's time passes.
 inline bool wait_or_watchdog(WaitGroup& wg, double seconds) {
