@@ -224,7 +224,7 @@ void merge_sparse(benchmark::State& state, const std::string& name, int inputs, 
     if (done) done->close();
   });
 
-  std::uint64_t rng = 0x9E3779B97F4A7C15ull, seq = 0, count = 0, wrong = 0;
+  std::uint64_t rng = 0x9E3779B97F4A7C15ull, seq = 0, wrong = 0;
   auto round = [&] {
     for (std::uint64_t k = 0; k < kSparseBatch; ++k) {
       rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;  // xorshift64
@@ -233,7 +233,6 @@ void merge_sparse(benchmark::State& state, const std::string& name, int inputs, 
       std::uint64_t got = 0;
       if (ins[i].send(v) != ChanStatus::ok || merged.recv(got) != ChanStatus::ok) return false;
       wrong += got != v;
-      ++count;
     }
     return true;
   };
@@ -274,8 +273,8 @@ void merge_sparse(benchmark::State& state, const std::string& name, int inputs, 
   if (wd.fired()) return state.SkipWithError(wd.message(name).c_str());
   if (!ok) return state.SkipWithError("wrong result: a channel closed during the run");
   if (wrong != 0) return state.SkipWithError("wrong result: a value came out of the merge other than the one sent");
+  // (A lost value would leave the driver waiting: the watchdog reports it.)
   const auto want = static_cast<std::uint64_t>(state.iterations()) * kSparseBatch;
-  if (count != want) return state.SkipWithError("wrong result: values lost");
   if (last != ChanStatus::closed) return state.SkipWithError("wrong result: the merge did not close after its inputs");
   state.SetItemsProcessed(static_cast<std::int64_t>(want));
   state.counters["ns_per_item"] = benchmark::Counter(static_cast<double>(kSparseBatch) * 1e-9,

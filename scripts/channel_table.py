@@ -183,7 +183,7 @@ def main(argv=None) -> int:
         return 2
     rows = table(doc)
     if len(rows) == 1:
-        print(f"channel_table: {path} holds no channel.spsc/mpmc/pingpong/fan_in/merge/seq rows of channel, "
+        print(f"channel_table: {path} holds no channel.spsc/mpmc/pingpong/fan_in/merge/merge_sparse/seq/select_rx/select_both rows of channel, "
               "go_chan or a Rust peer",
               file=sys.stderr)
         return 2

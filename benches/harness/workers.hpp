@@ -1,6 +1,8 @@
 // benches/harness/workers.hpp — persistent worker threads for benchmarks:
 // started before the timed loop, parked at a gate between rounds, so thread
-// creation is never measured.
+// creation is never measured (WorkerPool, RoundGate, RoundEnd); and
+// WorkerThread, for the benchmarks whose subject is starting a thread per
+// worker inside the timed loop (channel.fan_in).
 #pragma once
 
 #include <pthread.h>
@@ -10,9 +12,9 @@
 #include <climits>
 #include <cstdint>
 #include <functional>
+#include <exception>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -125,12 +127,13 @@ class WorkerThread {
   }
 
   void join() {
+    if (!joinable_) throw std::system_error(std::make_error_code(std::errc::invalid_argument), "WorkerThread::join");
     pthread_join(id_, nullptr);
     joinable_ = false;
   }
 
  private:
-  static void* run(void* p) {
+  static void* run(void* p) noexcept {
     std::unique_ptr<std::function<void()>> body(static_cast<std::function<void()>*>(p));
     (*body)();
     return nullptr;

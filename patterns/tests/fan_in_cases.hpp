@@ -154,6 +154,11 @@ TYPED_TEST_P(FanIn, StopClosesTheMergeAndNothingIsDeliveredAfter) {
       }
     });
   }
+  OnExit cleanup{[&] {  // also on an early return
+    stop.request_stop();
+    producers_stop.request_stop();
+    for (auto& p : producers) p.join();
+  }};
   std::vector<std::uint64_t> next(kInputs, 0);
   std::uint64_t v = 0;
   for (int k = 0; k < 1000; ++k) {
@@ -169,8 +174,6 @@ TYPED_TEST_P(FanIn, StopClosesTheMergeAndNothingIsDeliveredAfter) {
   EXPECT_EQ(merged.try_recv(v), ChanStatus::closed) << "nothing is delivered after stop";
   EXPECT_EQ(merged.recv_for(v, 10s), ChanStatus::closed);
   for (auto& in : ins) EXPECT_FALSE(in.is_closed()) << "fan_in never closes its inputs";
-  producers_stop.request_stop();
-  for (auto& p : producers) p.join();
 }
 
 TYPED_TEST_P(FanIn, StopWakesForwardersBlockedInSendAndInRecv) {
@@ -280,6 +283,12 @@ TYPED_TEST_P(FanIn, StopRacingDeliveriesNeverDuplicatesReordersOrHangs) {
       });
     }
     std::thread stopper;
+    OnExit cleanup{[&] {  // also on an early return
+      stop.request_stop();
+      if (stopper.joinable()) stopper.join();
+      producers_stop.request_stop();
+      for (auto& p : producers) p.join();
+    }};
     const int take = 1 + static_cast<int>(rng() % 200);
     std::vector<std::uint64_t> next(kInputs, 0);
     std::uint64_t v = 0;
@@ -295,8 +304,6 @@ TYPED_TEST_P(FanIn, StopRacingDeliveriesNeverDuplicatesReordersOrHangs) {
     EXPECT_EQ(s, ChanStatus::closed) << "round " << round;
     if (stopper.joinable()) stopper.join();
     EXPECT_EQ(merged.try_recv(v), ChanStatus::closed);
-    producers_stop.request_stop();
-    for (auto& p : producers) p.join();
   }
 }
 
@@ -324,8 +331,9 @@ TYPED_TEST_P(FanIn, BufferedInputsClosingAtDifferentTimesEachDeliverAll) {
   for (std::size_t i = 0; i < kInputs; ++i) {
     producers.emplace_back([&, i] {
       for (std::uint64_t s = 0; s < count(i); ++s) {
-        // closed only on the failure path above; a wrong count shows below
-        if (ins[i].send(item(i, s)) != ChanStatus::ok) return;
+        // A failed send ends this input early (and closes it, so the merge
+        // still closes): the count check below then fails.
+        if (ins[i].send(item(i, s)) != ChanStatus::ok) break;
         if (s % 64 == 63) std::this_thread::sleep_for(1ms);  // let the forwarder find every input empty
       }
       ins[i].close();
